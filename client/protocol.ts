@@ -1,0 +1,223 @@
+/**
+ * The wire protocol of edgeq: request and answer shapes, the closed set of
+ * error codes with their HTTP status, and the limits both sides agree on.
+ * Shared by the worker and the client; imports nothing.
+ */
+
+/** Every error code edgeq answers, with its HTTP status. The set is closed. */
+export const ERROR_STATUS = {
+  /** The request body is not valid JSON. */
+  INVALID_JSON: 400,
+  /** The request does not match the schema; the message names the field. */
+  INVALID_REQUEST: 400,
+  /** The token is missing, malformed, forged or expired. */
+  UNAUTHORIZED: 401,
+  /** The token is valid but lacks the scope or the queue. */
+  FORBIDDEN: 403,
+  /** No such route, message or dead letter. */
+  NOT_FOUND: 404,
+  /** No such queue (and queues are not created on first use). */
+  QUEUE_NOT_FOUND: 404,
+  /** The route exists but not with this method. */
+  METHOD_NOT_ALLOWED: 405,
+  /** The request conflicts with the queue's state (for example shrinking partitions). */
+  CONFLICT: 409,
+  /** The receipt's lease ended or the message was leased again. */
+  LEASE_LOST: 409,
+  /** The request body or one message is larger than allowed. */
+  PAYLOAD_TOO_LARGE: 413,
+  /** The request body is not JSON. */
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  /** The shape is right but a value is not (for example an unknown dead-letter id). */
+  INVALID_VALUE: 422,
+  /** The queue is at its maxDepth; retry after the Retry-After header. */
+  QUEUE_FULL: 429,
+  /** Too many requests; retry after the Retry-After header. */
+  RATE_LIMITED: 429,
+  /** An unexpected failure inside edgeq; nothing about it is exposed. */
+  INTERNAL: 500,
+  /** No admin token or signing secret is configured: every request is refused. */
+  AUTH_NOT_CONFIGURED: 503,
+  /** A partition could not be reached; safe to retry. */
+  UNAVAILABLE: 503,
+} as const;
+
+/** One of the closed set of error codes. */
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** The body of every error answer. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string };
+}
+
+/** Limits that the worker enforces and a client can check ahead of time. */
+export const LIMITS = {
+  /** Messages in one enqueue batch, receipts in one ack/nack/extend. */
+  maxBatch: 100,
+  /** Messages one receive may lease. */
+  maxReceive: 100,
+  /** Bytes of one request body, checked before it is parsed. */
+  maxRequestBytes: 1024 * 1024,
+  /** Nesting depth of a message body. */
+  maxBodyDepth: 64,
+  /** Longest delay of a message or a nack. */
+  maxDelayMs: 12 * 60 * 60 * 1000,
+  /** Shortest and longest lease. */
+  minVisibilityTimeoutMs: 1000,
+  maxVisibilityTimeoutMs: 12 * 60 * 60 * 1000,
+  /** Longest long-poll wait of one receive. */
+  maxWaitMs: 20_000,
+  /** Dead letters or peeked messages in one page. */
+  maxPageSize: 100,
+} as const;
+
+/** Queue names: letters, digits, `_` and `-`, 1 to 64 characters. */
+export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Message group ids. */
+export const GROUP_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/** The configuration of a queue; every partition applies it. */
+export interface QueueConfig {
+  /** Partition objects the queue is spread over. Default 1. */
+  partitions: number;
+  /** Lease of a receive that names none. Default 30 s. */
+  visibilityTimeoutMs: number;
+  /** Deliveries before a message becomes a dead letter. Default 5. */
+  maxAttempts: number;
+  /** First retry delay; doubles per attempt. Default 1 s. */
+  backoffBaseMs: number;
+  /** Longest retry delay. Default 5 min. */
+  backoffMaxMs: number;
+  /** Age after which an unconsumed message becomes a dead letter (`expired`). Default 4 days. */
+  retentionMs: number;
+  /** How long a dedup id is remembered. Default 5 min. */
+  dedupWindowMs: number;
+  /** Largest message (JSON body plus attributes). Default 256 KiB. */
+  maxMessageBytes: number;
+  /** Most messages stored (ready, delayed, in flight); null for no limit. Default null. */
+  maxDepth: number | null;
+  /** Most messages leased at once; null for no limit. Default null. */
+  maxInFlight: number | null;
+  /** Most messages leased per second; null for no limit. Default null. */
+  deliveryRatePerSec: number | null;
+  /** A paused queue accepts enqueues but delivers nothing. Default false. */
+  paused: boolean;
+}
+
+/** The defaults of every queue setting, in one place. */
+export const DEFAULT_QUEUE_CONFIG: Readonly<QueueConfig> = Object.freeze({
+  partitions: 1,
+  visibilityTimeoutMs: 30_000,
+  maxAttempts: 5,
+  backoffBaseMs: 1_000,
+  backoffMaxMs: 5 * 60_000,
+  retentionMs: 4 * 24 * 60 * 60_000,
+  dedupWindowMs: 5 * 60_000,
+  maxMessageBytes: 256 * 1024,
+  maxDepth: null,
+  maxInFlight: null,
+  deliveryRatePerSec: null,
+  paused: false,
+});
+
+/** Any JSON value. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** One message to enqueue. */
+export interface SendMessage {
+  body: Json;
+  /** Milliseconds before the message can be received. Default 0. */
+  delayMs?: number;
+  /** Flat string-to-string metadata. */
+  attributes?: Record<string, string>;
+  /** Messages of one group are delivered strictly in order, one at a time. */
+  groupId?: string;
+  /** A second enqueue with the same id within the dedup window stores nothing. */
+  dedupId?: string;
+}
+
+/** The answer for one enqueued message. */
+export interface SentMessage {
+  id: string;
+  seq: number;
+  /** True when the dedup id had been seen and nothing was stored. */
+  duplicate?: boolean;
+}
+
+export interface SendResponse {
+  messages: SentMessage[];
+}
+
+export interface ReceiveRequest {
+  /** Messages to lease, 1..100. Default 1. */
+  max?: number;
+  /** Lease length. Default the queue's visibilityTimeoutMs. */
+  visibilityTimeoutMs?: number;
+  /** How long to wait for a message when none is ready, 0..20000. Default 0. */
+  waitMs?: number;
+}
+
+/** A leased message. */
+export interface ReceivedMessage {
+  id: string;
+  seq: number;
+  body: Json;
+  attributes: Record<string, string>;
+  /** Deliveries so far, this one included. */
+  attempts: number;
+  enqueuedAt: number;
+  /** Names the partition, the message and the lease: pass it to ack, nack or extend. */
+  receipt: string;
+  leaseExpiresAt: number;
+  groupId?: string;
+}
+
+export interface ReceiveResponse {
+  messages: ReceivedMessage[];
+}
+
+/** The outcome for one receipt of an ack, nack or extend. */
+export interface ReceiptResult {
+  receipt: string;
+  ok: boolean;
+  code?: "LEASE_LOST" | "NOT_FOUND";
+  /** For extend: when the lease now ends. */
+  leaseExpiresAt?: number;
+}
+
+export interface ReceiptResponse {
+  results: ReceiptResult[];
+}
+
+/** Why a message became a dead letter. */
+export type DeadLetterReason = "max_attempts" | "expired" | "rejected";
+
+export interface DeadLetter {
+  id: string;
+  body: Json;
+  attributes: Record<string, string>;
+  attempts: number;
+  reason: DeadLetterReason;
+  lastError: string | null;
+  enqueuedAt: number;
+  deadLetteredAt: number;
+  groupId?: string;
+}
+
+export interface DeadLetterPage {
+  deadLetters: DeadLetter[];
+  /** Pass back to get the next page; null at the end. */
+  cursor: string | null;
+}
+
+export interface QueueStats {
+  ready: number;
+  delayed: number;
+  inFlight: number;
+  deadLetters: number;
+  /** Age of the oldest ready message; 0 when none is ready. */
+  oldestReadyAgeMs: number;
+}
+
+/** Receipts look like `<partition>.<seq>.<lease token>`. */
+export const RECEIPT_PATTERN = /^(\d{1,2})\.(\d{1,15})\.([A-Za-z0-9_-]{16,64})$/;

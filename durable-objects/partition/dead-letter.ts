@@ -1,0 +1,107 @@
+import type { DeadLetterReason } from "../../client/protocol";
+import type { StoredDeadLetter } from "./types";
+import { bump } from "./counters";
+
+/**
+ * Moves messages to the dead letters: the copy and the delete run in the
+ * caller's transaction, so a message is never in both tables, never in none.
+ * `seqs` is a JSON array of message seqs.
+ */
+export function deadLetter(
+  sql: SqlStorage,
+  seqs: number[],
+  reason: DeadLetterReason,
+  lastError: string | null,
+  now: number,
+): number {
+  if (seqs.length === 0) return 0;
+  const list = JSON.stringify(seqs);
+  sql.exec(
+    `INSERT INTO dead_letters (id, seq, body, attributes, group_id, attempts, reason, last_error,
+                               enqueued_at, first_delivered_at, dead_lettered_at)
+     SELECT id, seq, body, attributes, group_id, attempts, ?, COALESCE(?, last_error),
+            enqueued_at, first_delivered_at, ?
+     FROM messages WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq`,
+    reason,
+    lastError,
+    now,
+    list,
+  );
+  // rowsWritten would count index entries too; RETURNING counts rows.
+  const moved = sql.exec("DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?)) RETURNING 1", list)
+    .toArray().length;
+  bump(sql, now, "dead_lettered", seqs.length);
+  return moved;
+}
+
+type DeadLetterRow = {
+  dl_seq: number;
+  id: string;
+  body: string;
+  attributes: string | null;
+  group_id: string | null;
+  attempts: number;
+  reason: DeadLetterReason;
+  last_error: string | null;
+  enqueued_at: number;
+  dead_lettered_at: number;
+};
+
+/** One page of dead letters in the order they died, after `afterSeq`. */
+export function listDeadLetters(
+  sql: SqlStorage,
+  afterSeq: number,
+  limit: number,
+): { deadLetters: StoredDeadLetter[]; next: number | null } {
+  const rows = sql
+    .exec<DeadLetterRow>(
+      `SELECT dl_seq, id, body, attributes, group_id, attempts, reason, last_error, enqueued_at, dead_lettered_at
+       FROM dead_letters WHERE dl_seq > ? ORDER BY dl_seq LIMIT ?`,
+      afterSeq,
+      limit + 1,
+    )
+    .toArray();
+  const more = rows.length > limit;
+  const page = more ? rows.slice(0, limit) : rows;
+  return {
+    deadLetters: page.map((r) => ({
+      id: r.id,
+      body: r.body,
+      attributes: r.attributes,
+      attempts: r.attempts,
+      reason: r.reason,
+      lastError: r.last_error,
+      enqueuedAt: r.enqueued_at,
+      deadLetteredAt: r.dead_lettered_at,
+      groupId: r.group_id,
+    })),
+    next: more ? page[page.length - 1].dl_seq : null,
+  };
+}
+
+/**
+ * Puts dead letters back at the end of the queue, ready now with attempts 0.
+ * A redriven message starts a new life: its enqueue time is the redrive, so
+ * the queue's retention does not expire it at once. `ids` null means all.
+ */
+export function redrive(sql: SqlStorage, ids: string[] | null, now: number): number {
+  const filter = ids === null ? "" : "WHERE id IN (SELECT value FROM json_each(?))";
+  const args = ids === null ? [] : [JSON.stringify(ids)];
+  const redriven = sql.exec(
+    `INSERT INTO messages (id, body, attributes, group_id, visible_at, attempts, enqueued_at)
+     SELECT id, body, attributes, group_id, ?, 0, ? FROM dead_letters ${filter} ORDER BY dl_seq RETURNING 1`,
+    now,
+    now,
+    ...args,
+  ).toArray().length;
+  sql.exec(`DELETE FROM dead_letters ${filter}`, ...args);
+  bump(sql, now, "enqueued", redriven);
+  return redriven;
+}
+
+export function deleteDeadLetters(sql: SqlStorage, ids: string[] | null): number {
+  if (ids === null) return sql.exec("DELETE FROM dead_letters RETURNING 1").toArray().length;
+  return sql
+    .exec("DELETE FROM dead_letters WHERE id IN (SELECT value FROM json_each(?)) RETURNING 1", JSON.stringify(ids))
+    .toArray().length;
+}

@@ -1,0 +1,87 @@
+/**
+ * The partition's schema as numbered migrations. Migrations are only ever
+ * appended: a stored version says how many have run, and the constructor
+ * applies the rest inside `blockConcurrencyWhile`.
+ */
+
+const MIGRATIONS: readonly string[] = [
+  // 1: messages, dead letters, dedup ids, per-minute counters, settings.
+  `
+  CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- FIFO order; AUTOINCREMENT never reuses a seq
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,                     -- JSON text, stored as sent
+    attributes TEXT,                        -- JSON object text, or NULL
+    group_id TEXT,
+    dedup_id TEXT,
+    visible_at INTEGER NOT NULL,            -- ms; ready when no lease and visible_at <= now;
+                                            -- for a leased message, when its lease ends
+    attempts INTEGER NOT NULL DEFAULT 0,    -- deliveries so far
+    lease_token TEXT,                       -- set while leased; fences ack/nack/extend
+    enqueued_at INTEGER NOT NULL,
+    first_delivered_at INTEGER,
+    last_error TEXT
+  );
+  -- Leased messages by lease end: the sweep of expired leases and the next alarm.
+  CREATE INDEX messages_leases ON messages(visible_at) WHERE lease_token IS NOT NULL;
+  -- Delayed and retrying messages by due time: the next alarm (wakes long-polls).
+  -- Plain ready messages (visible_at = enqueued_at) stay out of it and cost no index write.
+  CREATE INDEX messages_delayed ON messages(visible_at)
+    WHERE lease_token IS NULL AND visible_at > enqueued_at;
+  -- Per-group FIFO: is there an earlier message of this group?
+  CREATE INDEX messages_group ON messages(group_id, seq) WHERE group_id IS NOT NULL;
+
+  CREATE TABLE dead_letters (
+    dl_seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    attributes TEXT,
+    group_id TEXT,
+    attempts INTEGER NOT NULL,
+    reason TEXT NOT NULL,                   -- max_attempts | expired | rejected
+    last_error TEXT,
+    enqueued_at INTEGER NOT NULL,
+    first_delivered_at INTEGER,
+    dead_lettered_at INTEGER NOT NULL
+  );
+  CREATE INDEX dead_letters_id ON dead_letters(id);
+
+  CREATE TABLE dedup (
+    dedup_id TEXT PRIMARY KEY,
+    message_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX dedup_expiry ON dedup(expires_at);
+
+  CREATE TABLE counters (
+    minute INTEGER NOT NULL,                -- ms since epoch / 60000
+    name TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (minute, name)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
+];
+
+/** Applies the migrations that have not run yet, each in one transaction. */
+export function migrate(storage: DurableObjectStorage): void {
+  const sql = storage.sql;
+  sql.exec("CREATE TABLE IF NOT EXISTS _schema (version INTEGER NOT NULL)");
+  const row = sql.exec<{ version: number }>("SELECT version FROM _schema").toArray()[0];
+  let version = row?.version ?? 0;
+  if (!row) sql.exec("INSERT INTO _schema (version) VALUES (0)");
+  while (version < MIGRATIONS.length) {
+    const next = version + 1;
+    storage.transactionSync(() => {
+      sql.exec(MIGRATIONS[version]);
+      sql.exec("UPDATE _schema SET version = ?", next);
+    });
+    version = next;
+  }
+}

@@ -1,0 +1,72 @@
+import type { DeadLetterReason, QueueConfig } from "../../client/protocol";
+
+/** What every storage operation gets: the partition's SQL, its settings and the time. */
+export interface OpContext {
+  sql: SqlStorage;
+  config: QueueConfig;
+  /** This partition's share of the queue's limits (limits are divided among partitions). */
+  now: number;
+}
+
+/** A message as the worker hands it over: body and attributes already JSON text. */
+export interface EnqueueItem {
+  body: string;
+  attributes: string | null;
+  delayMs: number;
+  groupId: string | null;
+  dedupId: string | null;
+}
+
+export interface EnqueuedItem {
+  id: string;
+  seq: number;
+  duplicate?: boolean;
+}
+
+/** A lease as named by a receipt (the partition part stays with the worker). */
+export interface LeaseRef {
+  seq: number;
+  token: string;
+}
+
+/** A leased message, body still JSON text. */
+export interface LeasedMessage {
+  id: string;
+  seq: number;
+  body: string;
+  attributes: string | null;
+  attempts: number;
+  enqueuedAt: number;
+  leaseToken: string;
+  leaseExpiresAt: number;
+  groupId: string | null;
+}
+
+export type LeaseOutcome =
+  | { ok: true; leaseExpiresAt?: number }
+  | { ok: false; code: "LEASE_LOST" | "NOT_FOUND" };
+
+export interface StoredDeadLetter {
+  id: string;
+  body: string;
+  attributes: string | null;
+  attempts: number;
+  reason: DeadLetterReason;
+  lastError: string | null;
+  enqueuedAt: number;
+  deadLetteredAt: number;
+  groupId: string | null;
+}
+
+/** Row shape of `messages` as read by the operations. */
+export type MessageRow = {
+  seq: number;
+  id: string;
+  body: string;
+  attributes: string | null;
+  group_id: string | null;
+  attempts: number;
+  lease_token: string | null;
+  visible_at: number;
+  enqueued_at: number;
+};

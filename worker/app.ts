@@ -1,0 +1,67 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { LIMITS, QUEUE_NAME_PATTERN } from "../client/protocol";
+import { ApiError, errorResponse } from "./errors";
+import { deadLetters } from "./routes/dead-letters";
+import { messages } from "./routes/messages";
+import { stats } from "./routes/stats";
+import type { AppEnv } from "./types";
+
+export const app = new Hono<AppEnv>();
+
+app.use(
+  "/v1/*",
+  bodyLimit({
+    maxSize: LIMITS.maxRequestBytes,
+    onError: () => errorResponse("PAYLOAD_TOO_LARGE", `request body is larger than ${LIMITS.maxRequestBytes} bytes`),
+  }),
+);
+
+// Every route under a queue checks its name once, here.
+app.use("/v1/queues/:queue/*", async (c, next) => {
+  if (!QUEUE_NAME_PATTERN.test(c.req.param("queue"))) {
+    throw new ApiError("INVALID_REQUEST", "queue: names are 1 to 64 letters, digits, '_' or '-'");
+  }
+  await next();
+});
+
+app.route("/v1/queues/:queue/messages", messages);
+app.route("/v1/queues/:queue/dead-letters", deadLetters);
+app.route("/v1/queues/:queue/stats", stats);
+
+app.get("/", (c) => c.json({ name: "edgeq", api: "/v1" }));
+
+/** Path patterns of every route, to tell 405 from 404. */
+function routePatterns(): { pattern: RegExp; method: string }[] {
+  return app.routes
+    .filter((r) => r.method !== "ALL")
+    .map((r) => ({
+      method: r.method,
+      pattern: new RegExp(`^${r.path.replace(/\/$/, "").replace(/:[^/]+/g, "[^/]+")}/?$`),
+    }));
+}
+let patterns: ReturnType<typeof routePatterns> | undefined;
+
+app.notFound((c) => {
+  patterns ??= routePatterns();
+  const allowed = [...new Set(patterns.filter((p) => p.pattern.test(c.req.path)).map((p) => p.method))];
+  if (allowed.length > 0) {
+    return errorResponse("METHOD_NOT_ALLOWED", `${c.req.method} is not allowed here; use ${allowed.join(", ")}`, {
+      allow: allowed.join(", "),
+    });
+  }
+  return errorResponse("NOT_FOUND", `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`);
+});
+
+app.onError((err) => {
+  if (err instanceof ApiError) return errorResponse(err.code, err.message, err.headers);
+  if (err instanceof HTTPException && err.status === 400) {
+    return errorResponse("INVALID_JSON", "request body is not valid JSON");
+  }
+  if (err instanceof HTTPException && err.status === 413) {
+    return errorResponse("PAYLOAD_TOO_LARGE", `request body is larger than ${LIMITS.maxRequestBytes} bytes`);
+  }
+  console.error(JSON.stringify({ event: "internal_error", error: String(err) }));
+  return errorResponse("INTERNAL", "internal error");
+});

@@ -1,0 +1,8 @@
+import { app } from "./app";
+
+export { QueuePartition } from "../durable-objects/queue-partition";
+export { QueueRegistry } from "../durable-objects/queue-registry";
+
+export default {
+  fetch: app.fetch,
+} satisfies ExportedHandler<Env>;

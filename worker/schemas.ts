@@ -1,0 +1,78 @@
+import { z } from "zod";
+import { GROUP_ID_PATTERN, LIMITS, QUEUE_NAME_PATTERN, RECEIPT_PATTERN } from "../client/protocol";
+
+/** Deepest nesting of a JSON value, measured without recursion (a hostile body must not blow the stack). */
+export function jsonDepth(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth > max) max = depth;
+    if (max > LIMITS.maxBodyDepth) return max;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return max;
+}
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+
+export const queueName = z
+  .string()
+  .regex(QUEUE_NAME_PATTERN, "queue names are 1 to 64 letters, digits, '_' or '-'");
+
+const body = z
+  .json()
+  .refine((v) => v !== undefined, "required")
+  .refine((v) => jsonDepth(v) <= LIMITS.maxBodyDepth, `nested deeper than ${LIMITS.maxBodyDepth} levels`);
+
+export const message = z.strictObject({
+  body,
+  delayMs: int(0, LIMITS.maxDelayMs).optional(),
+  attributes: z.record(z.string().max(256), z.string()).optional(),
+  groupId: z.string().regex(GROUP_ID_PATTERN, "group ids are 1 to 128 of [A-Za-z0-9_.:-]").optional(),
+  dedupId: z.string().min(1).max(128).optional(),
+});
+
+const batch = z.strictObject({ messages: z.array(message).min(1).max(LIMITS.maxBatch) });
+
+/** One message or `{messages: [...]}`; always a list once validated. */
+export const enqueueRequest = z.unknown().transform((value, ctx) => {
+  const isBatch = typeof value === "object" && value !== null && !Array.isArray(value) && "messages" in value;
+  const result = isBatch ? batch.safeParse(value) : message.safeParse(value);
+  if (!result.success) {
+    for (const issue of result.error.issues) ctx.addIssue({ ...issue, path: issue.path } as never);
+    return z.NEVER;
+  }
+  return "messages" in result.data ? result.data.messages : [result.data];
+});
+
+const visibilityTimeoutMs = int(LIMITS.minVisibilityTimeoutMs, LIMITS.maxVisibilityTimeoutMs);
+
+export const receiveRequest = z.strictObject({
+  max: int(1, LIMITS.maxReceive).default(1),
+  visibilityTimeoutMs: visibilityTimeoutMs.optional(),
+  waitMs: int(0, LIMITS.maxWaitMs).default(0),
+});
+
+const receipts = z
+  .array(z.string().regex(RECEIPT_PATTERN, "not a receipt"))
+  .min(1)
+  .max(LIMITS.maxBatch);
+
+export const ackRequest = z.strictObject({ receipts });
+export const nackRequest = z.strictObject({
+  receipts,
+  delayMs: int(0, LIMITS.maxDelayMs).optional(),
+  error: z.string().max(4096).optional(),
+});
+export const extendRequest = z.strictObject({ receipts, visibilityTimeoutMs });
+
+export const deadLetterQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(LIMITS.maxPageSize).default(LIMITS.maxPageSize),
+  cursor: z.string().regex(/^\d{1,2}\.\d{1,15}$/, "not a cursor").optional(),
+});
+
+export const redriveRequest = z.strictObject({
+  ids: z.array(z.string().min(1).max(64)).min(1).max(1000).optional(),
+});
