@@ -6,7 +6,12 @@ export default defineConfig({
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
-        bindings: { EDGEQ_AUTO_CREATE_QUEUES: "true" },
+        // Test-only secrets: the admin token that test/helpers.ts sends by default.
+        bindings: {
+          EDGEQ_AUTO_CREATE_QUEUES: "true",
+          EDGEQ_ADMIN_TOKEN: "test-admin-token",
+          EDGEQ_TOKEN_SECRET: "test-token-secret",
+        },
       },
     }),
   ],

@@ -7,8 +7,11 @@ export const uniqueQueue = (prefix = "q") => `${prefix}-${Date.now().toString(36
 
 export const BASE = "http://edgeq.test";
 
+/** The admin token bound in vitest.config.ts; every helper call sends it unless told otherwise. */
+export const ADMIN_TOKEN = "test-admin-token";
+
 export async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const init: RequestInit = { method, headers: { ...headers } };
+  const init: RequestInit = { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...headers } };
   if (body !== undefined) {
     init.body = typeof body === "string" ? body : JSON.stringify(body);
     (init.headers as Record<string, string>)["content-type"] ??= "application/json";

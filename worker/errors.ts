@@ -1,4 +1,3 @@
-import type { Context } from "hono";
 import { ERROR_STATUS, type ErrorBody, type ErrorCode } from "../client/protocol";
 
 /** An error meant for the caller: its code is from the closed set, its message is safe to show. */
@@ -21,4 +20,3 @@ export function errorResponse(code: ErrorCode, message: string, headers: Record<
   });
 }
 
-export const problem = (_c: Context, code: ErrorCode, message: string): Response => errorResponse(code, message);

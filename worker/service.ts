@@ -1,0 +1,194 @@
+/**
+ * The queue operations, one function each, shared by the HTTP routes and the
+ * service-binding RPC entrypoint. Inputs are already validated; errors are
+ * thrown as ApiError with a code from the closed set.
+ */
+import type {
+  DeadLetterPage,
+  QueueStats,
+  ReceiptResult,
+  SendMessage,
+  SentMessage,
+} from "../client/protocol";
+import type { EnqueueItem, LeaseOutcome, LeaseRef, LeasedMessage } from "../durable-objects/partition/types";
+import { ApiError } from "./errors";
+import { fairOrder, partitionFor } from "./partitions";
+import { partitionStub, partitionsOf, resolveQueue } from "./queues";
+import { formatReceipt, parseReceipt } from "./receipts";
+
+const encoder = new TextEncoder();
+
+/** Enqueues messages in the order given; each partition stores its share in one transaction. */
+export async function sendMessages(env: Env, queue: string, input: SendMessage[]): Promise<SentMessage[]> {
+  const config = await resolveQueue(env, queue);
+  const byPartition = new Map<number, { index: number; item: EnqueueItem }[]>();
+  input.forEach((m, index) => {
+    const body = JSON.stringify(m.body);
+    const attributes = m.attributes === undefined ? null : JSON.stringify(m.attributes);
+    const bytes = encoder.encode(body).length + (attributes === null ? 0 : encoder.encode(attributes).length);
+    if (bytes > config.maxMessageBytes) {
+      const at = input.length > 1 ? `messages[${index}]` : "message";
+      throw new ApiError("PAYLOAD_TOO_LARGE", `${at} is ${bytes} bytes; maxMessageBytes is ${config.maxMessageBytes}`);
+    }
+    const partition = partitionFor(config, m.groupId);
+    const list = byPartition.get(partition) ?? [];
+    list.push({
+      index,
+      item: { body, attributes, delayMs: m.delayMs ?? 0, groupId: m.groupId ?? null, dedupId: m.dedupId ?? null },
+    });
+    byPartition.set(partition, list);
+  });
+
+  const sent: SentMessage[] = new Array(input.length);
+  await Promise.all(
+    [...byPartition].map(async ([partition, list]) => {
+      const results = await partitionStub(env, queue, partition).enqueue(list.map((l) => l.item));
+      results.forEach((r, i) => (sent[list[i].index] = r));
+    }),
+  );
+  return sent;
+}
+
+/** A leased message with its partition, body still JSON text. */
+export interface Leased {
+  partition: number;
+  message: LeasedMessage;
+}
+
+/** Leases up to `max` messages, asking the partitions in a fair order. */
+export async function receiveMessages(
+  env: Env,
+  queue: string,
+  opts: { max: number; visibilityTimeoutMs?: number },
+): Promise<Leased[]> {
+  const config = await resolveQueue(env, queue);
+  const leaseMs = opts.visibilityTimeoutMs ?? config.visibilityTimeoutMs;
+  const out: Leased[] = [];
+  for (const partition of fairOrder(config)) {
+    if (out.length >= opts.max) break;
+    const leased = await partitionStub(env, queue, partition).receive(opts.max - out.length, leaseMs);
+    for (const message of leased) out.push({ partition, message });
+  }
+  return out;
+}
+
+/** A leased message as wire JSON; the body is spliced in as stored, never parsed. */
+export function leasedJson({ partition, message: m }: Leased): string {
+  const head = JSON.stringify({ id: m.id, seq: m.seq }).slice(0, -1);
+  const tail = JSON.stringify({
+    attempts: m.attempts,
+    enqueuedAt: m.enqueuedAt,
+    receipt: formatReceipt(partition, m.seq, m.leaseToken),
+    leaseExpiresAt: m.leaseExpiresAt,
+    ...(m.groupId === null ? {} : { groupId: m.groupId }),
+  }).slice(1);
+  return `${head},"body":${m.body},"attributes":${m.attributes ?? "{}"},${tail}`;
+}
+
+type PartitionStub = ReturnType<typeof partitionStub>;
+
+/** Sends each partition its receipts in one call and answers in the order given. */
+async function settle(
+  env: Env,
+  queue: string,
+  receipts: string[],
+  call: (stub: PartitionStub, refs: LeaseRef[]) => Promise<LeaseOutcome[]>,
+): Promise<ReceiptResult[]> {
+  const config = await resolveQueue(env, queue, false);
+  const results: ReceiptResult[] = new Array(receipts.length);
+  const byPartition = new Map<number, { index: number; ref: LeaseRef }[]>();
+  receipts.forEach((receipt, index) => {
+    const parsed = parseReceipt(receipt);
+    if (!parsed) throw new ApiError("INVALID_REQUEST", `receipts[${index}]: not a receipt`);
+    if (parsed.partition >= config.partitions) {
+      results[index] = { receipt, ok: false, code: "NOT_FOUND" };
+      return;
+    }
+    const list = byPartition.get(parsed.partition) ?? [];
+    list.push({ index, ref: { seq: parsed.seq, token: parsed.token } });
+    byPartition.set(parsed.partition, list);
+  });
+  await Promise.all(
+    [...byPartition].map(async ([partition, list]) => {
+      const outcomes = await call(partitionStub(env, queue, partition), list.map((l) => l.ref));
+      outcomes.forEach((o, i) => (results[list[i].index] = { receipt: receipts[list[i].index], ...o }));
+    }),
+  );
+  return results;
+}
+
+export const ackMessages = (env: Env, queue: string, receipts: string[]) =>
+  settle(env, queue, receipts, (stub, refs) => stub.ack(refs));
+
+export const nackMessages = (
+  env: Env,
+  queue: string,
+  receipts: string[],
+  opts: { delayMs?: number; error?: string } = {},
+) => settle(env, queue, receipts, (stub, refs) => stub.nack(refs, opts.delayMs ?? null, opts.error ?? null));
+
+export const extendLeases = (env: Env, queue: string, receipts: string[], visibilityTimeoutMs: number) =>
+  settle(env, queue, receipts, (stub, refs) => stub.extend(refs, visibilityTimeoutMs));
+
+/** Sums the partitions' counts; the oldest age is the oldest of any partition. */
+export function mergeStats(all: QueueStats[]): QueueStats {
+  return all.reduce(
+    (sum, s) => ({
+      ready: sum.ready + s.ready,
+      delayed: sum.delayed + s.delayed,
+      inFlight: sum.inFlight + s.inFlight,
+      deadLetters: sum.deadLetters + s.deadLetters,
+      oldestReadyAgeMs: Math.max(sum.oldestReadyAgeMs, s.oldestReadyAgeMs),
+    }),
+    { ready: 0, delayed: 0, inFlight: 0, deadLetters: 0, oldestReadyAgeMs: 0 },
+  );
+}
+
+export async function queueStats(env: Env, queue: string): Promise<QueueStats> {
+  const config = await resolveQueue(env, queue, false);
+  return mergeStats(await Promise.all(partitionsOf(config).map((p) => partitionStub(env, queue, p).stats())));
+}
+
+/**
+ * One page of dead letters, partition after partition; the cursor is
+ * `<partition>.<last dead-letter seq>`. Bodies stay JSON text (`rawBody`).
+ */
+export async function listDeadLetters(
+  env: Env,
+  queue: string,
+  opts: { limit: number; cursor?: string },
+): Promise<{ deadLetters: (Omit<DeadLetterPage["deadLetters"][number], "body" | "attributes"> & { body: string; attributes: string | null })[]; cursor: string | null }> {
+  const config = await resolveQueue(env, queue, false);
+  let [partition, after] = opts.cursor ? opts.cursor.split(".").map(Number) : [0, 0];
+  const out: Awaited<ReturnType<typeof listDeadLetters>>["deadLetters"] = [];
+  let cursor: string | null = null;
+  while (partition < config.partitions && out.length < opts.limit) {
+    const page = await partitionStub(env, queue, partition).deadLetters(after, opts.limit - out.length);
+    for (const d of page.deadLetters) {
+      const { groupId, ...rest } = d;
+      out.push(groupId === null ? rest : { ...rest, groupId });
+    }
+    if (page.next !== null) {
+      cursor = `${partition}.${page.next}`;
+      break;
+    }
+    partition += 1;
+    after = 0;
+    if (out.length >= opts.limit && partition < config.partitions) cursor = `${partition}.0`;
+  }
+  return { deadLetters: out, cursor };
+}
+
+export async function redriveDeadLetters(env: Env, queue: string, ids: string[] | null): Promise<number> {
+  const config = await resolveQueue(env, queue, false);
+  const counts = await Promise.all(partitionsOf(config).map((p) => partitionStub(env, queue, p).redrive(ids)));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+export async function deleteDeadLetters(env: Env, queue: string, ids: string[] | null): Promise<number> {
+  const config = await resolveQueue(env, queue, false);
+  const counts = await Promise.all(
+    partitionsOf(config).map((p) => partitionStub(env, queue, p).deleteDeadLetters(ids)),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
