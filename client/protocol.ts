@@ -69,6 +69,10 @@ export const LIMITS = {
   maxWaitMs: 20_000,
   /** Dead letters or peeked messages in one page. */
   maxPageSize: 100,
+  /** Longest life of a scoped token, in seconds (30 days). */
+  maxTokenTtlSeconds: 30 * 24 * 60 * 60,
+  /** Queue names or patterns one scoped token may list. */
+  maxTokenQueues: 100,
 } as const;
 
 /** Queue names: letters, digits, `_` and `-`, 1 to 64 characters. */
@@ -221,3 +225,35 @@ export interface QueueStats {
 
 /** Receipts look like `<partition>.<seq>.<lease token>`. */
 export const RECEIPT_PATTERN = /^(\d{1,2})\.(\d{1,15})\.([A-Za-z0-9_-]{16,64})$/;
+
+/** What a scoped token may do: `publish` enqueues, `consume` receives and settles, `manage` configures. */
+export type Scope = "publish" | "consume" | "manage";
+/** Every scope, in one list. */
+export const SCOPES: readonly Scope[] = ["publish", "consume", "manage"];
+
+/** A queue a token covers: a queue name, or a prefix ending in `*` (`orders-*`; `*` alone is every queue). */
+export const QUEUE_GRANT_PATTERN = /^(?:[A-Za-z0-9_-]{1,64}|[A-Za-z0-9_-]{0,63}\*)$/;
+
+/** `POST /v1/tokens` (admin only). */
+export interface TokenRequest {
+  scopes: Scope[];
+  /** Queue names or `prefix-*` patterns. */
+  queues: string[];
+  /** Lifetime, 1 s to 30 days. Default 3600. */
+  expiresInSeconds?: number;
+}
+
+export interface TokenResponse {
+  /** A JWT (HS256): send it as `Authorization: Bearer <token>`. */
+  token: string;
+  /** When it stops working, in ms since the epoch. */
+  expiresAt: number;
+}
+
+/** The claims of a scoped token. `exp` and `iat` are in seconds, as JWT has them. */
+export interface TokenClaims {
+  scopes: Scope[];
+  queues: string[];
+  exp: number;
+  iat?: number;
+}

@@ -2,13 +2,19 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { LIMITS, QUEUE_NAME_PATTERN } from "../client/protocol";
+import { authenticate, corsFromConfig } from "./auth/middleware";
 import { ApiError, errorResponse } from "./errors";
 import { deadLetters } from "./routes/dead-letters";
 import { messages } from "./routes/messages";
 import { stats } from "./routes/stats";
+import { tokens } from "./routes/tokens";
 import type { AppEnv } from "./types";
 
 export const app = new Hono<AppEnv>();
+
+// CORS first (preflights carry no token), then authentication for every route.
+app.use("*", corsFromConfig());
+app.use("*", authenticate());
 
 app.use(
   "/v1/*",
@@ -29,6 +35,7 @@ app.use("/v1/queues/:queue/*", async (c, next) => {
 app.route("/v1/queues/:queue/messages", messages);
 app.route("/v1/queues/:queue/dead-letters", deadLetters);
 app.route("/v1/queues/:queue/stats", stats);
+app.route("/v1/tokens", tokens);
 
 app.get("/", (c) => c.json({ name: "edgeq", api: "/v1" }));
 

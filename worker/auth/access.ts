@@ -1,0 +1,96 @@
+/**
+ * Who may call what: every route's access rule, in one table. A route that is
+ * not listed here needs the admin token (default deny), so a route added
+ * without a rule is safe, merely admin-only until it gets one.
+ */
+import type { Scope } from "../../client/protocol";
+
+/** What a request needs. */
+export type Access =
+  | { kind: "public" }
+  | { kind: "admin" }
+  /** Any one of `scopes`, on `queue`; `queue` null means the token must cover every queue (`*`). */
+  | { kind: "scoped"; scopes: readonly Scope[]; queue: string | null };
+
+type Need = "public" | readonly Scope[];
+
+const ANY_SCOPE: readonly Scope[] = ["publish", "consume", "manage"];
+
+/**
+ * `[methods, path, need]`; first match wins. `:queue` is the queue the token
+ * must cover; a trailing `/*` matches anything below the path. HEAD goes with
+ * GET, as Hono routes it.
+ */
+const RULES: [methods: string, path: string, need: Need][] = [
+  ["GET", "/", "public"],
+  // The dashboard page is public HTML that asks for a token; its data comes from the API.
+  ["GET", "/dashboard", "public"],
+  ["GET", "/dashboard/*", "public"],
+
+  ["POST", "/v1/queues/:queue/messages", ["publish"]],
+  ["POST", "/v1/queues/:queue/messages/receive", ["consume"]],
+  ["POST", "/v1/queues/:queue/messages/ack", ["consume"]],
+  ["POST", "/v1/queues/:queue/messages/nack", ["consume"]],
+  ["POST", "/v1/queues/:queue/messages/extend", ["consume"]],
+  // Peek browses messages without leasing them: an operator's view.
+  ["GET", "/v1/queues/:queue/messages", ["manage"]],
+  // Depth is what producers and consumers need for backpressure: any scope on the queue reads it.
+  ["GET", "/v1/queues/:queue/stats", ANY_SCOPE],
+
+  ["GET DELETE", "/v1/queues/:queue/dead-letters", ["manage"]],
+  ["POST", "/v1/queues/:queue/dead-letters/redrive", ["manage"]],
+  ["GET PUT PATCH DELETE", "/v1/queues/:queue", ["manage"]],
+  ["POST", "/v1/queues/:queue/pause", ["manage"]],
+  ["POST", "/v1/queues/:queue/resume", ["manage"]],
+  ["POST", "/v1/queues/:queue/purge", ["manage"]],
+
+  // Routes over every queue need a token for every queue (`*`).
+  ["GET POST", "/v1/queues", ["manage"]],
+  ["GET", "/metrics", ["manage"]],
+  // POST /v1/tokens is deliberately absent: admin only.
+];
+
+interface CompiledRule {
+  methods: Set<string>;
+  pattern: RegExp;
+  need: Need;
+}
+
+const compiled: CompiledRule[] = RULES.map(([methods, path, need]) => {
+  const list = methods.split(" ");
+  if (list.includes("GET")) list.push("HEAD");
+  const source = path
+    .replace(/\/\*$/, "")
+    .replace(/\/$/, "")
+    .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
+    .replace(":queue", "([^/]+)");
+  const tail = path.endsWith("/*") ? "(?:/.*)?" : "/?";
+  return { methods: new Set(list), pattern: new RegExp(`^${source}${tail}$`), need };
+});
+
+/**
+ * The access a request needs, from its method and its path as the router
+ * sees it (Hono's `c.req.path`). The queue segment is decoded the way Hono
+ * decodes a route parameter, so the queue checked is the queue served.
+ */
+export function requiredAccess(method: string, path: string): Access {
+  for (const rule of compiled) {
+    if (!rule.methods.has(method)) continue;
+    const match = rule.pattern.exec(path);
+    if (!match) continue;
+    if (rule.need === "public") return { kind: "public" };
+    if (match[1] === undefined) return { kind: "scoped", scopes: rule.need, queue: null };
+    try {
+      return { kind: "scoped", scopes: rule.need, queue: decodeURIComponent(match[1]) };
+    } catch {
+      return { kind: "admin" };
+    }
+  }
+  return { kind: "admin" };
+}
+
+/** Whether a token's queue grants cover a queue (`null`: every queue, which only `*` covers). */
+export function coversQueue(grants: readonly string[], queue: string | null): boolean {
+  if (queue === null) return grants.includes("*");
+  return grants.some((g) => (g.endsWith("*") ? queue.startsWith(g.slice(0, -1)) : g === queue));
+}

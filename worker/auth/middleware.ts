@@ -1,0 +1,99 @@
+/**
+ * Authentication and CORS, applied to every request in worker/app.ts. The
+ * admin token may do everything; a scoped token (worker/auth/tokens.ts) what
+ * its scopes and queues allow, as worker/auth/access.ts decides per route.
+ */
+import type { MiddlewareHandler } from "hono";
+import { cors } from "hono/cors";
+import { ApiError } from "../errors";
+import type { AppEnv } from "../types";
+import { coversQueue, requiredAccess } from "./access";
+import { verifyToken } from "./tokens";
+
+const encoder = new TextEncoder();
+
+/** Compares two secrets in time that does not depend on where they differ. */
+async function sameSecret(given: string, expected: string): Promise<boolean> {
+  const [a, b] = await Promise.all(
+    [given, expected].map((s) => crypto.subtle.digest("SHA-256", encoder.encode(s))),
+  );
+  return crypto.subtle.timingSafeEqual(a, b);
+}
+
+const BEARER = /^Bearer[ \t]+([\x21-\x7e]{1,4096})[ \t]*$/i;
+const CHALLENGE = { "www-authenticate": 'Bearer realm="edgeq"' };
+
+const unauthorized = (message: string) => new ApiError("UNAUTHORIZED", message, CHALLENGE);
+
+/**
+ * Refuses every request while neither EDGEQ_ADMIN_TOKEN nor EDGEQ_TOKEN_SECRET
+ * is set (503 AUTH_NOT_CONFIGURED: never open by accident), then checks the
+ * bearer token against the route's rule: 401 when it is missing or not valid,
+ * 403 when it is valid but lacks the scope or the queue.
+ */
+export const authenticate = (): MiddlewareHandler<AppEnv> =>
+  async function authenticate(c, next) {
+    const adminToken = c.env.EDGEQ_ADMIN_TOKEN || "";
+    const secret = c.env.EDGEQ_TOKEN_SECRET || "";
+    if (!adminToken && !secret) {
+      throw new ApiError("AUTH_NOT_CONFIGURED", "no EDGEQ_ADMIN_TOKEN or EDGEQ_TOKEN_SECRET is set: every request is refused");
+    }
+    const access = requiredAccess(c.req.method, c.req.path);
+    if (access.kind === "public") return next();
+
+    const header = c.req.header("authorization");
+    if (!header) throw unauthorized("missing Authorization: Bearer <token>");
+    const token = BEARER.exec(header)?.[1];
+    if (!token) throw unauthorized("Authorization must be Bearer <token>");
+
+    if (adminToken && (await sameSecret(token, adminToken))) {
+      c.set("principal", { admin: true });
+      return next();
+    }
+    if (!secret) throw unauthorized("token is not valid");
+    const check = await verifyToken(token, secret);
+    if (!check.ok) throw unauthorized(check.reason);
+
+    if (access.kind === "admin") throw new ApiError("FORBIDDEN", "this route needs the admin token");
+    const { claims } = check;
+    if (!access.scopes.some((s) => claims.scopes.includes(s))) {
+      throw new ApiError("FORBIDDEN", `token lacks the scope (needs ${access.scopes.join(" or ")})`);
+    }
+    if (!coversQueue(claims.queues, access.queue)) {
+      throw new ApiError(
+        "FORBIDDEN",
+        access.queue === null ? "token must cover every queue ('*')" : `token does not cover queue ${access.queue.slice(0, 64)}`,
+      );
+    }
+    c.set("principal", { admin: false, claims });
+    await next();
+  };
+
+/** Origins from EDGEQ_CORS_ORIGINS (comma-separated); parsed once per distinct value. */
+let parsedOrigins: { source: string; origins: Set<string> } | undefined;
+function allowedOrigins(source: string): Set<string> {
+  if (parsedOrigins?.source !== source) {
+    const origins = new Set(source.split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean));
+    parsedOrigins = { source, origins };
+  }
+  return parsedOrigins.origins;
+}
+
+/**
+ * CORS for browsers on the EDGEQ_CORS_ORIGINS allowlist; no origin is allowed
+ * when it is empty (the default), and `*` only when it says `*`. Preflights
+ * are answered here, before authentication (browsers send them without the
+ * Authorization header).
+ */
+export const corsFromConfig = (): MiddlewareHandler<AppEnv> =>
+  cors({
+    origin: (origin, c) => {
+      const allowed = allowedOrigins(String(c.env.EDGEQ_CORS_ORIGINS ?? ""));
+      if (allowed.has("*")) return "*";
+      return allowed.has(origin) ? origin : null;
+    },
+    allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+    allowHeaders: ["Authorization", "Content-Type"],
+    exposeHeaders: ["Retry-After"],
+    maxAge: 600,
+  });

@@ -1,0 +1,50 @@
+/** Scoped tokens: HS256 JWTs signed with EDGEQ_TOKEN_SECRET (hono/jwt). */
+import { sign, verify } from "hono/jwt";
+import { z } from "zod";
+import { LIMITS, QUEUE_GRANT_PATTERN, SCOPES, type TokenClaims, type TokenResponse } from "../../client/protocol";
+
+export const scopeList = z
+  .array(z.enum(SCOPES as [string, ...string[]]))
+  .min(1)
+  .max(SCOPES.length)
+  .refine((s) => new Set(s).size === s.length, "scopes repeat");
+
+export const queueGrants = z
+  .array(z.string().regex(QUEUE_GRANT_PATTERN, "queue names, or a prefix ending in '*'"))
+  .min(1)
+  .max(LIMITS.maxTokenQueues);
+
+/** The claims edgeq signs, checked again after the signature: a valid signature over other claims is no token of ours. */
+const claims = z.object({
+  scopes: scopeList,
+  queues: queueGrants,
+  exp: z.number().int().positive(),
+  iat: z.number().int().optional(),
+});
+
+export async function mintToken(
+  secret: string,
+  request: { scopes: string[]; queues: string[]; expiresInSeconds: number },
+  now = Date.now(),
+): Promise<TokenResponse> {
+  const iat = Math.floor(now / 1000);
+  const exp = iat + request.expiresInSeconds;
+  const payload = { scopes: request.scopes, queues: request.queues, iat, exp };
+  return { token: await sign(payload, secret, "HS256"), expiresAt: exp * 1000 };
+}
+
+/** Why a token was refused, for the 401 message. */
+export type TokenCheck = { ok: true; claims: TokenClaims } | { ok: false; reason: string };
+
+export async function verifyToken(token: string, secret: string): Promise<TokenCheck> {
+  let payload: unknown;
+  try {
+    payload = await verify(token, secret, "HS256");
+  } catch (err) {
+    const name = err instanceof Error ? err.name : "";
+    return { ok: false, reason: name === "JwtTokenExpired" ? "token expired" : "token is not valid" };
+  }
+  const parsed = claims.safeParse(payload);
+  if (!parsed.success) return { ok: false, reason: "token claims are not valid" };
+  return { ok: true, claims: parsed.data as TokenClaims };
+}
