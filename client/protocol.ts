@@ -214,6 +214,41 @@ export interface DeadLetterPage {
   cursor: string | null;
 }
 
+/** The health of a queue at a glance. */
+export type QueueStatus = "ok" | "growing" | "failing";
+
+/** What happened to a queue's messages in one minute. */
+export interface MinuteStats {
+  /** Start of the minute, ms since the epoch. */
+  minute: number;
+  enqueued: number;
+  delivered: number;
+  acked: number;
+  /** Nacks and expired leases that will be delivered again. */
+  retried: number;
+  deadLettered: number;
+  /** Messages stored (ready, delayed, in flight) at the end of the minute (now, for the current one). */
+  depth: number;
+}
+
+/** Counts since the queue was created. */
+export interface CounterTotals {
+  enqueued: number;
+  delivered: number;
+  acked: number;
+  retried: number;
+  deadLettered: number;
+}
+
+/** Latency percentiles in ms, estimated from log-spaced histograms (within 19 %); null without acks. */
+export interface LatencyPercentiles {
+  /** Acks measured. */
+  count: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
 export interface QueueStats {
   ready: number;
   delayed: number;
@@ -221,6 +256,35 @@ export interface QueueStats {
   deadLetters: number;
   /** Age of the oldest ready message; 0 when none is ready. */
   oldestReadyAgeMs: number;
+  /** Messages stored: ready + delayed + in flight. */
+  depth: number;
+  /** The last 60 minutes, oldest first; the last entry is the current, unfinished minute. */
+  minutes: MinuteStats[];
+  totals: CounterTotals;
+  /** Processing latency of the messages acked in the last `windowMs`. */
+  latency: {
+    windowMs: number;
+    /** From enqueue (or redrive) to ack: time spent in the queue and in processing. */
+    enqueueToAck: LatencyPercentiles;
+    /** From the delivery that was acked to its ack: processing time. */
+    deliveryToAck: LatencyPercentiles;
+  };
+  /** Rates over the last `windowMinutes` complete minutes. */
+  trend: {
+    windowMinutes: number;
+    /** Enqueued (and redriven) per minute. */
+    inPerMinute: number;
+    /** Acked and dead-lettered per minute. */
+    outPerMinute: number;
+    /** In minus out: how fast the depth grows (negative: drains). */
+    netPerMinute: number;
+    /** Time to empty at the current net rate; 0 when empty, null when not draining. */
+    drainEstimateMs: number | null;
+  };
+  /** `failing`: dead letters or retries above the threshold; `growing`: depth grew minute after minute. */
+  status: QueueStatus;
+  /** Why the status is not `ok`; null when it is. */
+  reason: string | null;
 }
 
 /** Receipts look like `<partition>.<seq>.<lease token>`. */

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { DEFAULT_QUEUE_CONFIG, type QueueConfig, type QueueStats } from "../client/protocol";
+import { DEFAULT_QUEUE_CONFIG, type DeadLetterReason, type QueueConfig } from "../client/protocol";
+import { logEvent } from "./log";
 import { ack } from "./partition/ack";
 import { deleteDeadLetters, listDeadLetters, redrive } from "./partition/dead-letter";
 import { enqueue } from "./partition/enqueue";
@@ -16,6 +17,7 @@ import type {
   LeaseRef,
   LeasedMessage,
   OpContext,
+  PartitionStats,
   StoredDeadLetter,
 } from "./partition/types";
 
@@ -52,6 +54,14 @@ export class QueuePartition extends DurableObject<Env> {
     if (failure) throw failure;
   }
 
+  /** One log line per batch that ran out of attempts or retention, never one per message. */
+  private logDeadLettered(count: number, reason: DeadLetterReason, cause: string): void {
+    if (count === 0) return;
+    // The worker names each partition `<queue>/<index>`.
+    const [queue, partition] = (this.ctx.id.name ?? this.ctx.id.toString()).split("/");
+    logEvent("dead_lettered", { queue, partition: Number(partition ?? 0), count, reason, cause });
+  }
+
   private op(now = Date.now()): OpContext {
     return { sql: this.ctx.storage.sql, config: this.config, now };
   }
@@ -86,10 +96,11 @@ export class QueuePartition extends DurableObject<Env> {
   async receive(max: number, visibilityTimeoutMs: number): Promise<LeasedMessage[]> {
     const ctx = this.op();
     if (this.config.paused) return [];
-    const leased = this.ctx.storage.transactionSync(() => {
-      sweepExpiredLeases(ctx);
-      return receive(ctx, max, visibilityTimeoutMs);
+    const { leased, swept } = this.ctx.storage.transactionSync(() => {
+      const swept = sweepExpiredLeases(ctx);
+      return { leased: receive(ctx, max, visibilityTimeoutMs), swept };
     });
+    this.logDeadLettered(swept.deadLettered, "max_attempts", "lease expired");
     if (leased.length > 0) await this.wakeBy(ctx.now + visibilityTimeoutMs);
     return leased;
   }
@@ -102,6 +113,7 @@ export class QueuePartition extends DurableObject<Env> {
   async nack(refs: LeaseRef[], delayMs: number | null, error: string | null): Promise<LeaseOutcome[]> {
     const ctx = this.op();
     const result = this.ctx.storage.transactionSync(() => nack(ctx, refs, delayMs, error));
+    this.logDeadLettered(result.deadLettered, "max_attempts", "nack");
     await this.wakeBy(result.earliestDueAt);
     return result.outcomes;
   }
@@ -112,7 +124,7 @@ export class QueuePartition extends DurableObject<Env> {
     return result.outcomes;
   }
 
-  async stats(): Promise<QueueStats> {
+  async stats(): Promise<PartitionStats> {
     return stats(this.op());
   }
 
@@ -135,7 +147,9 @@ export class QueuePartition extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     const ctx = this.op();
-    this.ctx.storage.transactionSync(() => sweep(ctx));
+    const swept = this.ctx.storage.transactionSync(() => sweep(ctx));
+    this.logDeadLettered(swept.deadLettered, "max_attempts", "lease expired");
+    this.logDeadLettered(swept.expired, "expired", "retention");
     const next = nextDueAt(ctx);
     if (next !== null) await this.wakeBy(Math.max(next, ctx.now + 1));
   }

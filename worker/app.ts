@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { LIMITS, QUEUE_NAME_PATTERN } from "../client/protocol";
+import { logEvent, logEventThrottled } from "../durable-objects/log";
 import { authenticate, corsFromConfig } from "./auth/middleware";
 import { ApiError, errorResponse } from "./errors";
 import { deadLetters } from "./routes/dead-letters";
@@ -61,14 +62,20 @@ app.notFound((c) => {
   return errorResponse("NOT_FOUND", `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`);
 });
 
-app.onError((err) => {
-  if (err instanceof ApiError) return errorResponse(err.code, err.message, err.headers);
+app.onError((err, c) => {
+  if (err instanceof ApiError) {
+    if (err.code === "QUEUE_FULL") {
+      const queue = c.req.param("queue") ?? c.req.path.split("/")[3] ?? "";
+      logEventThrottled(`queue_full:${queue}`, "queue_full", { queue, message: err.message });
+    }
+    return errorResponse(err.code, err.message, err.headers);
+  }
   if (err instanceof HTTPException && err.status === 400) {
     return errorResponse("INVALID_JSON", "request body is not valid JSON");
   }
   if (err instanceof HTTPException && err.status === 413) {
     return errorResponse("PAYLOAD_TOO_LARGE", `request body is larger than ${LIMITS.maxRequestBytes} bytes`);
   }
-  console.error(JSON.stringify({ event: "internal_error", error: String(err) }));
+  logEvent("internal_error", { error: String(err) });
   return errorResponse("INTERNAL", "internal error");
 });

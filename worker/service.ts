@@ -11,10 +11,12 @@ import type {
   SentMessage,
 } from "../client/protocol";
 import type { EnqueueItem, LeaseOutcome, LeaseRef, LeasedMessage } from "../durable-objects/partition/types";
+import { logEvent } from "../durable-objects/log";
 import { ApiError } from "./errors";
 import { fairOrder, partitionFor } from "./partitions";
 import { partitionStub, partitionsOf, resolveQueue } from "./queues";
 import { formatReceipt, parseReceipt } from "./receipts";
+import { summarizeStats } from "./stats";
 
 const encoder = new TextEncoder();
 
@@ -114,6 +116,9 @@ async function settle(
       outcomes.forEach((o, i) => (results[list[i].index] = { receipt: receipts[list[i].index], ...o }));
     }),
   );
+  // A consumer that loses leases is too slow for its visibility timeout: worth one line per request.
+  const lost = results.filter((r) => r.code === "LEASE_LOST").length;
+  if (lost > 0) logEvent("lease_lost", { queue, count: lost, of: receipts.length });
   return results;
 }
 
@@ -130,23 +135,10 @@ export const nackMessages = (
 export const extendLeases = (env: Env, queue: string, receipts: string[], visibilityTimeoutMs: number) =>
   settle(env, queue, receipts, (stub, refs) => stub.extend(refs, visibilityTimeoutMs));
 
-/** Sums the partitions' counts; the oldest age is the oldest of any partition. */
-export function mergeStats(all: QueueStats[]): QueueStats {
-  return all.reduce(
-    (sum, s) => ({
-      ready: sum.ready + s.ready,
-      delayed: sum.delayed + s.delayed,
-      inFlight: sum.inFlight + s.inFlight,
-      deadLetters: sum.deadLetters + s.deadLetters,
-      oldestReadyAgeMs: Math.max(sum.oldestReadyAgeMs, s.oldestReadyAgeMs),
-    }),
-    { ready: 0, delayed: 0, inFlight: 0, deadLetters: 0, oldestReadyAgeMs: 0 },
-  );
-}
-
 export async function queueStats(env: Env, queue: string): Promise<QueueStats> {
   const config = await resolveQueue(env, queue, false);
-  return mergeStats(await Promise.all(partitionsOf(config).map((p) => partitionStub(env, queue, p).stats())));
+  const parts = await Promise.all(partitionsOf(config).map((p) => partitionStub(env, queue, p).stats()));
+  return summarizeStats(parts, Date.now());
 }
 
 /**

@@ -1,9 +1,13 @@
 /**
  * Per-minute counters, written in the same transaction as the operation they
- * count: one upsert per operation and name, whatever the batch size.
+ * count: one upsert per operation and name, whatever the batch size, plus one
+ * into the lifetime totals (minute buckets are pruned after an hour, and a
+ * Prometheus counter must never go down).
  */
 
 export type CounterName = "enqueued" | "delivered" | "acked" | "retried" | "dead_lettered";
+
+export const COUNTER_NAMES: readonly CounterName[] = ["enqueued", "delivered", "acked", "retried", "dead_lettered"];
 
 export const minuteOf = (ms: number): number => Math.floor(ms / 60_000);
 
@@ -19,8 +23,36 @@ export function bump(sql: SqlStorage, now: number, name: CounterName, n: number)
     name,
     n,
   );
+  sql.exec(
+    `INSERT INTO counter_totals (name, count) VALUES (?, ?)
+     ON CONFLICT (name) DO UPDATE SET count = count + excluded.count`,
+    name,
+    n,
+  );
 }
 
 export function pruneCounters(sql: SqlStorage, now: number): void {
   sql.exec("DELETE FROM counters WHERE minute < ?", minuteOf(now) - COUNTER_RETENTION_MINUTES);
+}
+
+/** One row per minute and name with a count, from `fromMinute` on. */
+export function minuteCounts(
+  sql: SqlStorage,
+  fromMinute: number,
+): { minute: number; name: CounterName; count: number }[] {
+  return sql
+    .exec<{ minute: number; name: CounterName; count: number }>(
+      "SELECT minute, name, count FROM counters WHERE minute >= ? ORDER BY minute",
+      fromMinute,
+    )
+    .toArray();
+}
+
+/** Counts since the partition was created. */
+export function counterTotals(sql: SqlStorage): Record<CounterName, number> {
+  const totals = Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as Record<CounterName, number>;
+  for (const row of sql.exec<{ name: CounterName; count: number }>("SELECT name, count FROM counter_totals")) {
+    totals[row.name] = row.count;
+  }
+  return totals;
 }

@@ -35,7 +35,7 @@ export function receive(
       group_id: string | null;
     }>(
       `UPDATE messages
-       SET lease_token = ?1, visible_at = ?2, attempts = attempts + 1,
+       SET lease_token = ?1, visible_at = ?2, attempts = attempts + 1, delivered_at = ?3,
            first_delivered_at = COALESCE(first_delivered_at, ?3)
        WHERE seq IN (
          SELECT m.seq FROM messages m

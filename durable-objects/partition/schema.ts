@@ -67,6 +67,26 @@ const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 2: stats over time. Lifetime totals beside the per-minute counters (Prometheus
+  // counters must never go down, and minute buckets are pruned after an hour);
+  // the time of the current delivery, for delivery-to-ack latency; per-minute
+  // latency histograms with log-spaced buckets (see partition/latency.ts).
+  `
+  CREATE TABLE counter_totals (
+    name TEXT PRIMARY KEY,
+    count INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  ALTER TABLE messages ADD COLUMN delivered_at INTEGER;
+
+  CREATE TABLE latency (
+    minute INTEGER NOT NULL,                -- ms since epoch / 60000
+    kind TEXT NOT NULL,                     -- enqueue_to_ack | delivery_to_ack
+    bucket INTEGER NOT NULL,                -- log-spaced bucket index (latency.ts)
+    count INTEGER NOT NULL,
+    PRIMARY KEY (minute, kind, bucket)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Applies the migrations that have not run yet, each in one transaction. */

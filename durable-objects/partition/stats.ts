@@ -1,8 +1,17 @@
-import type { QueueStats } from "../../client/protocol";
-import type { OpContext } from "./types";
+import type { OpContext, PartitionStats } from "./types";
+import { COUNTER_RETENTION_MINUTES, counterTotals, minuteCounts, minuteOf } from "./counters";
+import { latencyHistograms } from "./latency";
 
-/** Counts by state in one pass over the messages. */
-export function stats({ sql, now }: OpContext): QueueStats {
+/** Minutes of latency histograms that stats read (the current one included). */
+export const LATENCY_WINDOW_MINUTES = 5;
+
+/**
+ * The partition's raw figures: counts by state in one pass over the
+ * messages, the counters of the last hour, lifetime totals and the latency
+ * histograms of the last minutes. The worker merges partitions and derives
+ * rates, percentiles and status from them (worker/stats.ts).
+ */
+export function stats({ sql, now }: OpContext): PartitionStats {
   const row = sql
     .exec<{ ready: number; delayed: number; inFlight: number; oldest: number | null; deadLetters: number }>(
       `SELECT
@@ -15,11 +24,16 @@ export function stats({ sql, now }: OpContext): QueueStats {
       now,
     )
     .one();
+  const minute = minuteOf(now);
   return {
+    now,
     ready: row.ready,
     delayed: row.delayed,
     inFlight: row.inFlight,
     deadLetters: row.deadLetters,
     oldestReadyAgeMs: row.oldest === null ? 0 : Math.max(0, now - row.oldest),
+    counters: minuteCounts(sql, minute - COUNTER_RETENTION_MINUTES + 1),
+    totals: counterTotals(sql),
+    latency: latencyHistograms(sql, minute - LATENCY_WINDOW_MINUTES + 1),
   };
 }

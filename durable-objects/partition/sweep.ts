@@ -1,5 +1,6 @@
 import type { OpContext } from "./types";
 import { pruneCounters } from "./counters";
+import { pruneLatency } from "./latency";
 import { deadLetter } from "./dead-letter";
 import { retryOrDeadLetter } from "./retry";
 
@@ -14,7 +15,7 @@ export const LEASE_EXPIRED_ERROR = "lease expired";
  *   backoff, or dead letter after the last attempt;
  * - unleased messages older than the retention become dead letters
  *   (`expired`), never silently dropped;
- * - dedup ids and counters past their window are forgotten.
+ * - dedup ids, counters and latency histograms past their window are forgotten.
  */
 export function sweep(ctx: OpContext): { retried: number; deadLettered: number; expired: number } {
   const { sql, config, now } = ctx;
@@ -37,6 +38,7 @@ export function sweep(ctx: OpContext): { retried: number; deadLettered: number; 
 
   sql.exec("DELETE FROM dedup WHERE expires_at <= ?", now);
   pruneCounters(sql, now);
+  pruneLatency(sql, now);
   return { retried, deadLettered, expired };
 }
 

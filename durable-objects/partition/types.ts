@@ -1,4 +1,6 @@
 import type { DeadLetterReason, QueueConfig } from "../../client/protocol";
+import type { CounterName } from "./counters";
+import type { LatencyKind } from "./latency";
 
 /** What every storage operation gets: the partition's SQL, its settings and the time. */
 export interface OpContext {
@@ -70,3 +72,19 @@ export type MessageRow = {
   visible_at: number;
   enqueued_at: number;
 };
+
+/** One partition's figures, as merged by the worker into QueueStats. */
+export interface PartitionStats {
+  /** The partition's clock when it counted. */
+  now: number;
+  ready: number;
+  delayed: number;
+  inFlight: number;
+  deadLetters: number;
+  oldestReadyAgeMs: number;
+  /** Counters of the last hour, one row per minute and name that counted anything. */
+  counters: { minute: number; name: CounterName; count: number }[];
+  totals: Record<CounterName, number>;
+  /** Latency histograms of the last minutes, summed by kind and bucket. */
+  latency: { kind: LatencyKind; bucket: number; count: number }[];
+}

@@ -1,0 +1,46 @@
+/**
+ * Structured logs: one JSON line per notable event (a batch dead-lettered, a
+ * queue refusing enqueues because it is full, receipts refused because their
+ * lease was lost), never one per message. Workers Logs and `wrangler tail`
+ * index the fields of a JSON line.
+ */
+
+export type LogEvent = "dead_lettered" | "queue_full" | "lease_lost" | "internal_error";
+
+const LEVEL: Record<LogEvent, "info" | "warn" | "error"> = {
+  dead_lettered: "warn",
+  queue_full: "warn",
+  lease_lost: "info",
+  internal_error: "error",
+};
+
+export function logEvent(event: LogEvent, fields: Record<string, unknown>): void {
+  const line = JSON.stringify({ level: LEVEL[event], event, ...fields, at: new Date().toISOString() });
+  if (LEVEL[event] === "error") console.error(line);
+  else if (LEVEL[event] === "warn") console.warn(line);
+  else console.log(line);
+}
+
+const lastLogged = new Map<string, { at: number; suppressed: number }>();
+
+/**
+ * At most one line per `key` every `everyMs` in this isolate, with the number
+ * of events left out since the last one: for events that come once per
+ * request under overload (a full queue refuses every enqueue).
+ */
+export function logEventThrottled(
+  key: string,
+  event: LogEvent,
+  fields: Record<string, unknown>,
+  everyMs = 10_000,
+): void {
+  const now = Date.now();
+  const last = lastLogged.get(key);
+  if (last && now - last.at < everyMs) {
+    last.suppressed += 1;
+    return;
+  }
+  lastLogged.set(key, { at: now, suppressed: 0 });
+  if (lastLogged.size > 1000) lastLogged.delete(lastLogged.keys().next().value!);
+  logEvent(event, { ...fields, ...(last?.suppressed ? { suppressed: last.suppressed } : {}) });
+}
