@@ -7,6 +7,7 @@ import { authenticate, corsFromConfig } from "./auth/middleware";
 import { ApiError, errorResponse } from "./errors";
 import { deadLetters } from "./routes/dead-letters";
 import { messages } from "./routes/messages";
+import { metrics } from "./routes/metrics";
 import { stats } from "./routes/stats";
 import { tokens } from "./routes/tokens";
 import type { AppEnv } from "./types";
@@ -37,6 +38,7 @@ app.route("/v1/queues/:queue/messages", messages);
 app.route("/v1/queues/:queue/dead-letters", deadLetters);
 app.route("/v1/queues/:queue/stats", stats);
 app.route("/v1/tokens", tokens);
+app.route("/metrics", metrics);
 
 app.get("/", (c) => c.json({ name: "edgeq", api: "/v1" }));
 

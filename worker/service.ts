@@ -5,6 +5,7 @@
  */
 import type {
   DeadLetterPage,
+  QueueConfig,
   QueueStats,
   ReceiptResult,
   SendMessage,
@@ -14,7 +15,7 @@ import type { EnqueueItem, LeaseOutcome, LeaseRef, LeasedMessage } from "../dura
 import { logEvent } from "../durable-objects/log";
 import { ApiError } from "./errors";
 import { fairOrder, partitionFor } from "./partitions";
-import { partitionStub, partitionsOf, resolveQueue } from "./queues";
+import { partitionStub, partitionsOf, registry, resolveQueue } from "./queues";
 import { formatReceipt, parseReceipt } from "./receipts";
 import { summarizeStats } from "./stats";
 
@@ -137,8 +138,35 @@ export const extendLeases = (env: Env, queue: string, receipts: string[], visibi
 
 export async function queueStats(env: Env, queue: string): Promise<QueueStats> {
   const config = await resolveQueue(env, queue, false);
+  return statsOf(env, queue, config);
+}
+
+async function statsOf(env: Env, queue: string, config: QueueConfig): Promise<QueueStats> {
   const parts = await Promise.all(partitionsOf(config).map((p) => partitionStub(env, queue, p).stats()));
   return summarizeStats(parts, Date.now());
+}
+
+/** Queues asked for their stats at once by allQueueStats: bounds the partition calls in flight. */
+const STATS_CONCURRENCY = 16;
+
+/**
+ * Every queue of the registry with its configuration and stats, by name. A
+ * queue whose partitions cannot answer is left out (and logged), so one bad
+ * queue does not blank a whole scrape or dashboard.
+ */
+export async function allQueueStats(env: Env): Promise<{ name: string; config: QueueConfig; stats: QueueStats }[]> {
+  const queues = await registry(env).list();
+  const out: { name: string; config: QueueConfig; stats: QueueStats }[] = [];
+  for (let i = 0; i < queues.length; i += STATS_CONCURRENCY) {
+    const settled = await Promise.allSettled(
+      queues.slice(i, i + STATS_CONCURRENCY).map(async (q) => ({ ...q, stats: await statsOf(env, q.name, q.config) })),
+    );
+    settled.forEach((r, j) => {
+      if (r.status === "fulfilled") out.push(r.value);
+      else logEvent("internal_error", { queue: queues[i + j].name, during: "stats", error: String(r.reason) });
+    });
+  }
+  return out;
 }
 
 /**
