@@ -1,0 +1,248 @@
+/**
+ * The edgeq client: a thin layer over `fetch`, with no dependencies. Runs in
+ * browsers, Workers, Deno and Node >= 18.
+ */
+import type {
+  ErrorCode,
+  QueueStats,
+  ReceiptResult,
+  ReceivedMessage,
+  ReceiveRequest,
+  SendMessage,
+  SentMessage,
+} from "./protocol";
+
+export type * from "./protocol";
+
+/** How to reach edgeq. */
+export interface ClientOptions {
+  /** Where edgeq runs, e.g. `https://edgeq.example.workers.dev`. */
+  url: string;
+  /** Bearer token (admin or scoped), or a function that returns one for each request. Default none. */
+  token?: string | (() => string | Promise<string>);
+  /** The fetch to use. Default the platform's `fetch`. */
+  fetch?: typeof fetch;
+}
+
+/** An error answer from edgeq, with the server's code and HTTP status. */
+export class QueueError extends Error {
+  /** One of the closed set in `ERROR_STATUS`. */
+  readonly code: ErrorCode;
+  /** The HTTP status. */
+  readonly status: number;
+  /** From the Retry-After header, in ms; undefined when absent. */
+  readonly retryAfterMs?: number;
+  constructor(code: ErrorCode, message: string, status: number, retryAfterMs?: number) {
+    super(message);
+    this.name = "QueueError";
+    this.code = code;
+    this.status = status;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** Options of one send besides the body. */
+export type SendOptions = Omit<SendMessage, "body">;
+
+/** What `consume` does with each message: resolve to ack it, throw to nack it with the error's message. */
+export type Handler = (message: ReceivedMessage) => unknown;
+
+/** Options of `consume`. */
+export interface ConsumeOptions {
+  /** Handlers running at once. Default 1. */
+  concurrency?: number;
+  /** Long-poll wait of each receive, in ms (0..20000). Default 20000. */
+  waitMs?: number;
+  /** Lease of each message, renewed every half lease while its handler runs. Default 30000. */
+  visibilityTimeoutMs?: number;
+  /** Aborting stops receiving; running handlers finish and their messages are acked or nacked. Default none. */
+  signal?: AbortSignal;
+  /** Told of errors that consume survives (a failed ack, a retried receive). Default none. */
+  onError?: (error: unknown) => void;
+}
+
+/** One queue's operations. */
+export interface QueueClient {
+  /** Enqueues one message. */
+  send(body: SendMessage["body"], options?: SendOptions): Promise<SentMessage>;
+  /** Enqueues up to 100 messages in one request (one transaction per partition). */
+  sendBatch(messages: SendMessage[]): Promise<SentMessage[]>;
+  /** Leases up to `max` messages (default 1), waiting up to `waitMs` (default 0) for one. */
+  receive(options?: ReceiveRequest & { signal?: AbortSignal }): Promise<ReceivedMessage[]>;
+  /** Acknowledges: the messages are done and deleted. */
+  ack(receipts: string | string[]): Promise<ReceiptResult[]>;
+  /** Gives messages back for a retry after `delayMs` (default the queue's backoff), recording `error`. */
+  nack(receipts: string | string[], options?: { delayMs?: number; error?: string }): Promise<ReceiptResult[]>;
+  /** Extends leases to end `visibilityTimeoutMs` from now. */
+  extend(receipts: string | string[], visibilityTimeoutMs: number): Promise<ReceiptResult[]>;
+  /** Depth, in flight, dead letters and the oldest ready age. */
+  stats(): Promise<QueueStats>;
+  /**
+   * Receives and handles messages until `signal` aborts, then resolves once
+   * running handlers are settled. Rejects on an error that retrying cannot
+   * fix (a bad token, a bad queue name); backs off with jitter on 429 (at
+   * least Retry-After), 5xx and network errors.
+   */
+  consume(handler: Handler, options?: ConsumeOptions): Promise<void>;
+}
+
+/** The edgeq client. */
+export interface Client {
+  /** The operations of one queue. */
+  queue(name: string): QueueClient;
+}
+
+const list = (r: string | string[]) => (Array.isArray(r) ? r : [r]);
+
+/** A sleep that ends early when `signal` aborts. */
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done);
+  });
+
+/** Retry-After as ms: seconds or an HTTP date. */
+function retryAfter(header: string | null): number | undefined {
+  if (!header) return;
+  const ms = /^\d+$/.test(header) ? +header * 1000 : Date.parse(header) - Date.now();
+  return ms >= 0 ? ms : 0;
+}
+
+const STATUS_CODES: Record<number, ErrorCode> = {
+  401: "UNAUTHORIZED",
+  403: "FORBIDDEN",
+  404: "NOT_FOUND",
+  413: "PAYLOAD_TOO_LARGE",
+  429: "RATE_LIMITED",
+};
+
+/** Creates a client. `fetch` defaults to the platform's; `token` to none. */
+export function createClient(options: ClientOptions): Client {
+  const base = options.url.replace(/\/+$/, "");
+  const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
+
+  async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const headers: Record<string, string> = {};
+    const token = typeof options.token === "function" ? await options.token() : options.token;
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const res = await doFetch(base + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+    });
+    const text = await res.text();
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {}
+    if (res.ok) return json;
+    const error = json?.error;
+    throw new QueueError(
+      // Not from edgeq (a proxy, a gateway): a code from the status.
+      error?.code ?? STATUS_CODES[res.status] ?? (res.status >= 500 ? "UNAVAILABLE" : "INVALID_REQUEST"),
+      error?.message ?? `HTTP ${res.status}`,
+      res.status,
+      retryAfter(res.headers.get("retry-after")),
+    );
+  }
+
+  return {
+    queue(name: string): QueueClient {
+      const path = `/v1/queues/${encodeURIComponent(name)}`;
+      const settle = (verb: string, body: object) =>
+        request<{ results: ReceiptResult[] }>("POST", `${path}/messages/${verb}`, body).then((r) => r.results);
+
+      const q: QueueClient = {
+        send: (body, opts) => q.sendBatch([{ ...opts, body }]).then((m) => m[0]),
+        sendBatch: (messages) =>
+          request<{ messages: SentMessage[] }>("POST", `${path}/messages`, { messages }).then((r) => r.messages),
+        receive: ({ signal, ...opts } = {}) =>
+          request<{ messages: ReceivedMessage[] }>("POST", `${path}/messages/receive`, opts, signal).then(
+            (r) => r.messages,
+          ),
+        ack: (receipts) => settle("ack", { receipts: list(receipts) }),
+        nack: (receipts, opts) => settle("nack", { receipts: list(receipts), ...opts }),
+        extend: (receipts, visibilityTimeoutMs) => settle("extend", { receipts: list(receipts), visibilityTimeoutMs }),
+        stats: () => request("GET", `${path}/stats`),
+
+        async consume(handler, opts = {}) {
+          const { concurrency = 1, waitMs = 20_000, visibilityTimeoutMs = 30_000, signal, onError = () => {} } = opts;
+          const running = new Set<Promise<void>>();
+          let failures = 0;
+
+          const run = async (m: ReceivedMessage) => {
+            // Renew the lease at half its length for as long as the handler runs.
+            const renew = setInterval(
+              () =>
+                q.extend(m.receipt, visibilityTimeoutMs).then((r) => {
+                  if (!r[0].ok) clearInterval(renew);
+                }, onError),
+              visibilityTimeoutMs / 2,
+            );
+            let failed: unknown;
+            let ok = true;
+            try {
+              await handler(m);
+            } catch (e) {
+              ok = false;
+              failed = e;
+            } finally {
+              clearInterval(renew);
+            }
+            try {
+              const [result] = ok
+                ? await q.ack(m.receipt)
+                : await q.nack(m.receipt, {
+                    error: String((failed as Error)?.message ?? failed).slice(0, 4096),
+                  });
+              if (!result.ok) onError(new QueueError(result.code!, `${ok ? "ack" : "nack"} of ${m.id}: ${result.code}`, 409));
+            } catch (e) {
+              onError(e);
+            }
+          };
+
+          try {
+            while (!signal?.aborted) {
+              if (running.size >= concurrency) {
+                await Promise.race(running);
+                continue;
+              }
+              let messages: ReceivedMessage[];
+              const started = Date.now();
+              try {
+                messages = await q.receive({ max: Math.min(100, concurrency - running.size), waitMs, visibilityTimeoutMs, signal });
+                failures = 0;
+                // Empty before the wait was over (a paused queue, a server without long-poll): pause, do not spin.
+                if (!messages.length && (!waitMs || Date.now() - started < waitMs)) await sleep(250 + Math.random() * 750, signal);
+              } catch (e) {
+                if (signal?.aborted) break;
+                const status = e instanceof QueueError ? e.status : 0;
+                // 4xx other than 429 will not get better by retrying.
+                if (status >= 400 && status < 500 && status !== 429) throw e;
+                onError(e);
+                const backoff = Math.min(30_000, 250 * 2 ** failures++) * (0.5 + Math.random() / 2);
+                // On 429 wait at least Retry-After, plus the jitter so that consumers do not return in step.
+                await sleep((status === 429 ? ((e as QueueError).retryAfterMs ?? 0) : 0) + backoff, signal);
+                continue;
+              }
+              for (const m of messages) {
+                const p = run(m).finally(() => running.delete(p));
+                running.add(p);
+              }
+            }
+          } finally {
+            await Promise.all(running);
+          }
+        },
+      };
+      return q;
+    },
+  };
+}

@@ -1,0 +1,23 @@
+// Bundles and minifies the browser client (client/index.ts) the way an app's
+// bundler would, gzips it, and fails above the budget of 4 KiB.
+import { build } from "esbuild";
+import { gzipSync } from "node:zlib";
+
+const BUDGET_BYTES = 4 * 1024;
+
+const result = await build({
+  entryPoints: ["client/index.ts"],
+  bundle: true,
+  minify: true,
+  format: "esm",
+  platform: "neutral",
+  target: "es2020",
+  write: false,
+});
+const code = result.outputFiles[0].contents;
+const gzipped = gzipSync(code, { level: 9 }).length;
+console.log(`client: ${code.length} bytes minified, ${gzipped} bytes min+gzip (budget ${BUDGET_BYTES})`);
+if (gzipped > BUDGET_BYTES) {
+  console.error(`client is over its size budget by ${gzipped - BUDGET_BYTES} bytes`);
+  process.exit(1);
+}
