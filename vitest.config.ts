@@ -12,6 +12,18 @@ export default defineConfig({
           EDGEQ_ADMIN_TOKEN: "test-admin-token",
           EDGEQ_TOKEN_SECRET: "test-token-secret",
         },
+        // A second Worker that produces through a service binding to EdgeqService.
+        serviceBindings: { PRODUCER: "producer" },
+        workers: [
+          {
+            name: "producer",
+            modules: true,
+            scriptPath: "./test/producer-worker/index.js",
+            compatibilityDate: "2026-11-01",
+            // The Worker under test runs as the pool's runner Worker, under this name.
+            serviceBindings: { EDGEQ: { name: "vitest-plugin-runner-", entrypoint: "EdgeqService" } },
+          },
+        ],
       },
     }),
   ],

@@ -321,3 +321,10 @@ export interface TokenClaims {
   exp: number;
   iat?: number;
 }
+
+/**
+ * What a method of the service-binding entrypoint (`EdgeqService`) answers:
+ * the same shape as the HTTP answer, or the same error body. Errors are
+ * results, not exceptions, because custom error properties do not survive RPC.
+ */
+export type RpcResult<T> = T | ErrorBody;

@@ -71,9 +71,10 @@ export function enqueue(
 
   if (firstByDedup.size > 0) {
     const rows = [...firstByDedup].map(([dedupId, index]) => ({ dedupId, ...results[index]! }));
+    // "WHERE true": without it SQLite parses ON CONFLICT as a join constraint of json_each.
     sql.exec(
       `INSERT INTO dedup (dedup_id, message_id, seq, expires_at)
-       SELECT value ->> 'dedupId', value ->> 'id', value ->> 'seq', ? FROM json_each(?)
+       SELECT value ->> 'dedupId', value ->> 'id', value ->> 'seq', ? FROM json_each(?) WHERE true
        ON CONFLICT (dedup_id) DO UPDATE SET message_id = excluded.message_id, seq = excluded.seq,
                                             expires_at = excluded.expires_at`,
       now + config.dedupWindowMs,

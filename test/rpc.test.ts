@@ -1,0 +1,76 @@
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { stats, uniqueQueue } from "./helpers";
+
+const producer = () => (env as unknown as { PRODUCER: Fetcher }).PRODUCER;
+
+/** Calls an EdgeqService method from the producer Worker, through its service binding. */
+async function rpc(op: string, ...args: unknown[]): Promise<any> {
+  const res = await producer().fetch("http://producer/rpc", { method: "POST", body: JSON.stringify({ op, args }) });
+  const json = (await res.json()) as any;
+  if (res.status !== 200) throw new Error(`producer answered ${res.status}: ${JSON.stringify(json)}`);
+  return json.result;
+}
+
+describe("service binding (EdgeqService)", () => {
+  it("a producer Worker enqueues with no token", async () => {
+    const res = await producer().fetch("http://producer/signup", {
+      method: "POST",
+      body: JSON.stringify({ email: "ada@example.com" }),
+    });
+    expect(res.status).toBe(202);
+    expect(((await res.json()) as any).queued).toBeTypeOf("string");
+    expect((await stats("signups")).ready).toBeGreaterThanOrEqual(1);
+  });
+
+  it("offers every message operation, with the HTTP API's answers", async () => {
+    const q = uniqueQueue();
+    const sent = await rpc("send", q, [{ body: { n: 1 }, attributes: { a: "b" } }, { body: "two" }]);
+    expect(sent.messages).toHaveLength(2);
+    expect((await rpc("send", q, { body: 3 })).messages).toHaveLength(1);
+    expect(await rpc("stats", q)).toMatchObject({ ready: 3, inFlight: 0 });
+
+    const got = (await rpc("receive", q, { max: 3, visibilityTimeoutMs: 5000 })).messages;
+    expect(got.map((m: any) => m.body)).toEqual([{ n: 1 }, "two", 3]);
+    expect(got[0]).toMatchObject({ attributes: { a: "b" }, attempts: 1, id: sent.messages[0].id });
+
+    const extended = await rpc("extend", q, [got[0].receipt], 60_000);
+    expect(extended.results[0]).toMatchObject({ ok: true });
+    expect((await rpc("ack", q, [got[0].receipt])).results[0].ok).toBe(true);
+    expect((await rpc("ack", q, [got[0].receipt])).results[0]).toMatchObject({ ok: false });
+    expect((await rpc("nack", q, [got[1].receipt], { delayMs: 0, error: "later" })).results[0].ok).toBe(true);
+    expect(await rpc("stats", q)).toMatchObject({ ready: 1, inFlight: 1 });
+  });
+
+  it("dead letters: list, redrive, delete", async () => {
+    const q = uniqueQueue();
+    await rpc("send", q, { body: "poison" });
+    // Nack until the default 5 attempts run out.
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const [m] = (await rpc("receive", q, {})).messages;
+      expect(m.attempts).toBe(attempt);
+      await rpc("nack", q, [m.receipt], { delayMs: 0, error: `failure ${attempt}` });
+    }
+    const page = await rpc("deadLetters", q, {});
+    expect(page.deadLetters).toHaveLength(1);
+    expect(page.deadLetters[0]).toMatchObject({ body: "poison", reason: "max_attempts", lastError: "failure 5", attributes: {} });
+    expect(await rpc("redrive", q)).toEqual({ redriven: 1 });
+    expect(await rpc("stats", q)).toMatchObject({ ready: 1, deadLetters: 0 });
+    expect(await rpc("deleteDeadLetters", q)).toEqual({ deleted: 0 });
+  });
+
+  it("answers errors as results with the code, never as exceptions", async () => {
+    const bad = await rpc("send", "no/such name", { body: 1 });
+    expect(bad).toEqual({ error: { code: "INVALID_REQUEST", message: expect.stringContaining("queue") } });
+    const badBody = await rpc("send", uniqueQueue(), { bdy: 1 });
+    expect(badBody.error.code).toBe("INVALID_REQUEST");
+    const badMax = await rpc("receive", uniqueQueue(), { max: 0 });
+    expect(badMax.error).toMatchObject({ code: "INVALID_REQUEST", message: expect.stringContaining("max") });
+    const badReceipt = await rpc("ack", uniqueQueue(), ["nope"]);
+    expect(badReceipt.error).toMatchObject({ code: "INVALID_REQUEST", message: expect.stringContaining("receipts[0]") });
+    const tooBig = await rpc("send", uniqueQueue(), { body: "x".repeat(300 * 1024) });
+    expect(tooBig.error.code).toBe("PAYLOAD_TOO_LARGE");
+    const unknownQueue = await rpc("stats", uniqueQueue("never-used"));
+    expect(unknownQueue.error.code).toBe("QUEUE_NOT_FOUND");
+  });
+});

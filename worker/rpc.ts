@@ -1,0 +1,153 @@
+/**
+ * The service-binding face of edgeq: other Workers call these methods over
+ * typed RPC, with no HTTP hop and no token (the binding is the trust). Each
+ * method validates its arguments with the HTTP routes' schemas, calls the
+ * same function of worker/service.ts, and answers what the HTTP route would,
+ * or `{error: {code, message}}`: custom error properties do not survive RPC,
+ * so errors are results, never exceptions.
+ */
+import { WorkerEntrypoint } from "cloudflare:workers";
+import type { z } from "zod";
+import type {
+  DeadLetterPage,
+  ErrorBody,
+  QueueStats,
+  ReceiptResponse,
+  ReceiveRequest,
+  ReceiveResponse,
+  RpcResult,
+  SendMessage,
+  SendResponse,
+} from "../client/protocol";
+import { ApiError } from "./errors";
+import {
+  ackRequest,
+  deadLetterQuery,
+  enqueueRequest,
+  extendRequest,
+  nackRequest,
+  queueName,
+  receiveRequest,
+  redriveRequest,
+} from "./schemas";
+import {
+  ackMessages,
+  deleteDeadLetters,
+  extendLeases,
+  leasedJson,
+  listDeadLetters,
+  nackMessages,
+  queueStats,
+  receiveMessages,
+  redriveDeadLetters,
+  sendMessages,
+} from "./service";
+import type { Secrets } from "./types";
+import { describeIssues } from "./validate";
+
+function check<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ApiError("INVALID_REQUEST", describeIssues(result.error));
+  return result.data;
+}
+
+const queueOf = (queue: unknown): string => {
+  const result = queueName.safeParse(queue);
+  if (!result.success) throw new ApiError("INVALID_REQUEST", "queue: names are 1 to 64 letters, digits, '_' or '-'");
+  return result.data;
+};
+
+/** Runs one operation; an error becomes the error body the HTTP API would answer. */
+async function answer<T>(operation: () => Promise<T>): Promise<RpcResult<T>> {
+  try {
+    return await operation();
+  } catch (err) {
+    if (err instanceof ApiError) return { error: { code: err.code, message: err.message } } satisfies ErrorBody;
+    console.error(JSON.stringify({ event: "internal_error", via: "rpc", error: String(err) }));
+    return { error: { code: "INTERNAL", message: "internal error" } };
+  }
+}
+
+/**
+ * Bind it from another Worker with
+ * `services = [{ binding = "EDGEQ", service = "edgeq", entrypoint = "EdgeqService" }]`.
+ */
+export class EdgeqService extends WorkerEntrypoint<Env & Secrets> {
+  /** Enqueues one message or a list (1..100); answers `{messages: [{id, seq}]}` in the order given. */
+  send(queue: string, messages: SendMessage | SendMessage[]): Promise<RpcResult<SendResponse>> {
+    return answer(async () => {
+      const name = queueOf(queue);
+      const list = check(enqueueRequest, Array.isArray(messages) ? { messages } : messages);
+      return { messages: await sendMessages(this.env, name, list) };
+    });
+  }
+
+  /** Leases up to `max` messages (default 1). */
+  receive(queue: string, options: ReceiveRequest = {}): Promise<RpcResult<ReceiveResponse>> {
+    return answer(async () => {
+      const name = queueOf(queue);
+      const leased = await receiveMessages(this.env, name, check(receiveRequest, options));
+      return JSON.parse(`{"messages":[${leased.map(leasedJson).join(",")}]}`) as ReceiveResponse;
+    });
+  }
+
+  /** Acknowledges; answers one result per receipt. */
+  ack(queue: string, receipts: string[]): Promise<RpcResult<ReceiptResponse>> {
+    return answer(async () => {
+      const name = queueOf(queue);
+      return { results: await ackMessages(this.env, name, check(ackRequest, { receipts }).receipts) };
+    });
+  }
+
+  /** Gives messages back for a retry after `delayMs` (default the queue's backoff). */
+  nack(queue: string, receipts: string[], options: { delayMs?: number; error?: string } = {}): Promise<RpcResult<ReceiptResponse>> {
+    return answer(async () => {
+      const name = queueOf(queue);
+      const { receipts: valid, ...opts } = check(nackRequest, { ...options, receipts });
+      return { results: await nackMessages(this.env, name, valid, opts) };
+    });
+  }
+
+  /** Extends leases to end `visibilityTimeoutMs` from now. */
+  extend(queue: string, receipts: string[], visibilityTimeoutMs: number): Promise<RpcResult<ReceiptResponse>> {
+    return answer(async () => {
+      const name = queueOf(queue);
+      const valid = check(extendRequest, { receipts, visibilityTimeoutMs });
+      return { results: await extendLeases(this.env, name, valid.receipts, valid.visibilityTimeoutMs) };
+    });
+  }
+
+  stats(queue: string): Promise<RpcResult<QueueStats>> {
+    return answer(async () => queueStats(this.env, queueOf(queue)));
+  }
+
+  /** One page of dead letters (default 100). */
+  deadLetters(queue: string, options: { limit?: number; cursor?: string } = {}): Promise<RpcResult<DeadLetterPage>> {
+    return answer(async () => {
+      const name = queueOf(queue);
+      const page = await listDeadLetters(this.env, name, check(deadLetterQuery, options));
+      return {
+        deadLetters: page.deadLetters.map((d) => ({
+          ...d,
+          body: JSON.parse(d.body),
+          attributes: d.attributes === null ? {} : JSON.parse(d.attributes),
+        })),
+        cursor: page.cursor,
+      };
+    });
+  }
+
+  /** Makes dead letters ready again (all, or those with `ids`). */
+  redrive(queue: string, ids?: string[]): Promise<RpcResult<{ redriven: number }>> {
+    return answer(async () => {
+      const name = queueOf(queue);
+      const valid = check(redriveRequest, ids === undefined ? {} : { ids });
+      return { redriven: await redriveDeadLetters(this.env, name, valid.ids ?? null) };
+    });
+  }
+
+  /** Deletes every dead letter of the queue. */
+  deleteDeadLetters(queue: string): Promise<RpcResult<{ deleted: number }>> {
+    return answer(async () => ({ deleted: await deleteDeadLetters(this.env, queueOf(queue), null) }));
+  }
+}
