@@ -124,6 +124,73 @@ export const DEFAULT_QUEUE_CONFIG: Readonly<QueueConfig> = Object.freeze({
   paused: false,
 });
 
+/**
+ * The accepted range of every numeric queue setting, inclusive. A limit may
+ * also be null (no limit). `backoffMaxMs` must be at least `backoffBaseMs`;
+ * `maxDepth` and `maxInFlight` at least `partitions` (each partition keeps
+ * a share of at least one).
+ */
+export const QUEUE_CONFIG_RANGES = {
+  partitions: { min: 1, max: 64 },
+  visibilityTimeoutMs: { min: 1_000, max: 12 * 60 * 60_000 },
+  maxAttempts: { min: 1, max: 1_000 },
+  backoffBaseMs: { min: 0, max: 12 * 60 * 60_000 },
+  backoffMaxMs: { min: 0, max: 12 * 60 * 60_000 },
+  retentionMs: { min: 60_000, max: 14 * 24 * 60 * 60_000 },
+  dedupWindowMs: { min: 0, max: 24 * 60 * 60_000 },
+  maxMessageBytes: { min: 1_024, max: 1024 * 1024 },
+  maxDepth: { min: 1, max: 1_000_000_000 },
+  maxInFlight: { min: 1, max: 1_000_000 },
+  deliveryRatePerSec: { min: 0.01, max: 100_000 },
+} as const satisfies Record<Exclude<keyof QueueConfig, "paused">, { min: number; max: number }>;
+
+/** `PUT /v1/queues/:queue`: the settings to change; the others keep their value (or the default). */
+export type QueueConfigPatch = Partial<QueueConfig>;
+
+/** A queue's stats in brief, as `GET /v1/queues` lists them. */
+export type QueueStatsSummary = Pick<
+  QueueStats,
+  "ready" | "delayed" | "inFlight" | "deadLetters" | "depth" | "oldestReadyAgeMs" | "status" | "reason"
+>;
+
+/** A queue as `PUT`, `GET /v1/queues/:queue` (with the full stats) and `GET /v1/queues` (a summary) answer it. */
+export interface QueueInfo {
+  name: string;
+  config: QueueConfig;
+  createdAt: number;
+  stats?: QueueStatsSummary | QueueStats;
+}
+
+export interface QueueList {
+  queues: QueueInfo[];
+  /** Pass back to get the next page; null at the end. */
+  cursor: string | null;
+}
+
+/** Where a message stands, as peek shows it. */
+export type MessageState = "ready" | "delayed" | "inFlight";
+
+/** A message as peek shows it: nothing is leased by looking. */
+export interface PeekedMessage {
+  id: string;
+  seq: number;
+  partition: number;
+  state: MessageState;
+  body: Json;
+  attributes: Record<string, string>;
+  attempts: number;
+  enqueuedAt: number;
+  /** Delayed: when it becomes ready; in flight: when its lease ends. */
+  visibleAt: number;
+  groupId?: string;
+  lastError?: string;
+}
+
+export interface PeekPage {
+  messages: PeekedMessage[];
+  cursor: string | null;
+}
+
 /** Any JSON value. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -136,6 +203,8 @@ export interface SendMessage {
   attributes?: Record<string, string>;
   /** Messages of one group are delivered strictly in order, one at a time. */
   groupId?: string;
+  /** Partition key: messages with one key go to one partition (a groupId wins over it). No ordering promise. */
+  key?: string;
   /** A second enqueue with the same id within the dedup window stores nothing. */
   dedupId?: string;
 }

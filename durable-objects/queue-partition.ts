@@ -6,7 +6,10 @@ import { deleteDeadLetters, listDeadLetters, redrive } from "./partition/dead-le
 import { enqueue } from "./partition/enqueue";
 import { extend } from "./partition/extend";
 import { nack } from "./partition/nack";
-import { receive, } from "./partition/receive";
+import { limitShares, nextTokenAt, refill, type PartitionPlace, type TokenBucket } from "./partition/limits";
+import { peek, type PeekedRow } from "./partition/peek";
+import { purge } from "./partition/purge";
+import { receive } from "./partition/receive";
 import { migrate } from "./partition/schema";
 import { stats } from "./partition/stats";
 import { nextDueAt, sweep, sweepExpiredLeases } from "./partition/sweep";
@@ -21,6 +24,26 @@ import type {
   StoredDeadLetter,
 } from "./partition/types";
 
+/** What an enqueue answers; refusals store nothing of the batch. */
+export type EnqueueOutcome =
+  | { ok: true; results: EnqueuedItem[] }
+  | { ok: false; code: "UNCONFIGURED" }
+  | { ok: false; code: "QUEUE_FULL"; depth: number; maxDepth: number; retryAfterMs: number };
+
+/** What a reserve answers; `reservation` is null when the partition has no maxDepth. */
+export type ReserveOutcome =
+  | { ok: true; reservation: string | null }
+  | Exclude<EnqueueOutcome, { ok: true }>;
+
+/** How long `reserve` holds room: far longer than the enqueue that follows takes. */
+const RESERVATION_MS = 10_000;
+
+/** What a receive answers: the leases, and when the delivery rate allows the next one if it stopped this receive. */
+export interface ReceiveOutcome {
+  messages: LeasedMessage[];
+  nextDeliveryAt: number | null;
+}
+
 /**
  * One partition of one queue. Every message of the partition lives in this
  * object's SQLite; every RPC method is one synchronous transaction, so each
@@ -32,8 +55,27 @@ import type {
  */
 export class QueuePartition extends DurableObject<Env> {
   private config: QueueConfig = { ...DEFAULT_QUEUE_CONFIG };
+  /** The registry version of `config`; 0 before the first configure. A push older than this is ignored. */
+  private version = 0;
+  private place: PartitionPlace = { index: 0, partitions: 1 };
+  /** Set when the queue was deleted: enqueues are refused until the partition is configured again. */
+  private deleted = false;
   /** The alarm as last set by this instance (null: none). Lets most operations skip setAlarm. */
   private alarmAt: number | null = null;
+  /**
+   * Messages stored (ready, delayed, in flight), counted once when maxDepth
+   * first needs it and then kept by every operation that adds or removes
+   * rows, so the depth check costs no scan. Null: not counted yet.
+   */
+  private depth: number | null = null;
+  /** The delivery-rate bucket; also saved with each receive that takes tokens (see `receive`). */
+  private bucket: TokenBucket | null = null;
+  /**
+   * Room held for batches that span several partitions (see `reserve`).
+   * In memory on purpose: a reservation lives seconds, and one lost with an
+   * eviction only means that batch's enqueue checks the depth again.
+   */
+  private reservations = new Map<string, { count: number; until: number }>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -45,6 +87,7 @@ export class QueuePartition extends DurableObject<Env> {
           .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'config'")
           .toArray()[0];
         if (stored) this.config = { ...DEFAULT_QUEUE_CONFIG, ...JSON.parse(stored.value) };
+        this.loadMeta();
         this.alarmAt = await ctx.storage.getAlarm();
       } catch (err) {
         failure = err;
@@ -74,46 +117,197 @@ export class QueuePartition extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(at);
   }
 
-  /** Stores the queue's configuration; it applies from the next operation on. */
-  async configure(config: QueueConfig): Promise<QueueConfig> {
-    this.ctx.storage.sql.exec(
-      "INSERT INTO meta (key, value) VALUES ('config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      JSON.stringify(config),
+  private loadMeta(): void {
+    const meta = new Map(
+      this.ctx.storage.sql
+        .exec<{ key: string; value: string }>("SELECT key, value FROM meta WHERE key IN ('version', 'place', 'deleted', 'bucket')")
+        .toArray()
+        .map((r) => [r.key, JSON.parse(r.value)]),
     );
+    this.version = meta.get("version") ?? 0;
+    this.place = meta.get("place") ?? { index: 0, partitions: 1 };
+    this.deleted = meta.get("deleted") === true;
+    this.bucket = meta.get("bucket") ?? null;
+  }
+
+  private setMeta(key: string, value: unknown): void {
+    this.ctx.storage.sql.exec(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      key,
+      JSON.stringify(value),
+    );
+  }
+
+  /** Messages stored now, counted once, then kept up to date. */
+  private currentDepth(): number {
+    this.depth ??= this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages").one().n;
+    return this.depth;
+  }
+
+  private addDepth(delta: number): void {
+    if (this.depth !== null) this.depth += delta;
+  }
+
+  /**
+   * Stores the queue's configuration; it applies from the next operation on.
+   * `version` is the registry's: a push older than the stored one (two
+   * changes whose pushes crossed) is ignored. `index` is this partition's
+   * place among the queue's partitions, which sets its share of the limits.
+   */
+  async configure(config: QueueConfig, version = this.version + 1, index = this.place.index): Promise<QueueConfig> {
+    if (version < this.version) return this.config;
+    const wasPaused = this.config.paused;
+    const place = { index, partitions: config.partitions };
+    this.ctx.storage.transactionSync(() => {
+      this.setMeta("config", config);
+      this.setMeta("version", version);
+      this.setMeta("place", place);
+      this.ctx.storage.sql.exec("DELETE FROM meta WHERE key = 'deleted'");
+    });
     this.config = { ...config };
-    // Retention or dedup window may have shrunk: let the alarm recompute.
-    await this.wakeBy(nextDueAt(this.op()));
+    this.version = version;
+    this.place = place;
+    this.deleted = false;
+    // Retention or dedup window may have shrunk: let the alarm recompute. A
+    // resumed queue fires it at once, which is what wakes waiting receives.
+    await this.wakeBy(wasPaused && !config.paused ? Date.now() : nextDueAt(this.op()));
     return this.config;
   }
 
-  async enqueue(items: EnqueueItem[]): Promise<EnqueuedItem[]> {
+  /**
+   * Stores a batch, all or nothing. Refused whole when the partition was
+   * deleted (the caller's view of the queue is stale) or when the batch
+   * would take the partition past its share of maxDepth.
+   */
+  async enqueue(items: EnqueueItem[], reservation?: string): Promise<EnqueueOutcome> {
+    if (this.deleted) return { ok: false, code: "UNCONFIGURED" };
+    if (reservation !== undefined) this.reservations.delete(reservation);
     const ctx = this.op();
-    const { results, earliestDueAt, stored } = this.ctx.storage.transactionSync(() => enqueue(ctx, items));
-    if (stored > 0) await this.wakeBy(Math.min(earliestDueAt ?? Infinity, ctx.now + this.config.retentionMs));
-    return results;
+    const maxDepth = limitShares(this.config, this.place).maxDepth;
+    const depth = maxDepth === null ? 0 : this.currentDepth() + this.reserved(ctx.now);
+    let full = false;
+    let outcome: ReturnType<typeof enqueue> | undefined;
+    try {
+      outcome = this.ctx.storage.transactionSync(() => {
+        const result = enqueue(ctx, items);
+        // Counted after the insert so that duplicates (which store nothing) do not count.
+        if (maxDepth !== null && depth + result.stored > maxDepth) {
+          full = true;
+          throw new Error("queue full"); // rolls the whole batch back
+        }
+        return result;
+      });
+    } catch (err) {
+      if (!full) throw err;
+    }
+    if (!outcome) {
+      return { ok: false, code: "QUEUE_FULL", depth, maxDepth: maxDepth!, retryAfterMs: this.retryAfterFullMs(items.length) };
+    }
+    this.addDepth(outcome.stored);
+    if (outcome.stored > 0) {
+      await this.wakeBy(Math.min(outcome.earliestDueAt ?? Infinity, ctx.now + this.config.retentionMs));
+    }
+    return { ok: true, results: outcome.results };
   }
 
-  async receive(max: number, visibilityTimeoutMs: number): Promise<LeasedMessage[]> {
+  /** Room held by live reservations. */
+  private reserved(now: number): number {
+    let sum = 0;
+    for (const [id, r] of this.reservations) {
+      if (r.until <= now) this.reservations.delete(id);
+      else sum += r.count;
+    }
+    return sum;
+  }
+
+  /**
+   * Holds room for `count` messages for a few seconds: the first half of an
+   * enqueue whose batch spans several partitions under a maxDepth. The
+   * worker reserves in every partition first and enqueues only when all
+   * agreed, so a full partition refuses the batch before any of it is
+   * stored. Without maxDepth there is nothing to hold and the answer is yes.
+   */
+  async reserve(count: number): Promise<ReserveOutcome> {
+    if (this.deleted) return { ok: false, code: "UNCONFIGURED" };
+    const now = Date.now();
+    const maxDepth = limitShares(this.config, this.place).maxDepth;
+    if (maxDepth === null) return { ok: true, reservation: null };
+    const depth = this.currentDepth() + this.reserved(now);
+    if (depth + count > maxDepth) {
+      return { ok: false, code: "QUEUE_FULL", depth, maxDepth, retryAfterMs: this.retryAfterFullMs(count) };
+    }
+    const reservation = crypto.randomUUID();
+    this.reservations.set(reservation, { count, until: now + RESERVATION_MS });
+    return { ok: true, reservation };
+  }
+
+  /** Gives back room held by `reserve` (another partition refused the batch). */
+  async release(reservation: string): Promise<void> {
+    this.reservations.delete(reservation);
+  }
+
+  /** A guess at when a full partition has room: the time the delivery rate takes to drain the batch, else a second. */
+  private retryAfterFullMs(count: number): number {
+    const rate = limitShares(this.config, this.place).deliveryRatePerSec;
+    const ms = rate === null ? 1000 : (count / rate) * 1000;
+    return Math.min(Math.max(Math.ceil(ms), 1000), 60_000);
+  }
+
+  /**
+   * Leases up to `max` ready messages, fewer when the partition's share of
+   * maxInFlight or of the delivery rate allows fewer. Paused: nothing.
+   *
+   * The token bucket lives in memory and is saved in the receive's own
+   * transaction whenever tokens are taken: no extra write or sync, and an
+   * evicted or restarted partition does not hand out a fresh burst.
+   * `nextDeliveryAt` says when the rate allows the next lease (null when the
+   * rate did not limit this receive), so a waiting receive can wait for it.
+   */
+  async receive(max: number, visibilityTimeoutMs: number): Promise<ReceiveOutcome> {
+    if (this.config.paused || this.deleted) return { messages: [], nextDeliveryAt: null };
     const ctx = this.op();
-    if (this.config.paused) return [];
-    const { leased, swept } = this.ctx.storage.transactionSync(() => {
-      const swept = sweepExpiredLeases(ctx);
-      return { leased: receive(ctx, max, visibilityTimeoutMs), swept };
+    const shares = limitShares(this.config, this.place);
+    const rate = shares.deliveryRatePerSec;
+    const bucket = rate === null ? null : refill(this.bucket, rate, ctx.now);
+    const byRate = bucket === null ? max : Math.min(max, Math.floor(bucket.tokens));
+    let allowed = byRate;
+    let swept = 0;
+    const leased = this.ctx.storage.transactionSync(() => {
+      swept = sweepExpiredLeases(ctx).deadLettered;
+      if (shares.maxInFlight !== null) {
+        const inFlight = ctx.sql
+          .exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE lease_token IS NOT NULL")
+          .one().n;
+        allowed = Math.min(allowed, Math.max(0, shares.maxInFlight - inFlight));
+      }
+      const got = receive(ctx, allowed, visibilityTimeoutMs);
+      if (bucket !== null && got.length > 0) {
+        bucket.tokens -= got.length;
+        this.setMeta("bucket", bucket);
+      }
+      return got;
     });
-    this.logDeadLettered(swept.deadLettered, "max_attempts", "lease expired");
+    if (bucket !== null) this.bucket = bucket;
+    this.addDepth(-swept);
+    this.logDeadLettered(swept, "max_attempts", "lease expired");
     if (leased.length > 0) await this.wakeBy(ctx.now + visibilityTimeoutMs);
-    return leased;
+    // The rate, not the lack of messages or of in-flight room, stopped this receive.
+    const rateBound = bucket !== null && byRate < max && leased.length === allowed && allowed === byRate;
+    return { messages: leased, nextDeliveryAt: rateBound ? nextTokenAt(bucket, rate!) : null };
   }
 
   async ack(refs: LeaseRef[]): Promise<LeaseOutcome[]> {
     const ctx = this.op();
-    return this.ctx.storage.transactionSync(() => ack(ctx, refs)).outcomes;
+    const { outcomes, acked } = this.ctx.storage.transactionSync(() => ack(ctx, refs));
+    this.addDepth(-acked);
+    return outcomes;
   }
 
   async nack(refs: LeaseRef[], delayMs: number | null, error: string | null): Promise<LeaseOutcome[]> {
     const ctx = this.op();
     const result = this.ctx.storage.transactionSync(() => nack(ctx, refs, delayMs, error));
     this.logDeadLettered(result.deadLettered, "max_attempts", "nack");
+    this.addDepth(-result.deadLettered);
     await this.wakeBy(result.earliestDueAt);
     return result.outcomes;
   }
@@ -135,8 +329,41 @@ export class QueuePartition extends DurableObject<Env> {
   async redrive(ids: string[] | null): Promise<number> {
     const ctx = this.op();
     const n = this.ctx.storage.transactionSync(() => redrive(ctx.sql, ids, ctx.now));
+    this.addDepth(n);
     if (n > 0) await this.wakeBy(ctx.now + this.config.retentionMs);
     return n;
+  }
+
+  /** Deletes ready and delayed messages; leased ones stay. Answers how many went. */
+  async purge(): Promise<number> {
+    const n = this.ctx.storage.transactionSync(() => purge(this.ctx.storage.sql));
+    this.addDepth(-n);
+    return n;
+  }
+
+  /** One page of messages in `seq` order, without leasing any. */
+  async peek(afterSeq: number, limit: number): Promise<{ messages: PeekedRow[]; next: number | null }> {
+    return peek(this.ctx.storage.sql, afterSeq, limit, Date.now());
+  }
+
+  /**
+   * Deletes everything this partition stores (messages, dead letters, dedup
+   * ids, counters, configuration) and its alarm. The partition then refuses
+   * enqueues as UNCONFIGURED until it is configured again, so a worker with
+   * a stale view of a deleted queue cannot store a message in it unseen.
+   */
+  async destroy(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    migrate(this.ctx.storage);
+    this.setMeta("deleted", true);
+    this.config = { ...DEFAULT_QUEUE_CONFIG };
+    this.version = 0;
+    this.place = { index: 0, partitions: 1 };
+    this.deleted = true;
+    this.alarmAt = null;
+    this.depth = 0;
+    this.bucket = null;
   }
 
   async deleteDeadLetters(ids: string[] | null): Promise<number> {
@@ -150,6 +377,7 @@ export class QueuePartition extends DurableObject<Env> {
     const swept = this.ctx.storage.transactionSync(() => sweep(ctx));
     this.logDeadLettered(swept.deadLettered, "max_attempts", "lease expired");
     this.logDeadLettered(swept.expired, "expired", "retention");
+    this.addDepth(-(swept.deadLettered + swept.expired));
     const next = nextDueAt(ctx);
     if (next !== null) await this.wakeBy(Math.max(next, ctx.now + 1));
   }

@@ -1,5 +1,23 @@
 import { DurableObject } from "cloudflare:workers";
-import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from "../client/protocol";
+import { DEFAULT_QUEUE_CONFIG, type QueueConfig, type QueueConfigPatch } from "../client/protocol";
+import { applyConfigPatch, type ConfigProblem } from "./queue-config";
+
+/** A queue as the registry keeps it. `version` grows with every change, so partitions can ignore a late, older push. */
+export interface QueueRecord {
+  name: string;
+  config: QueueConfig;
+  version: number;
+  createdAt: number;
+}
+
+type Row = { name: string; config: string; version: number; created_at: number };
+
+const toRecord = (r: Row): QueueRecord => ({
+  name: r.name,
+  config: { ...DEFAULT_QUEUE_CONFIG, ...JSON.parse(r.config) },
+  version: r.version,
+  createdAt: r.created_at,
+});
 
 /**
  * The list of queues and their configuration: one object for the whole
@@ -13,51 +31,99 @@ export class QueueRegistry extends DurableObject<Env> {
       `CREATE TABLE IF NOT EXISTS queues (
          name TEXT PRIMARY KEY,
          config TEXT NOT NULL,
-         created_at INTEGER NOT NULL
+         created_at INTEGER NOT NULL,
+         version INTEGER NOT NULL DEFAULT 1
        ) WITHOUT ROWID`,
     );
   }
 
-  async get(name: string): Promise<QueueConfig | null> {
+  private read(name: string): QueueRecord | null {
     const row = this.ctx.storage.sql
-      .exec<{ config: string }>("SELECT config FROM queues WHERE name = ?", name)
+      .exec<Row>("SELECT name, config, version, created_at FROM queues WHERE name = ?", name)
       .toArray()[0];
-    return row ? { ...DEFAULT_QUEUE_CONFIG, ...JSON.parse(row.config) } : null;
+    return row ? toRecord(row) : null;
   }
 
-  /** The queue's configuration, creating the queue with the defaults when it is new. */
-  async ensure(name: string): Promise<{ config: QueueConfig; created: boolean }> {
-    const existing = await this.get(name);
-    if (existing) return { config: existing, created: false };
-    const config = { ...DEFAULT_QUEUE_CONFIG };
+  async get(name: string): Promise<QueueRecord | null> {
+    return this.read(name);
+  }
+
+  /** The queue, creating it with the defaults when it is new. */
+  async ensure(name: string): Promise<{ record: QueueRecord; created: boolean }> {
+    const existing = this.read(name);
+    if (existing) return { record: existing, created: false };
+    const record: QueueRecord = { name, config: { ...DEFAULT_QUEUE_CONFIG }, version: 1, createdAt: Date.now() };
     this.ctx.storage.sql.exec(
-      "INSERT INTO queues (name, config, created_at) VALUES (?, ?, ?)",
+      "INSERT INTO queues (name, config, created_at, version) VALUES (?, ?, ?, 1)",
       name,
-      JSON.stringify(config),
-      Date.now(),
+      JSON.stringify(record.config),
+      record.createdAt,
     );
-    return { config, created: true };
+    return { record, created: true };
   }
 
-  async put(name: string, config: QueueConfig): Promise<QueueConfig> {
+  /**
+   * Creates or changes a queue: the patch is applied to the stored
+   * configuration (or the defaults) and checked here, so two concurrent
+   * changes never undo each other.
+   */
+  async update(
+    name: string,
+    patch: QueueConfigPatch,
+    opts: { create: boolean },
+  ): Promise<{ record: QueueRecord; created: boolean } | { problem: ConfigProblem | { code: "QUEUE_NOT_FOUND"; message: string } }> {
+    const existing = this.read(name);
+    if (!existing && !opts.create) return { problem: { code: "QUEUE_NOT_FOUND", message: `queue ${name} does not exist` } };
+    const applied = applyConfigPatch(existing?.config ?? { ...DEFAULT_QUEUE_CONFIG }, patch);
+    if ("problem" in applied) return applied;
+    const record: QueueRecord = {
+      name,
+      config: applied.config,
+      version: (existing?.version ?? 0) + 1,
+      createdAt: existing?.createdAt ?? Date.now(),
+    };
     this.ctx.storage.sql.exec(
-      `INSERT INTO queues (name, config, created_at) VALUES (?, ?, ?)
-       ON CONFLICT (name) DO UPDATE SET config = excluded.config`,
+      `INSERT INTO queues (name, config, created_at, version) VALUES (?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET config = excluded.config, version = excluded.version`,
+      name,
+      JSON.stringify(record.config),
+      record.createdAt,
+      record.version,
+    );
+    return { record, created: !existing };
+  }
+
+  /** Stores a whole configuration as is (tests and tools; the API goes through `update`, which checks it). */
+  async put(name: string, config: QueueConfig): Promise<QueueConfig> {
+    const existing = this.read(name);
+    this.ctx.storage.sql.exec(
+      `INSERT INTO queues (name, config, created_at, version) VALUES (?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET config = excluded.config, version = excluded.version`,
       name,
       JSON.stringify(config),
-      Date.now(),
+      existing?.createdAt ?? Date.now(),
+      (existing?.version ?? 0) + 1,
     );
     return config;
   }
 
-  async delete(name: string): Promise<boolean> {
-    return this.ctx.storage.sql.exec("DELETE FROM queues WHERE name = ? RETURNING 1", name).toArray().length > 0;
+  /** Removes the queue's entry and answers what it was (null when there was none). */
+  async delete(name: string): Promise<QueueRecord | null> {
+    const row = this.ctx.storage.sql
+      .exec<Row>("DELETE FROM queues WHERE name = ? RETURNING name, config, version, created_at", name)
+      .toArray()[0];
+    return row ? toRecord(row) : null;
   }
 
-  async list(): Promise<{ name: string; config: QueueConfig }[]> {
+  /** Queues in name order, after `after`; all of them unless `limit` (SQLite reads -1 as no limit). */
+  async list(after = "", limit = -1): Promise<QueueRecord[]> {
     return this.ctx.storage.sql
-      .exec<{ name: string; config: string }>("SELECT name, config FROM queues ORDER BY name")
+      .exec<Row>(
+        "SELECT name, config, version, created_at FROM queues WHERE name > ? ORDER BY name LIMIT ?",
+        after,
+        limit,
+      )
       .toArray()
-      .map((r) => ({ name: r.name, config: { ...DEFAULT_QUEUE_CONFIG, ...JSON.parse(r.config) } }));
+      .map(toRecord);
   }
 }

@@ -8,6 +8,7 @@ import { ApiError, errorResponse } from "./errors";
 import { deadLetters } from "./routes/dead-letters";
 import { messages } from "./routes/messages";
 import { metrics } from "./routes/metrics";
+import { queues } from "./routes/queues";
 import { stats } from "./routes/stats";
 import { tokens } from "./routes/tokens";
 import type { AppEnv } from "./types";
@@ -39,6 +40,7 @@ app.route("/v1/queues/:queue/dead-letters", deadLetters);
 app.route("/v1/queues/:queue/stats", stats);
 app.route("/v1/tokens", tokens);
 app.route("/metrics", metrics);
+app.route("/v1/queues", queues);
 
 app.get("/", (c) => c.json({ name: "edgeq", api: "/v1" }));
 

@@ -12,11 +12,25 @@ export function hashKey(key: string): number {
 
 let spread = Math.floor(Math.random() * 1024);
 
-/** The partition of a message: by its group (or key) when it has one, else round-robin. */
-export function partitionFor(config: QueueConfig, groupId: string | undefined): number {
-  if (config.partitions === 1) return 0;
-  if (groupId !== undefined) return hashKey(groupId) % config.partitions;
+/** The next partition in this isolate's round-robin (started at random, so isolates do not move in step). */
+export function nextSpread(config: QueueConfig): number {
   spread = (spread + 1) % 1_000_000;
+  return spread % config.partitions;
+}
+
+/** What a message is routed by: its group, else its key, else its dedup id (so a duplicate meets the first one). */
+export const routingKey = (m: { groupId?: string; key?: string; dedupId?: string }): string | undefined =>
+  m.groupId ?? m.key ?? m.dedupId;
+
+/**
+ * The partition of a message: by a stable hash of its routing key when it
+ * has one, else `spread` (the batch's round-robin pick: a batch of messages
+ * without keys goes to one partition, in one transaction, refused or stored
+ * whole).
+ */
+export function partitionFor(config: QueueConfig, key: string | undefined, spread = 0): number {
+  if (config.partitions === 1) return 0;
+  if (key !== undefined) return hashKey(key) % config.partitions;
   return spread % config.partitions;
 }
 

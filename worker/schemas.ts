@@ -31,6 +31,7 @@ export const message = z.strictObject({
   delayMs: int(0, LIMITS.maxDelayMs).optional(),
   attributes: z.record(z.string().max(256), z.string()).optional(),
   groupId: z.string().regex(GROUP_ID_PATTERN, "group ids are 1 to 128 of [A-Za-z0-9_.:-]").optional(),
+  key: z.string().min(1).max(128).optional(),
   dedupId: z.string().min(1).max(128).optional(),
 });
 
@@ -75,4 +76,37 @@ export const deadLetterQuery = z.strictObject({
 
 export const redriveRequest = z.strictObject({
   ids: z.array(z.string().min(1).max(64)).min(1).max(1000).optional(),
+});
+
+/**
+ * `PUT /v1/queues/:queue`: types only (a wrong type or an unknown field is
+ * 400 INVALID_REQUEST); ranges and the rules between fields are values,
+ * checked by the registry as 422 INVALID_VALUE (see `applyConfigPatch`).
+ */
+const setting = z.number();
+const limit = z.number().nullable();
+export const queueConfigPatch = z.strictObject({
+  partitions: setting.optional(),
+  visibilityTimeoutMs: setting.optional(),
+  maxAttempts: setting.optional(),
+  backoffBaseMs: setting.optional(),
+  backoffMaxMs: setting.optional(),
+  retentionMs: setting.optional(),
+  dedupWindowMs: setting.optional(),
+  maxMessageBytes: setting.optional(),
+  maxDepth: limit.optional(),
+  maxInFlight: limit.optional(),
+  deliveryRatePerSec: limit.optional(),
+  paused: z.boolean().optional(),
+});
+
+export const queueListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: queueName.optional(),
+  stats: z.enum(["true", "false"]).default("true"),
+});
+
+export const peekQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(LIMITS.maxPageSize).default(LIMITS.maxPageSize),
+  cursor: z.string().regex(/^\d{1,2}\.\d{1,15}$/, "not a cursor").optional(),
 });

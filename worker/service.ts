@@ -14,18 +14,24 @@ import type {
 import type { EnqueueItem, LeaseOutcome, LeaseRef, LeasedMessage } from "../durable-objects/partition/types";
 import { logEvent } from "../durable-objects/log";
 import { ApiError } from "./errors";
-import { fairOrder, partitionFor } from "./partitions";
-import { partitionStub, partitionsOf, registry, resolveQueue } from "./queues";
+import { fairOrder, nextSpread, partitionFor, routingKey } from "./partitions";
+import { partitionStub, partitionsOf, registry, repairPartitions, resolveQueue } from "./queues";
 import { formatReceipt, parseReceipt } from "./receipts";
 import { summarizeStats } from "./stats";
 
 const encoder = new TextEncoder();
 
-/** Enqueues messages in the order given; each partition stores its share in one transaction. */
+/**
+ * Enqueues messages in the order given; each partition stores its share in
+ * one transaction. Messages without a routing key all go to one partition
+ * (round-robin per batch). A batch that spans several partitions of a queue
+ * with a maxDepth first reserves room in each, so it is stored or refused
+ * whole. Partitions that answer UNCONFIGURED (the queue was deleted since
+ * this isolate cached it) make it read the queue again and re-route.
+ */
 export async function sendMessages(env: Env, queue: string, input: SendMessage[]): Promise<SentMessage[]> {
-  const config = await resolveQueue(env, queue);
-  const byPartition = new Map<number, { index: number; item: EnqueueItem }[]>();
-  input.forEach((m, index) => {
+  let config = await resolveQueue(env, queue);
+  const items = input.map((m, index): EnqueueItem => {
     const body = JSON.stringify(m.body);
     const attributes = m.attributes === undefined ? null : JSON.stringify(m.attributes);
     const bytes = encoder.encode(body).length + (attributes === null ? 0 : encoder.encode(attributes).length);
@@ -33,23 +39,78 @@ export async function sendMessages(env: Env, queue: string, input: SendMessage[]
       const at = input.length > 1 ? `messages[${index}]` : "message";
       throw new ApiError("PAYLOAD_TOO_LARGE", `${at} is ${bytes} bytes; maxMessageBytes is ${config.maxMessageBytes}`);
     }
-    const partition = partitionFor(config, m.groupId);
-    const list = byPartition.get(partition) ?? [];
-    list.push({
-      index,
-      item: { body, attributes, delayMs: m.delayMs ?? 0, groupId: m.groupId ?? null, dedupId: m.dedupId ?? null },
-    });
-    byPartition.set(partition, list);
+    return { body, attributes, delayMs: m.delayMs ?? 0, groupId: m.groupId ?? null, dedupId: m.dedupId ?? null };
   });
 
   const sent: SentMessage[] = new Array(input.length);
-  await Promise.all(
-    [...byPartition].map(async ([partition, list]) => {
-      const results = await partitionStub(env, queue, partition).enqueue(list.map((l) => l.item));
-      results.forEach((r, i) => (sent[list[i].index] = r));
+  let pending = input.map((_, index) => index);
+  for (let round = 0; ; round++) {
+    const spread = nextSpread(config);
+    const byPartition = new Map<number, number[]>();
+    for (const index of pending) {
+      const partition = partitionFor(config, routingKey(input[index]), spread);
+      byPartition.set(partition, [...(byPartition.get(partition) ?? []), index]);
+    }
+    const reservations = await reserveRoom(env, queue, config, byPartition);
+    const stale: number[] = [];
+    const staleIndexes: number[] = [];
+    await Promise.all(
+      [...byPartition].map(async ([partition, indexes]) => {
+        const outcome = await partitionStub(env, queue, partition).enqueue(
+          indexes.map((i) => items[i]),
+          reservations.get(partition) ?? undefined,
+        );
+        if (outcome.ok) return outcome.results.forEach((r, i) => (sent[indexes[i]] = r));
+        if (outcome.code === "UNCONFIGURED") return void (stale.push(partition), staleIndexes.push(...indexes));
+        // Only reachable for a batch in one partition (several reserve first), so nothing was stored.
+        throw queueFull(queue, config, outcome);
+      }),
+    );
+    if (stale.length === 0) return sent;
+    if (round >= 2) throw new ApiError("UNAVAILABLE", `queue ${queue} is being deleted or re-created; retry`);
+    config = await repairPartitions(env, queue, stale);
+    pending = staleIndexes.sort((a, b) => a - b);
+  }
+}
+
+/** Reserves room in every partition of a multi-partition batch when the queue has a maxDepth; refuses whole if one is full. */
+async function reserveRoom(
+  env: Env,
+  queue: string,
+  config: QueueConfig,
+  byPartition: Map<number, number[]>,
+): Promise<Map<number, string | null>> {
+  const reservations = new Map<number, string | null>();
+  if (config.maxDepth === null || byPartition.size < 2) return reservations;
+  const outcomes = await Promise.all(
+    [...byPartition].map(async ([partition, indexes]) => {
+      const outcome = await partitionStub(env, queue, partition).reserve(indexes.length);
+      if (outcome.ok) reservations.set(partition, outcome.reservation);
+      return outcome;
     }),
   );
-  return sent;
+  const refused = outcomes.find((o) => !o.ok);
+  // UNCONFIGURED partitions are dealt with by the enqueue that follows.
+  if (refused && !refused.ok && refused.code === "QUEUE_FULL") {
+    await Promise.all(
+      [...reservations].map(([p, r]) => (r === null ? null : partitionStub(env, queue, p).release(r))),
+    );
+    throw queueFull(queue, config, refused);
+  }
+  return reservations;
+}
+
+function queueFull(
+  queue: string,
+  config: QueueConfig,
+  full: { depth: number; maxDepth: number; retryAfterMs: number },
+): ApiError {
+  const share = config.partitions > 1 ? ` (a partition holds ${full.depth} of its share of ${full.maxDepth})` : "";
+  return new ApiError(
+    "QUEUE_FULL",
+    `queue ${queue} is at its maxDepth of ${config.maxDepth}${share}; nothing of this request was stored`,
+    { "retry-after": String(Math.ceil(full.retryAfterMs / 1000)) },
+  );
 }
 
 /** A leased message with its partition, body still JSON text. */
@@ -69,8 +130,8 @@ export async function receiveMessages(
   const out: Leased[] = [];
   for (const partition of fairOrder(config)) {
     if (out.length >= opts.max) break;
-    const leased = await partitionStub(env, queue, partition).receive(opts.max - out.length, leaseMs);
-    for (const message of leased) out.push({ partition, message });
+    const { messages } = await partitionStub(env, queue, partition).receive(opts.max - out.length, leaseMs);
+    for (const message of messages) out.push({ partition, message });
   }
   return out;
 }
@@ -97,7 +158,11 @@ async function settle(
   receipts: string[],
   call: (stub: PartitionStub, refs: LeaseRef[]) => Promise<LeaseOutcome[]>,
 ): Promise<ReceiptResult[]> {
-  const config = await resolveQueue(env, queue, false);
+  let config = await resolveQueue(env, queue, false);
+  // A receipt from a partition this isolate does not know yet: the queue grew since it cached it.
+  if (receipts.some((r) => (parseReceipt(r)?.partition ?? 0) >= config.partitions)) {
+    config = await resolveQueue(env, queue, false, true);
+  }
   const results: ReceiptResult[] = new Array(receipts.length);
   const byPartition = new Map<number, { index: number; ref: LeaseRef }[]>();
   receipts.forEach((receipt, index) => {

@@ -1,8 +1,9 @@
 import { Hono } from "hono";
+import { peekMessages } from "../queue-service";
 import { ackMessages, extendLeases, leasedJson, nackMessages, receiveMessages, sendMessages } from "../service";
-import { ackRequest, enqueueRequest, extendRequest, nackRequest, receiveRequest } from "../schemas";
+import { ackRequest, enqueueRequest, extendRequest, nackRequest, peekQuery, receiveRequest } from "../schemas";
 import type { AppEnv } from "../types";
-import { jsonBody } from "../validate";
+import { jsonBody, queryParams } from "../validate";
 
 export const messages = new Hono<AppEnv>();
 
@@ -11,6 +12,16 @@ const JSON_TYPE = { "content-type": "application/json; charset=utf-8" };
 messages.post("/", jsonBody(enqueueRequest), async (c) => {
   const sent = await sendMessages(c.env, c.req.param("queue")!, c.req.valid("json"));
   return c.json({ messages: sent }, 201);
+});
+
+/** Peek: messages in order with their state, nothing leased. Bodies are stored JSON text, spliced in. */
+messages.get("/", queryParams(peekQuery), async (c) => {
+  const page = await peekMessages(c.env, c.req.param("queue")!, c.req.valid("query"));
+  const items = page.messages.map(({ id, body, attributes, groupId, lastError, ...rest }) => {
+    const tail = { ...rest, ...(groupId === null ? {} : { groupId }), ...(lastError === null ? {} : { lastError }) };
+    return `${JSON.stringify({ id }).slice(0, -1)},"body":${body},"attributes":${attributes ?? "{}"},${JSON.stringify(tail).slice(1)}`;
+  });
+  return c.body(`{"messages":[${items.join(",")}],"cursor":${JSON.stringify(page.cursor)}}`, 200, JSON_TYPE);
 });
 
 messages.post("/receive", jsonBody(receiveRequest), async (c) => {

@@ -1,0 +1,136 @@
+/**
+ * Queue management, one function each, shared by the HTTP routes and the
+ * service-binding RPC entrypoint: create or change a queue, read, list,
+ * delete, pause, purge and peek. Inputs are already shape-checked; values
+ * are checked by the registry (`applyConfigPatch`) inside its transaction.
+ */
+import type { QueueConfigPatch, QueueInfo, QueueStats, QueueStatsSummary } from "../client/protocol";
+import type { PeekedRow } from "../durable-objects/partition/peek";
+import type { QueueRecord } from "../durable-objects/queue-registry";
+import { ApiError } from "./errors";
+import { configurePartitions, forgetQueue, partitionStub, partitionsOf, registry, rememberQueue, resolveQueue } from "./queues";
+import { summarizeStats } from "./stats";
+
+const info = (record: QueueRecord, stats?: QueueStats | QueueStatsSummary): QueueInfo => ({
+  name: record.name,
+  config: record.config,
+  createdAt: record.createdAt,
+  ...(stats ? { stats } : {}),
+});
+
+/**
+ * Pushes a stored change to the partitions. The registry already holds it,
+ * so a partition that could not be reached gets it from the next change or
+ * the same request repeated (it is idempotent).
+ */
+async function propagate(env: Env, record: QueueRecord): Promise<void> {
+  try {
+    await configurePartitions(env, record);
+  } catch (err) {
+    console.error(JSON.stringify({ event: "configure_failed", queue: record.name, error: String(err) }));
+    throw new ApiError("UNAVAILABLE", `queue ${record.name} was saved but not every partition has it yet; repeat the request`);
+  }
+  rememberQueue(record.name, record.config);
+}
+
+async function update(env: Env, name: string, patch: QueueConfigPatch, create: boolean) {
+  const result = await registry(env).update(name, patch, { create });
+  if ("problem" in result) throw new ApiError(result.problem.code, result.problem.message);
+  await propagate(env, result.record);
+  return result;
+}
+
+/** Creates a queue or changes some of its settings; answers the whole configuration and whether it was created. */
+export async function putQueue(env: Env, name: string, patch: QueueConfigPatch): Promise<{ queue: QueueInfo; created: boolean }> {
+  const { record, created } = await update(env, name, patch, true);
+  return { queue: info(record), created };
+}
+
+/** Pauses (or resumes) delivery; enqueues are still accepted. */
+export async function setPaused(env: Env, name: string, paused: boolean): Promise<QueueInfo> {
+  return info((await update(env, name, { paused }, false)).record);
+}
+
+async function statsOf(env: Env, record: QueueRecord): Promise<QueueStats> {
+  const parts = await Promise.all(partitionsOf(record.config).map((p) => partitionStub(env, record.name, p).stats()));
+  return summarizeStats(parts, Date.now());
+}
+
+const summary = ({ ready, delayed, inFlight, deadLetters, depth, oldestReadyAgeMs, status, reason }: QueueStats): QueueStatsSummary => ({
+  ready,
+  delayed,
+  inFlight,
+  deadLetters,
+  depth,
+  oldestReadyAgeMs,
+  status,
+  reason,
+});
+
+/** The queue's configuration and stats, read from the registry (never from a cache). */
+export async function getQueue(env: Env, name: string): Promise<QueueInfo> {
+  const record = await registry(env).get(name);
+  if (!record) throw new ApiError("QUEUE_NOT_FOUND", `queue ${name} does not exist`);
+  return info(record, await statsOf(env, record));
+}
+
+/** Queues in name order, a page at a time, each with its stats unless `stats` is false. */
+export async function listQueues(
+  env: Env,
+  opts: { limit: number; cursor?: string; stats: boolean },
+): Promise<{ queues: QueueInfo[]; cursor: string | null }> {
+  const records = await registry(env).list(opts.cursor ?? "", opts.limit + 1);
+  const more = records.length > opts.limit;
+  const page = more ? records.slice(0, opts.limit) : records;
+  const queues = await Promise.all(page.map(async (r) => info(r, opts.stats ? summary(await statsOf(env, r)) : undefined)));
+  return { queues, cursor: more ? page[page.length - 1].name : null };
+}
+
+/**
+ * Deletes the queue and everything in it. The registry entry goes first:
+ * from then on no partition can be configured for the queue again except by
+ * re-creating it, so a worker with a stale cache cannot store a message in
+ * a partition that has no registry entry behind it. Then every partition
+ * deletes its storage and alarm (and refuses enqueues as UNCONFIGURED).
+ */
+export async function deleteQueue(env: Env, name: string): Promise<void> {
+  const record = await registry(env).delete(name);
+  forgetQueue(name);
+  if (!record) throw new ApiError("QUEUE_NOT_FOUND", `queue ${name} does not exist`);
+  await Promise.all(partitionsOf(record.config).map((p) => partitionStub(env, name, p).destroy()));
+}
+
+/** Deletes ready and delayed messages in every partition; leased ones stay. Answers how many went. */
+export async function purgeQueue(env: Env, name: string): Promise<number> {
+  const config = await resolveQueue(env, name, false);
+  const counts = await Promise.all(partitionsOf(config).map((p) => partitionStub(env, name, p).purge()));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * One page of stored messages, without leasing any: partition after
+ * partition, each in its delivery (`seq`) order. The cursor is
+ * `<partition>.<last seq>`.
+ */
+export async function peekMessages(
+  env: Env,
+  name: string,
+  opts: { limit: number; cursor?: string },
+): Promise<{ messages: (PeekedRow & { partition: number })[]; cursor: string | null }> {
+  const config = await resolveQueue(env, name, false);
+  let [partition, after] = opts.cursor ? opts.cursor.split(".").map(Number) : [0, 0];
+  const out: (PeekedRow & { partition: number })[] = [];
+  let cursor: string | null = null;
+  while (partition < config.partitions && out.length < opts.limit) {
+    const page = await partitionStub(env, name, partition).peek(after, opts.limit - out.length);
+    for (const m of page.messages) out.push({ ...m, partition });
+    if (page.next !== null) {
+      cursor = `${partition}.${page.next}`;
+      break;
+    }
+    partition += 1;
+    after = 0;
+    if (out.length >= opts.limit && partition < config.partitions) cursor = `${partition}.0`;
+  }
+  return { messages: out, cursor };
+}

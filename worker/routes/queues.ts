@@ -1,0 +1,39 @@
+import { Hono } from "hono";
+import { QUEUE_NAME_PATTERN } from "../../client/protocol";
+import { ApiError } from "../errors";
+import { deleteQueue, getQueue, listQueues, purgeQueue, putQueue, setPaused } from "../queue-service";
+import { queueConfigPatch, queueListQuery } from "../schemas";
+import type { AppEnv } from "../types";
+import { jsonBody, queryParams } from "../validate";
+
+/** `/v1/queues`: the queues as resources (all `manage` routes). */
+export const queues = new Hono<AppEnv>();
+
+// `/v1/queues/:queue/*` checks the name for the routes below it; these sit on the name itself.
+queues.use("/:queue", async (c, next) => {
+  if (!QUEUE_NAME_PATTERN.test(c.req.param("queue"))) {
+    throw new ApiError("INVALID_REQUEST", "queue: names are 1 to 64 letters, digits, '_' or '-'");
+  }
+  await next();
+});
+
+queues.get("/", queryParams(queueListQuery), async (c) => {
+  const { stats, ...page } = c.req.valid("query");
+  return c.json(await listQueues(c.env, { ...page, stats: stats === "true" }));
+});
+
+queues.put("/:queue", jsonBody(queueConfigPatch), async (c) => {
+  const { queue, created } = await putQueue(c.env, c.req.param("queue"), c.req.valid("json"));
+  return c.json(queue, created ? 201 : 200);
+});
+
+queues.get("/:queue", async (c) => c.json(await getQueue(c.env, c.req.param("queue"))));
+
+queues.delete("/:queue", async (c) => {
+  await deleteQueue(c.env, c.req.param("queue"));
+  return c.json({ name: c.req.param("queue"), deleted: true });
+});
+
+queues.post("/:queue/pause", async (c) => c.json(await setPaused(c.env, c.req.param("queue"), true)));
+queues.post("/:queue/resume", async (c) => c.json(await setPaused(c.env, c.req.param("queue"), false)));
+queues.post("/:queue/purge", async (c) => c.json({ purged: await purgeQueue(c.env, c.req.param("queue")) }));
