@@ -127,9 +127,12 @@ describe("leases", () => {
 
   it("the fixture's delayed and retrying messages come back in seq order when due", async () => {
     const fx = await buildFixture("rcvfx");
-    await receive(fx.queue, { max: 100 }); // the ready one
+    const ready = await receive(fx.queue, { max: 100 });
+    await settle(fx.queue, "ack", { receipts: ready.map((m) => m.receipt) });
     clock.advance(FIXTURE_TIMES.retryDelayMs);
-    expect(ids(await receive(fx.queue, { max: 100 }))).toEqual([fx.ids.retrying]);
+    const retrying = await receive(fx.queue, { max: 100 });
+    expect(ids(retrying)).toEqual([fx.ids.retrying]);
+    await settle(fx.queue, "ack", { receipts: retrying.map((m) => m.receipt) });
     clock.advance(FIXTURE_TIMES.delayMs - FIXTURE_TIMES.retryDelayMs);
     // The leased message's lease (10 min) ended at the same time: it is now in backoff, not ready.
     expect(ids(await receive(fx.queue, { max: 100 }))).toEqual([fx.ids.delayed]);

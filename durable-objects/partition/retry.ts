@@ -8,22 +8,25 @@ import { deadLetter } from "./dead-letter";
  * that has used its `maxAttempts` becomes a dead letter (`max_attempts`),
  * the others wait `delayMs` (or the queue's backoff) and become ready again.
  * Both moves are in the caller's transaction.
+ *
+ * The wait runs from `failedAt` when given (a lease that ended on its own
+ * failed when it ended, not when a sweep noticed it), else from now.
  */
 export function retryOrDeadLetter(
   { sql, config, now }: OpContext,
-  failed: Map<number, { attempts: number }>,
+  failed: Map<number, { attempts: number; failedAt?: number }>,
   lastError: string | null,
   delayMs: number | null,
 ): { retried: number; deadLettered: number; earliestDueAt: number | null } {
   const dead: number[] = [];
   const retry: [seq: number, visibleAt: number][] = [];
   let earliestDueAt: number | null = null;
-  for (const [seq, { attempts }] of failed) {
+  for (const [seq, { attempts, failedAt }] of failed) {
     if (attempts >= config.maxAttempts) {
       dead.push(seq);
       continue;
     }
-    const visibleAt = now + (delayMs ?? backoffMs(attempts, config));
+    const visibleAt = (failedAt ?? now) + (delayMs ?? backoffMs(attempts, config));
     retry.push([seq, visibleAt]);
     earliestDueAt = Math.min(earliestDueAt ?? Infinity, visibleAt);
   }

@@ -44,12 +44,13 @@ export function sweep(ctx: OpContext): { retried: number; deadLettered: number; 
 
 /** Expired leases only: cheap (an index range) and run before every receive too. */
 export function sweepExpiredLeases(ctx: OpContext): { retried: number; deadLettered: number } {
-  const expired = new Map<number, { attempts: number }>();
-  for (const row of ctx.sql.exec<{ seq: number; attempts: number }>(
-    "SELECT seq, attempts FROM messages WHERE lease_token IS NOT NULL AND visible_at <= ?",
+  const expired = new Map<number, { attempts: number; failedAt: number }>();
+  for (const row of ctx.sql.exec<{ seq: number; attempts: number; visible_at: number }>(
+    "SELECT seq, attempts, visible_at FROM messages WHERE lease_token IS NOT NULL AND visible_at <= ?",
     ctx.now,
   )) {
-    expired.set(row.seq, { attempts: row.attempts });
+    // visible_at of a leased message is its lease end: the backoff runs from there.
+    expired.set(row.seq, { attempts: row.attempts, failedAt: row.visible_at });
   }
   if (expired.size === 0) return { retried: 0, deadLettered: 0 };
   const { retried, deadLettered } = retryOrDeadLetter(ctx, expired, LEASE_EXPIRED_ERROR, null);
