@@ -315,6 +315,8 @@ export class QueuePartition extends DurableObject<Env> {
   async extend(refs: LeaseRef[], visibilityTimeoutMs: number): Promise<LeaseOutcome[]> {
     const ctx = this.op();
     const result = this.ctx.storage.transactionSync(() => extend(ctx, refs, visibilityTimeoutMs));
+    // A shortened lease must still end on time (stats, retention, and long-polls wait on it).
+    if (result.outcomes.some((o) => o.ok)) await this.wakeBy(result.leaseExpiresAt);
     return result.outcomes;
   }
 
