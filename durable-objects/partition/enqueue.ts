@@ -70,6 +70,7 @@ export function enqueue(
   }
 
   if (firstByDedup.size > 0) {
+    // `WHERE true`: without it SQLite parses ON CONFLICT as a join constraint of the SELECT.
     const rows = [...firstByDedup].map(([dedupId, index]) => ({ dedupId, ...results[index]! }));
     // "WHERE true": without it SQLite parses ON CONFLICT as a join constraint of json_each.
     sql.exec(
