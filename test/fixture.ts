@@ -173,9 +173,9 @@ export const FIXTURE_STATS = { ready: 1, delayed: 2, inFlight: 1, deadLetters: 1
  * as it was (same table, same row), and that nothing appeared out of nowhere.
  */
 export function expectUntouched(before: PartitionState, after: PartitionState, changed: string[] = []): void {
-  const rows = (s: PartitionState) => [
-    ...s.messages.map((m) => [m.id, { table: "messages", ...m }] as const),
-    ...s.deadLetters.map((d) => [d.id, { table: "dead_letters", ...d }] as const),
+  const rows = (s: PartitionState): [string, Record<string, unknown>][] => [
+    ...s.messages.map((m): [string, Record<string, unknown>] => [m.id, { table: "messages", ...m }]),
+    ...s.deadLetters.map((d): [string, Record<string, unknown>] => [d.id, { table: "dead_letters", ...d }]),
   ];
   const b = new Map(rows(before));
   const a = new Map(rows(after));
