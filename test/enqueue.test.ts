@@ -28,7 +28,7 @@ describe("enqueue", () => {
         enqueued_at: clock.now(),
       }),
     ]);
-    expect(await stats(q)).toEqual({ ready: 1, delayed: 0, inFlight: 0, deadLetters: 0, oldestReadyAgeMs: 0 });
+    expect(await stats(q)).toMatchObject({ ready: 1, delayed: 0, inFlight: 0, deadLetters: 0, oldestReadyAgeMs: 0 });
   });
 
   it("keeps any JSON value as the body, and attributes (or {}) as given", async () => {
