@@ -34,8 +34,15 @@ export function partitionFor(config: QueueConfig, key: string | undefined, sprea
   return spread % config.partitions;
 }
 
-/** All partitions, starting at a random one so that no partition is always asked last. */
+let rotation = Math.floor(Math.random() * 1024);
+
+/**
+ * All partitions, each receive starting one further than the last (from a
+ * random point per isolate): every partition is asked first in turn, so a
+ * busy partition cannot starve the others, whatever `max` is.
+ */
 export function fairOrder(config: QueueConfig): number[] {
-  const start = Math.floor(Math.random() * config.partitions);
+  rotation = (rotation + 1) % 1_000_000;
+  const start = rotation % config.partitions;
   return Array.from({ length: config.partitions }, (_, i) => (start + i) % config.partitions);
 }

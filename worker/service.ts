@@ -119,19 +119,32 @@ export interface Leased {
   message: LeasedMessage;
 }
 
-/** Leases up to `max` messages, asking the partitions in a fair order. */
+/**
+ * Leases up to `max` messages, asking the partitions in a fair order. When
+ * nothing was leased because the delivery rate ran out of tokens, a receive
+ * with `waitMs` waits (in this stateless worker) until a partition has a
+ * token again rather than answering empty at once.
+ */
 export async function receiveMessages(
   env: Env,
   queue: string,
-  opts: { max: number; visibilityTimeoutMs?: number },
+  opts: { max: number; visibilityTimeoutMs?: number; waitMs?: number },
 ): Promise<Leased[]> {
   const config = await resolveQueue(env, queue);
   const leaseMs = opts.visibilityTimeoutMs ?? config.visibilityTimeoutMs;
+  const deadline = Date.now() + (opts.waitMs ?? 0);
   const out: Leased[] = [];
-  for (const partition of fairOrder(config)) {
-    if (out.length >= opts.max) break;
-    const { messages } = await partitionStub(env, queue, partition).receive(opts.max - out.length, leaseMs);
-    for (const message of messages) out.push({ partition, message });
+  // Bounded: each round waits for a token that the rate promised.
+  for (let round = 0; round < 100; round++) {
+    let nextDeliveryAt = Infinity;
+    for (const partition of fairOrder(config)) {
+      if (out.length >= opts.max) break;
+      const got = await partitionStub(env, queue, partition).receive(opts.max - out.length, leaseMs);
+      for (const message of got.messages) out.push({ partition, message });
+      if (got.nextDeliveryAt !== null) nextDeliveryAt = Math.min(nextDeliveryAt, got.nextDeliveryAt);
+    }
+    if (out.length > 0 || nextDeliveryAt > deadline) break;
+    await scheduler.wait(Math.max(1, nextDeliveryAt - Date.now()));
   }
   return out;
 }
