@@ -57,7 +57,7 @@ describe("client: operations", () => {
 
     const q = uniqueQueue();
     const err2 = await client().queue(q).receive({ max: 1000 }).catch((e) => e);
-    expect(err2).toMatchObject({ code: "INVALID_REQUEST", status: 400 });
+    expect(err2).toMatchObject({ code: "INVALID_VALUE", status: 422 });
     expect(err2.message).toContain("max");
 
     const anonymous = await client("").queue(q).send(1).catch((e) => e);

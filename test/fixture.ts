@@ -193,7 +193,8 @@ export async function callRaw(method: string, path: string, body?: string, heade
   const res = await SELF.fetch(`${BASE}${path}`, {
     method,
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...headers },
-    body,
+    // Bytes, not a string: fetch would add "text/plain" to a string body.
+    body: body === undefined ? undefined : new TextEncoder().encode(body),
   });
   const text = await res.text();
   let json: any;

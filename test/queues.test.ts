@@ -74,7 +74,7 @@ describe("PUT /v1/queues/:queue", () => {
     [{ maxAttempts: "3" }, "maxAttempts"],
     [{ paused: "yes" }, "paused"],
     [{ color: "blue" }, "color"],
-    [[], "body"],
+    [[], "request"],
   ])("refuses the shape %j with 400 INVALID_REQUEST", async (body, field) => {
     const res = await put(uniqueQueue(), body);
     expect(res.status).toBe(400);

@@ -65,9 +65,9 @@ describe("service binding (EdgeqService)", () => {
     const badBody = await rpc("send", uniqueQueue(), { bdy: 1 });
     expect(badBody.error.code).toBe("INVALID_REQUEST");
     const badMax = await rpc("receive", uniqueQueue(), { max: 0 });
-    expect(badMax.error).toMatchObject({ code: "INVALID_REQUEST", message: expect.stringContaining("max") });
+    expect(badMax.error).toMatchObject({ code: "INVALID_VALUE", message: expect.stringContaining("max") });
     const badReceipt = await rpc("ack", uniqueQueue(), ["nope"]);
-    expect(badReceipt.error).toMatchObject({ code: "INVALID_REQUEST", message: expect.stringContaining("receipts[0]") });
+    expect(badReceipt.error).toMatchObject({ code: "INVALID_VALUE", message: expect.stringContaining("receipts[0]") });
     const tooBig = await rpc("send", uniqueQueue(), { body: "x".repeat(300 * 1024) });
     expect(tooBig.error.code).toBe("PAYLOAD_TOO_LARGE");
     const unknownQueue = await rpc("stats", uniqueQueue("never-used"));

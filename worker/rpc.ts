@@ -43,13 +43,10 @@ import {
   sendMessages,
 } from "./service";
 import type { Secrets } from "./types";
-import { describeIssues } from "./validate";
+import { validate } from "./validate";
 
-function check<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new ApiError("INVALID_REQUEST", describeIssues(result.error));
-  return result.data;
-}
+/** The HTTP API's validation: 400 INVALID_REQUEST for the shape, 422 INVALID_VALUE for values. */
+const check = <S extends z.ZodType>(schema: S, value: unknown): z.output<S> => validate(schema, value);
 
 const queueOf = (queue: unknown): string => {
   const result = queueName.safeParse(queue);

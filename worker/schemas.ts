@@ -2,14 +2,14 @@ import { z } from "zod";
 import { GROUP_ID_PATTERN, LIMITS, QUEUE_NAME_PATTERN, RECEIPT_PATTERN } from "../client/protocol";
 
 /** Deepest nesting of a JSON value, measured without recursion (a hostile body must not blow the stack). */
-export function jsonDepth(value: unknown): number {
+export function jsonDepth(value: unknown, limit: number = LIMITS.maxBodyDepth): number {
   let max = 0;
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
     if (v === null || typeof v !== "object") continue;
     if (depth > max) max = depth;
-    if (max > LIMITS.maxBodyDepth) return max;
+    if (max > limit) return max;
     for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
   }
   return max;

@@ -1,21 +1,76 @@
 import { validator } from "hono/validator";
 import { z } from "zod";
+import { LIMITS } from "../client/protocol";
 import { ApiError } from "./errors";
+import { jsonDepth } from "./schemas";
 
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
-/** `messages[2].delayMs` from zod's path. */
+/** `messages[2].delayMs` from zod's path; cut short, since keys come from the caller. */
 function fieldName(path: readonly PropertyKey[]): string {
   let name = "";
   for (const key of path) name += typeof key === "number" ? `[${key}]` : name ? `.${String(key)}` : String(key);
-  return name || "body";
+  if (name.length > 100) name = `${name.slice(0, 100)}...`;
+  return name || "request";
+}
+
+/**
+ * Issues that say the request has the wrong shape (400 INVALID_REQUEST): a
+ * wrong type, a missing or unknown field, none of a union's shapes. Every
+ * other issue (too small, too big, a bad format, a custom check) says a value
+ * is wrong in a request of the right shape (422 INVALID_VALUE).
+ */
+const SHAPE_ISSUES: ReadonlySet<string> = new Set(["invalid_type", "unrecognized_keys", "invalid_union"]);
+
+type Issue = z.core.$ZodIssue;
+
+/** A key of a record or an element of a set is judged by its own issues. */
+const isShapeIssue = (issue: Issue): boolean =>
+  issue.code === "invalid_key" || issue.code === "invalid_element"
+    ? issue.issues.some(isShapeIssue)
+    : SHAPE_ISSUES.has(issue.code);
+
+function describe(issue: Issue, count: number): string {
+  const more = count > 1 ? ` (and ${count - 1} more)` : "";
+  let message = issue.message;
+  if (issue.code === "invalid_type" && issue.input === undefined) message = "required";
+  if ((issue.code === "invalid_key" || issue.code === "invalid_element") && issue.issues[0]) {
+    message = `${issue.code === "invalid_key" ? "key" : "element"}: ${issue.issues[0].message}`;
+  }
+  if (issue.code === "unrecognized_keys") {
+    const keys = issue.keys.map((k) => (k.length > 64 ? `${k.slice(0, 64)}...` : k));
+    return `${fieldName(issue.path)}: unknown field${keys.length > 1 ? "s" : ""} ${keys.map((k) => `"${k}"`).join(", ")}${more}`;
+  }
+  return `${fieldName(issue.path)}: ${message}${more}`;
 }
 
 /** The first issue, with the field it is about. */
 export function describeIssues(error: z.ZodError): string {
-  const issue = error.issues[0];
-  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more)` : "";
-  return `${fieldName(issue.path)}: ${issue.message}${more}`;
+  return describe(error.issues[0], error.issues.length);
+}
+
+/**
+ * The error for a failed validation: 400 INVALID_REQUEST when any issue is
+ * about the shape (and the message names that field), else 422 INVALID_VALUE.
+ */
+export function validationError(error: z.ZodError): ApiError {
+  const shape = error.issues.find(isShapeIssue);
+  if (shape) return new ApiError("INVALID_REQUEST", describe(shape, error.issues.length));
+  return new ApiError("INVALID_VALUE", describe(error.issues[0], error.issues.length));
+}
+
+/**
+ * Validates `value` with `schema`. A hostile value nested deep enough to
+ * exhaust the stack inside zod is refused as a value, never a 500.
+ */
+export function validate<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const limit = LIMITS.maxBodyDepth + 8; // a message body, inside {messages: [{body: ...}]}
+  if (jsonDepth(value, limit) > limit) {
+    throw new ApiError("INVALID_VALUE", `request: nested deeper than ${LIMITS.maxBodyDepth} levels`);
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) throw validationError(result.error);
+  return result.data;
 }
 
 /**
@@ -38,15 +93,9 @@ export const jsonBody = <S extends z.ZodType>(schema: S) =>
         throw new ApiError("INVALID_JSON", "request body is not valid JSON");
       }
     }
-    const result = schema.safeParse(value);
-    if (!result.success) throw new ApiError("INVALID_REQUEST", describeIssues(result.error));
-    return result.data as z.output<S>;
+    return validate(schema, value);
   });
 
 /** Validates the query string with a zod schema. */
 export const queryParams = <S extends z.ZodType>(schema: S) =>
-  validator("query", (value) => {
-    const result = schema.safeParse(value);
-    if (!result.success) throw new ApiError("INVALID_REQUEST", describeIssues(result.error));
-    return result.data as z.output<S>;
-  });
+  validator("query", (value) => validate(schema, value));
