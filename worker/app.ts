@@ -5,6 +5,7 @@ import { LIMITS, QUEUE_NAME_PATTERN } from "../client/protocol";
 import { logEvent, logEventThrottled } from "../durable-objects/log";
 import { authenticate, corsFromConfig } from "./auth/middleware";
 import { ApiError, errorResponse } from "./errors";
+import { dashboard } from "./routes/dashboard";
 import { deadLetters } from "./routes/dead-letters";
 import { messages } from "./routes/messages";
 import { metrics } from "./routes/metrics";
@@ -41,6 +42,7 @@ app.route("/v1/queues/:queue/stats", stats);
 app.route("/v1/tokens", tokens);
 app.route("/metrics", metrics);
 app.route("/v1/queues", queues);
+app.route("/dashboard", dashboard);
 
 app.get("/", (c) => c.json({ name: "edgeq", api: "/v1" }));
 

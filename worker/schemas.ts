@@ -110,3 +110,5 @@ export const peekQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(LIMITS.maxPageSize).default(LIMITS.maxPageSize),
   cursor: z.string().regex(/^\d{1,2}\.\d{1,15}$/, "not a cursor").optional(),
 });
+
+export const deleteDeadLetterQuery = z.strictObject({ id: z.string().min(1).max(64).optional() });

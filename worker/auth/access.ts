@@ -25,6 +25,8 @@ const RULES: [methods: string, path: string, need: Need][] = [
   ["GET", "/", "public"],
   // The dashboard page is public HTML that asks for a token; its data comes from the API.
   ["GET", "/dashboard", "public"],
+  // ...but the view it fetches is the data of every queue.
+  ["GET", "/dashboard/view", ["manage"]],
   ["GET", "/dashboard/*", "public"],
 
   ["POST", "/v1/queues/:queue/messages", ["publish"]],

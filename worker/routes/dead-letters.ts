@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { deleteDeadLetters, listDeadLetters, redriveDeadLetters } from "../service";
-import { deadLetterQuery, redriveRequest } from "../schemas";
+import { deadLetterQuery, deleteDeadLetterQuery, redriveRequest } from "../schemas";
 import type { AppEnv } from "../types";
 import { jsonBody, queryParams } from "../validate";
 
@@ -23,6 +23,8 @@ deadLetters.post("/redrive", jsonBody(redriveRequest), async (c) => {
   return c.json({ redriven: await redriveDeadLetters(c.env, c.req.param("queue")!, ids ?? null) });
 });
 
-deadLetters.delete("/", async (c) => {
-  return c.json({ deleted: await deleteDeadLetters(c.env, c.req.param("queue")!, null) });
+/** Every dead letter of the queue, or only the one named by `?id=`. */
+deadLetters.delete("/", queryParams(deleteDeadLetterQuery), async (c) => {
+  const { id } = c.req.valid("query");
+  return c.json({ deleted: await deleteDeadLetters(c.env, c.req.param("queue")!, id === undefined ? null : [id]) });
 });

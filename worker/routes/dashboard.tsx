@@ -1,0 +1,45 @@
+/** @jsxImportSource hono/jsx */
+import { Hono } from "hono";
+import { z } from "zod";
+import { QUEUE_NAME_PATTERN } from "../../client/protocol";
+import { DashboardPage } from "../dashboard/page";
+import { DashboardView } from "../dashboard/view";
+import { allQueueStats, listDeadLetters } from "../service";
+import type { AppEnv } from "../types";
+import { queryParams } from "../validate";
+
+/**
+ * `GET /dashboard`: the page (public, no data). `GET /dashboard/view`: its
+ * data as server-rendered HTML, for a token that may manage every queue
+ * (worker/auth/access.ts).
+ */
+export const dashboard = new Hono<AppEnv>();
+
+/** Dead letters listed for the selected queue. */
+const DEAD_LETTERS_SHOWN = 50;
+
+const SECURITY_HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
+};
+
+dashboard.get("/", (c) => {
+  for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.header(k, v);
+  return c.html(`<!doctype html>${<DashboardPage />}`);
+});
+
+const viewQuery = z.object({ queue: z.string().regex(QUEUE_NAME_PATTERN).optional().catch(undefined) });
+
+dashboard.get("/view", queryParams(viewQuery), async (c) => {
+  const queues = await allQueueStats(c.env);
+  const wanted = c.req.valid("query").queue;
+  const selected = queues.find((q) => q.name === wanted) ?? queues[0] ?? null;
+  const deadLetters = selected
+    ? (await listDeadLetters(c.env, selected.name, { limit: DEAD_LETTERS_SHOWN })).deadLetters
+    : [];
+  for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.header(k, v);
+  return c.html(<DashboardView queues={queues} selected={selected} deadLetters={deadLetters} now={Date.now()} />);
+});
