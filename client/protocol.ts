@@ -296,6 +296,8 @@ export interface MinuteStats {
   /** Nacks and expired leases that will be delivered again. */
   retried: number;
   deadLettered: number;
+  /** Deleted by a purge. */
+  purged: number;
   /** Messages stored (ready, delayed, in flight) at the end of the minute (now, for the current one). */
   depth: number;
 }
@@ -307,6 +309,7 @@ export interface CounterTotals {
   acked: number;
   retried: number;
   deadLettered: number;
+  purged: number;
 }
 
 /** Latency percentiles in ms, estimated from log-spaced histograms (within 19 %); null without acks. */
@@ -343,7 +346,7 @@ export interface QueueStats {
     windowMinutes: number;
     /** Enqueued (and redriven) per minute. */
     inPerMinute: number;
-    /** Acked and dead-lettered per minute. */
+    /** Acked, dead-lettered and purged per minute. */
     outPerMinute: number;
     /** In minus out: how fast the depth grows (negative: drains). */
     netPerMinute: number;

@@ -338,7 +338,7 @@ export class QueuePartition extends DurableObject<Env> {
 
   /** Deletes ready and delayed messages; leased ones stay. Answers how many went. */
   async purge(): Promise<number> {
-    const n = this.ctx.storage.transactionSync(() => purge(this.ctx.storage.sql));
+    const n = this.ctx.storage.transactionSync(() => purge(this.ctx.storage.sql, Date.now()));
     this.addDepth(-n);
     return n;
   }

@@ -56,6 +56,7 @@ const ALL_QUEUES: Record<string, Scope[]> = {
   "GET /v1/queues": ["manage"],
   "POST /v1/queues": ["manage"],
   "GET /metrics": ["manage"],
+  "GET /dashboard/view": ["manage"],
 };
 
 const appRoutes = () => {

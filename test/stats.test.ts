@@ -87,16 +87,16 @@ describe("stats against known traffic", () => {
     expect(s.minutes).toHaveLength(60);
     expect(s.minutes[59].minute).toBe(T0 + 2 * MIN);
     expect(minuteAt(s, -1)).toEqual({
-      minute: T0 - MIN, enqueued: 0, delivered: 0, acked: 0, retried: 0, deadLettered: 0, depth: 0,
+      minute: T0 - MIN, enqueued: 0, delivered: 0, acked: 0, retried: 0, deadLettered: 0, purged: 0, depth: 0,
     });
     expect(minuteAt(s, 0)).toEqual({
-      minute: T0, enqueued: 10, delivered: 10, acked: 4, retried: 3, deadLettered: 0, depth: 6,
+      minute: T0, enqueued: 10, delivered: 10, acked: 4, retried: 3, deadLettered: 0, purged: 0, depth: 6,
     });
     expect(minuteAt(s, 1)).toEqual({
-      minute: T0 + MIN, enqueued: 0, delivered: 6, acked: 3, retried: 3, deadLettered: 3, depth: 0,
+      minute: T0 + MIN, enqueued: 0, delivered: 6, acked: 3, retried: 3, deadLettered: 3, purged: 0, depth: 0,
     });
     expect(minuteAt(s, 2)).toEqual({
-      minute: T0 + 2 * MIN, enqueued: 5, delivered: 0, acked: 0, retried: 0, deadLettered: 0, depth: 5,
+      minute: T0 + 2 * MIN, enqueued: 5, delivered: 0, acked: 0, retried: 0, deadLettered: 0, purged: 0, depth: 5,
     });
     expect(s.minutes.slice(0, 56).every((m) => m.enqueued + m.delivered + m.depth === 0)).toBe(true);
 
@@ -212,6 +212,19 @@ describe("stats against known traffic", () => {
     expect(s.latency.enqueueToAck.count).toBe(6);
     near(s.latency.enqueueToAck.p50, 4_000);
     near(s.latency.deliveryToAck.p99, 2_000);
+  });
+
+  it("counts a purge as out, so the depth history stays right", async () => {
+    const q = await createQueue({});
+    await send(q, bodies(10));
+    at(MIN);
+    await settle(q, "ack", receipts(await receive(q, { max: 2 })));
+    expect((await post(`/v1/queues/${q}/purge`)).json).toEqual({ purged: 8 });
+    const s = await stats(q);
+    expect(s.depth).toBe(0);
+    expect(minuteAt(s, 0)).toMatchObject({ enqueued: 10, depth: 10 });
+    expect(minuteAt(s, 1)).toMatchObject({ acked: 2, purged: 8, depth: 0 });
+    expect(s.totals.purged).toBe(8);
   });
 
   it("keeps an hour of minutes and lifetime totals; the counters survive eviction", async () => {

@@ -62,6 +62,7 @@ const FAMILIES: Family[] = [
       ["acked", "Messages acknowledged."],
       ["retried", "Deliveries that failed (nack or expired lease) and will be retried."],
       ["dead_lettered", "Messages moved to the dead letters."],
+      ["purged", "Messages deleted by a purge."],
     ] as const
   ).map(
     ([name, help]): Family => ({

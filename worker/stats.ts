@@ -32,12 +32,20 @@ const FIELD: Record<CounterName, keyof CounterTotals> = {
   acked: "acked",
   retried: "retried",
   dead_lettered: "deadLettered",
+  purged: "purged",
 };
 
-const zeroTotals = (): CounterTotals => ({ enqueued: 0, delivered: 0, acked: 0, retried: 0, deadLettered: 0 });
+const zeroTotals = (): CounterTotals => ({
+  enqueued: 0,
+  delivered: 0,
+  acked: 0,
+  retried: 0,
+  deadLettered: 0,
+  purged: 0,
+});
 
 /** In minus out: what a minute added to the depth. */
-const netOf = (m: CounterTotals): number => m.enqueued - m.acked - m.deadLettered;
+const netOf = (m: CounterTotals): number => m.enqueued - m.acked - m.deadLettered - m.purged;
 
 function percentiles(histogram: Map<number, number>): LatencyPercentiles {
   let count = 0;
@@ -111,7 +119,7 @@ export function summarizeStats(parts: PartitionStats[], now: number): QueueStats
     for (const h of p.latency) histograms[h.kind].set(h.bucket, (histograms[h.kind].get(h.bucket) ?? 0) + h.count);
   }
   // The depth at the end of each minute, walking back from now: what a minute
-  // added is its enqueues minus its acks and dead letters.
+  // added is its enqueues minus its acks, dead letters and purges.
   let depthAtEnd = depth;
   for (let i = minutes.length - 1; i >= 0; i--) {
     minutes[i].depth = Math.max(0, depthAtEnd);
@@ -121,7 +129,7 @@ export function summarizeStats(parts: PartitionStats[], now: number): QueueStats
   const trendWindow = sum(minutes.slice(-1 - STATUS_RULES.trendMinutes, -1));
   const perMinute = (n: number) => Math.round((n / STATUS_RULES.trendMinutes) * 100) / 100;
   const inPerMinute = perMinute(trendWindow.enqueued);
-  const outPerMinute = perMinute(trendWindow.acked + trendWindow.deadLettered);
+  const outPerMinute = perMinute(trendWindow.acked + trendWindow.deadLettered + trendWindow.purged);
   const netPerMinute = Math.round((inPerMinute - outPerMinute) * 100) / 100;
   const drainEstimateMs = depth === 0 ? 0 : netPerMinute < 0 ? Math.round((depth / -netPerMinute) * 60_000) : null;
 

@@ -5,9 +5,9 @@
  * Prometheus counter must never go down).
  */
 
-export type CounterName = "enqueued" | "delivered" | "acked" | "retried" | "dead_lettered";
+export type CounterName = "enqueued" | "delivered" | "acked" | "retried" | "dead_lettered" | "purged";
 
-export const COUNTER_NAMES: readonly CounterName[] = ["enqueued", "delivered", "acked", "retried", "dead_lettered"];
+export const COUNTER_NAMES: readonly CounterName[] = ["enqueued", "delivered", "acked", "retried", "dead_lettered", "purged"];
 
 export const minuteOf = (ms: number): number => Math.floor(ms / 60_000);
 

@@ -113,7 +113,7 @@ function QueueDetail({ queue, deadLetters, now }: { queue: QueueRow; deadLetters
           title="In / out per minute"
           series={[
             { label: "in", color: "#2563eb", kind: "line", values: minutes.map((m) => m.enqueued) },
-            { label: "out", color: "#16a34a", kind: "line", values: minutes.map((m) => m.acked + m.deadLettered) },
+            { label: "out", color: "#16a34a", kind: "line", values: minutes.map((m) => m.acked + m.deadLettered + m.purged) },
           ]}
         />
         <Chart id="retries" title="Retries per minute" series={[{ label: "retried", color: "#d97706", kind: "bars", values: minutes.map((m) => m.retried) }]} />
