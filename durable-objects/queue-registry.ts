@@ -12,6 +12,8 @@ export interface QueueRecord {
 
 type Row = { name: string; config: string; version: number; created_at: number };
 
+const COLUMNS = "name, config, version, created_at";
+
 const toRecord = (r: Row): QueueRecord => ({
   name: r.name,
   config: { ...DEFAULT_QUEUE_CONFIG, ...JSON.parse(r.config) },
@@ -19,29 +21,86 @@ const toRecord = (r: Row): QueueRecord => ({
   createdAt: r.created_at,
 });
 
+/** Adds a column unless it is there (a registry of a development build may have it already). */
+const addColumn = (sql: SqlStorage, column: string, definition: string) => {
+  const has = sql.exec<{ name: string }>("PRAGMA table_info(queues)").toArray().some((c) => c.name === column);
+  if (!has) sql.exec(`ALTER TABLE queues ADD COLUMN ${column} ${definition}`);
+};
+
+/** The schema as numbered steps, only ever appended; `registry_schema` says how many ran. */
+const MIGRATIONS: readonly ((sql: SqlStorage) => void)[] = [
+  (sql) =>
+    sql.exec(
+      `CREATE TABLE IF NOT EXISTS queues (
+         name TEXT PRIMARY KEY,
+         config TEXT NOT NULL,
+         created_at INTEGER NOT NULL
+       ) WITHOUT ROWID`,
+    ),
+  // Versions order configuration pushes; `deleting` marks a queue whose partitions are being deleted.
+  (sql) => {
+    addColumn(sql, "version", "INTEGER NOT NULL DEFAULT 1");
+    addColumn(sql, "deleting", "INTEGER NOT NULL DEFAULT 0");
+  },
+];
+
 /**
  * The list of queues and their configuration: one object for the whole
  * deployment, read only when a queue is created, changed, listed, or when a
  * worker isolate's short cache of it runs out; never once per message.
+ *
+ * A deleted queue stays as a tombstone (`deleting`) until every partition
+ * has deleted its storage, so a DELETE that failed half-way can be
+ * repeated. A tombstoned queue does not exist for any reader; creating it
+ * again replaces the tombstone.
  */
 export class QueueRegistry extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(
-      `CREATE TABLE IF NOT EXISTS queues (
-         name TEXT PRIMARY KEY,
-         config TEXT NOT NULL,
-         created_at INTEGER NOT NULL,
-         version INTEGER NOT NULL DEFAULT 1
-       ) WITHOUT ROWID`,
-    );
+    const sql = ctx.storage.sql;
+    sql.exec("CREATE TABLE IF NOT EXISTS registry_schema (version INTEGER NOT NULL)");
+    let version = sql.exec<{ version: number }>("SELECT version FROM registry_schema").toArray()[0]?.version;
+    if (version === undefined) {
+      // A registry from before the migrations has the first table already.
+      sql.exec("INSERT INTO registry_schema (version) VALUES (0)");
+      version = 0;
+    }
+    for (; version < MIGRATIONS.length; version++) {
+      const step = MIGRATIONS[version];
+      ctx.storage.transactionSync(() => {
+        step(sql);
+        sql.exec("UPDATE registry_schema SET version = ?", version! + 1);
+      });
+    }
   }
 
   private read(name: string): QueueRecord | null {
     const row = this.ctx.storage.sql
-      .exec<Row>("SELECT name, config, version, created_at FROM queues WHERE name = ?", name)
+      .exec<Row>(`SELECT ${COLUMNS} FROM queues WHERE name = ? AND deleting = 0`, name)
       .toArray()[0];
     return row ? toRecord(row) : null;
+  }
+
+  /**
+   * The next version of a queue: above any it had, a tombstoned earlier life
+   * included, and above the clock, so a queue created again outranks
+   * whatever a partition kept from before.
+   */
+  private nextVersion(name: string): number {
+    const row = this.ctx.storage.sql.exec<{ version: number }>("SELECT version FROM queues WHERE name = ?", name).toArray()[0];
+    return Math.max((row?.version ?? 0) + 1, Date.now());
+  }
+
+  private write(record: QueueRecord): void {
+    this.ctx.storage.sql.exec(
+      `INSERT INTO queues (name, config, created_at, version, deleting) VALUES (?, ?, ?, ?, 0)
+       ON CONFLICT (name) DO UPDATE SET config = excluded.config, created_at = excluded.created_at,
+                                        version = excluded.version, deleting = 0`,
+      record.name,
+      JSON.stringify(record.config),
+      record.createdAt,
+      record.version,
+    );
   }
 
   async get(name: string): Promise<QueueRecord | null> {
@@ -52,13 +111,8 @@ export class QueueRegistry extends DurableObject<Env> {
   async ensure(name: string): Promise<{ record: QueueRecord; created: boolean }> {
     const existing = this.read(name);
     if (existing) return { record: existing, created: false };
-    const record: QueueRecord = { name, config: { ...DEFAULT_QUEUE_CONFIG }, version: 1, createdAt: Date.now() };
-    this.ctx.storage.sql.exec(
-      "INSERT INTO queues (name, config, created_at, version) VALUES (?, ?, ?, 1)",
-      name,
-      JSON.stringify(record.config),
-      record.createdAt,
-    );
+    const record: QueueRecord = { name, config: { ...DEFAULT_QUEUE_CONFIG }, version: this.nextVersion(name), createdAt: Date.now() };
+    this.write(record);
     return { record, created: true };
   }
 
@@ -79,50 +133,42 @@ export class QueueRegistry extends DurableObject<Env> {
     const record: QueueRecord = {
       name,
       config: applied.config,
-      version: (existing?.version ?? 0) + 1,
+      version: this.nextVersion(name),
       createdAt: existing?.createdAt ?? Date.now(),
     };
-    this.ctx.storage.sql.exec(
-      `INSERT INTO queues (name, config, created_at, version) VALUES (?, ?, ?, ?)
-       ON CONFLICT (name) DO UPDATE SET config = excluded.config, version = excluded.version`,
-      name,
-      JSON.stringify(record.config),
-      record.createdAt,
-      record.version,
-    );
+    this.write(record);
     return { record, created: !existing };
   }
 
   /** Stores a whole configuration as is (tests and tools; the API goes through `update`, which checks it). */
   async put(name: string, config: QueueConfig): Promise<QueueConfig> {
     const existing = this.read(name);
-    this.ctx.storage.sql.exec(
-      `INSERT INTO queues (name, config, created_at, version) VALUES (?, ?, ?, ?)
-       ON CONFLICT (name) DO UPDATE SET config = excluded.config, version = excluded.version`,
-      name,
-      JSON.stringify(config),
-      existing?.createdAt ?? Date.now(),
-      (existing?.version ?? 0) + 1,
-    );
+    this.write({ name, config, version: this.nextVersion(name), createdAt: existing?.createdAt ?? Date.now() });
     return config;
   }
 
-  /** Removes the queue's entry and answers what it was (null when there was none). */
+  /**
+   * Marks the queue deleted (it no longer exists for any reader) and answers
+   * what it was, also when an earlier delete did not finish; null when there
+   * is no such queue. `forget` removes the tombstone once the partitions
+   * are empty.
+   */
   async delete(name: string): Promise<QueueRecord | null> {
     const row = this.ctx.storage.sql
-      .exec<Row>("DELETE FROM queues WHERE name = ? RETURNING name, config, version, created_at", name)
+      .exec<Row>(`UPDATE queues SET deleting = 1 WHERE name = ? RETURNING ${COLUMNS}`, name)
       .toArray()[0];
     return row ? toRecord(row) : null;
+  }
+
+  /** Removes a tombstone, unless the queue was created again meanwhile (its version then differs). */
+  async forget(name: string, version: number): Promise<void> {
+    this.ctx.storage.sql.exec("DELETE FROM queues WHERE name = ? AND version = ? AND deleting = 1", name, version);
   }
 
   /** Queues in name order, after `after`; all of them unless `limit` (SQLite reads -1 as no limit). */
   async list(after = "", limit = -1): Promise<QueueRecord[]> {
     return this.ctx.storage.sql
-      .exec<Row>(
-        "SELECT name, config, version, created_at FROM queues WHERE name > ? ORDER BY name LIMIT ?",
-        after,
-        limit,
-      )
+      .exec<Row>(`SELECT ${COLUMNS} FROM queues WHERE name > ? AND deleting = 0 ORDER BY name LIMIT ?`, after, limit)
       .toArray()
       .map(toRecord);
   }

@@ -174,6 +174,31 @@ describe("DELETE /v1/queues/:queue", () => {
     expect(res.status === 404 || res.json.results[0].ok === false).toBe(true);
   });
 
+  it("a DELETE that did not finish leaves a tombstone: the queue is gone for readers, and repeating the DELETE finishes it", async () => {
+    const q = uniqueQueue();
+    await put(q, { partitions: 2 });
+    await send(q, { messages: [{ body: 1, key: "a" }, { body: 2, key: "b" }] });
+    // As if the DELETE had stopped after marking the registry entry.
+    const reg = env.QUEUE_REGISTRY.get(env.QUEUE_REGISTRY.idFromName("registry"));
+    expect(await reg.delete(q)).not.toBeNull();
+    expect((await get(`/v1/queues/${q}`)).status).toBe(404);
+    expect((await get(`/v1/queues?cursor=${q.slice(0, -1)}&stats=false`)).json.queues.map((x: any) => x.name)).not.toContain(q);
+    expect((await del(q)).status).toBe(200);
+    expect((await del(q)).status).toBe(404);
+    for (const p of [0, 1]) expect((await partition(q, p).stats()).ready).toBe(0);
+  });
+
+  it("a queue created again outranks whatever its partitions kept from before", async () => {
+    const q = uniqueQueue();
+    await put(q, { maxAttempts: 9 });
+    const reg = env.QUEUE_REGISTRY.get(env.QUEUE_REGISTRY.idFromName("registry"));
+    await reg.delete(q); // tombstone; the partition still has maxAttempts 9 at its version
+    const res = await put(q, { maxAttempts: 2 });
+    expect(res.status).toBe(201);
+    const stored = await partition(q).configure({ ...DEFAULT_QUEUE_CONFIG, maxAttempts: 9 }, 1, 0);
+    expect(stored.maxAttempts).toBe(2);
+  });
+
   it("404 for an unknown queue", async () => {
     const res = await del(uniqueQueue());
     expect(res.status).toBe(404);

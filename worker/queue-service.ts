@@ -87,7 +87,8 @@ export async function listQueues(
 }
 
 /**
- * Deletes the queue and everything in it. The registry entry goes first:
+ * Deletes the queue and everything in it. The registry entry goes first (a
+ * tombstone until the partitions are done):
  * from then on no partition can be configured for the queue again except by
  * re-creating it, so a worker with a stale cache cannot store a message in
  * a partition that has no registry entry behind it. Then every partition
@@ -97,7 +98,14 @@ export async function deleteQueue(env: Env, name: string): Promise<void> {
   const record = await registry(env).delete(name);
   forgetQueue(name);
   if (!record) throw new ApiError("QUEUE_NOT_FOUND", `queue ${name} does not exist`);
-  await Promise.all(partitionsOf(record.config).map((p) => partitionStub(env, name, p).destroy()));
+  try {
+    await Promise.all(partitionsOf(record.config).map((p) => partitionStub(env, name, p).destroy()));
+  } catch (err) {
+    console.error(JSON.stringify({ event: "delete_failed", queue: name, error: String(err) }));
+    // The tombstone stays: the queue is gone for every reader, and repeating the DELETE finishes it.
+    throw new ApiError("UNAVAILABLE", `queue ${name} is deleted but not every partition is empty yet; repeat the DELETE`);
+  }
+  await registry(env).forget(name, record.version);
 }
 
 /** Deletes ready and delayed messages in every partition; leased ones stay. Answers how many went. */
