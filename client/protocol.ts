@@ -28,7 +28,7 @@ export const ERROR_STATUS = {
   PAYLOAD_TOO_LARGE: 413,
   /** The request body is not JSON. */
   UNSUPPORTED_MEDIA_TYPE: 415,
-  /** The shape is right but a value is not (for example an unknown dead-letter id). */
+  /** The shape is right but a value is not (for example a delay out of range). */
   INVALID_VALUE: 422,
   /** The queue is at its maxDepth; retry after the Retry-After header. */
   QUEUE_FULL: 429,

@@ -66,7 +66,8 @@ const cases = (): Case[] => [
     mentions: "messages[3].delayMs",
   },
   { name: "an unknown field", path: "/messages", body: { body: 1, dealyMs: 5 }, status: 400, code: "INVALID_REQUEST", mentions: "dealyMs" },
-  { name: "no body", path: "/messages", body: { delayMs: 5 }, status: 400, code: "INVALID_REQUEST", mentions: "body" },
+  { name: "no body", path: "/messages", body: { delayMs: 5 }, status: 400, code: "INVALID_REQUEST", mentions: "body: required" },
+  { name: "no body in a batch", path: "/messages", body: { messages: [{ body: 1 }, { delayMs: 5 }] }, status: 400, code: "INVALID_REQUEST", mentions: "messages[1].body: required" },
   {
     name: "an attribute that is not a string",
     path: "/messages",
@@ -84,7 +85,7 @@ const cases = (): Case[] => [
   { name: "receipts not a list", path: "/messages/ack", body: { receipts: "abc" }, status: 400, code: "INVALID_REQUEST", mentions: "receipts" },
   { name: "a receipt not a string", path: "/messages/ack", body: { receipts: [7] }, status: 400, code: "INVALID_REQUEST", mentions: "receipts[0]" },
   { name: "nack error not a string", path: "/messages/nack", body: () => ({ receipts: [receipt()], error: 5 }), status: 400, code: "INVALID_REQUEST", mentions: "error" },
-  { name: "extend without visibilityTimeoutMs", path: "/messages/extend", body: () => ({ receipts: [receipt()] }), status: 400, code: "INVALID_REQUEST", mentions: "visibilityTimeoutMs" },
+  { name: "extend without visibilityTimeoutMs", path: "/messages/extend", body: () => ({ receipts: [receipt()] }), status: 400, code: "INVALID_REQUEST", mentions: "visibilityTimeoutMs: required" },
   { name: "redrive ids not a list", path: "/dead-letters/redrive", body: { ids: "x" }, status: 400, code: "INVALID_REQUEST", mentions: "ids" },
   { name: "dead letters, limit not a number", method: "GET", path: "/dead-letters?limit=abc", status: 400, code: "INVALID_REQUEST", mentions: "limit" },
   { name: "dead letters, unknown parameter", method: "GET", path: "/dead-letters?after=3", status: 400, code: "INVALID_REQUEST", mentions: "after" },

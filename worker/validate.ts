@@ -30,10 +30,23 @@ const isShapeIssue = (issue: Issue): boolean =>
     ? issue.issues.some(isShapeIssue)
     : SHAPE_ISSUES.has(issue.code);
 
+/**
+ * A field that is absent. zod does not report the input by default, so this
+ * reads its message ("..., received undefined"); a union (a message `body`)
+ * is absent when each of its options says so.
+ */
+function isMissing(issue: Issue): boolean {
+  if (issue.code === "invalid_type") return /received undefined$/.test(issue.message);
+  if (issue.code === "invalid_union") {
+    return issue.errors.length > 0 && issue.errors.every((branch) => branch.some((i) => i.path.length === 0 && isMissing(i)));
+  }
+  return false;
+}
+
 function describe(issue: Issue, count: number): string {
   const more = count > 1 ? ` (and ${count - 1} more)` : "";
   let message = issue.message;
-  if (issue.code === "invalid_type" && issue.input === undefined) message = "required";
+  if (isMissing(issue)) message = "required";
   if ((issue.code === "invalid_key" || issue.code === "invalid_element") && issue.issues[0]) {
     message = `${issue.code === "invalid_key" ? "key" : "element"}: ${issue.issues[0].message}`;
   }
