@@ -9,7 +9,8 @@ import { nack } from "./partition/nack";
 import { limitShares, nextTokenAt, refill, type PartitionPlace, type TokenBucket } from "./partition/limits";
 import { peek, type PeekedRow } from "./partition/peek";
 import { purge } from "./partition/purge";
-import { receive } from "./partition/receive";
+import { countReady, receive } from "./partition/receive";
+import { release as releaseLeases } from "./partition/release";
 import { migrate } from "./partition/schema";
 import { stats } from "./partition/stats";
 import { nextDueAt, sweep, sweepExpiredLeases } from "./partition/sweep";
@@ -23,6 +24,7 @@ import type {
   PartitionStats,
   StoredDeadLetter,
 } from "./partition/types";
+import { acceptWaiter, heldClaim, serveWaiters, settleWaiter } from "./partition/waiters";
 
 /** What an enqueue answers; refusals store nothing of the batch. */
 export type EnqueueOutcome =
@@ -52,6 +54,12 @@ export interface ReceiveOutcome {
  *
  * RPC methods return results rather than throw: custom error properties do
  * not survive RPC.
+ *
+ * Long-poll consumers wait in the Worker, connected here by hibernatable
+ * WebSockets (see `partition/waiters.ts`): every operation that can make a
+ * message deliverable (enqueue, ack or dead-lettering of a group head, nack,
+ * a lease given back, redrive, resume, and the alarm for delays, backoffs,
+ * expired leases and delivery-rate tokens) ends with `wakeWaiters()`.
  */
 export class QueuePartition extends DurableObject<Env> {
   private config: QueueConfig = { ...DEFAULT_QUEUE_CONFIG };
@@ -138,6 +146,68 @@ export class QueuePartition extends DurableObject<Env> {
     );
   }
 
+  /**
+   * Wakes waiting long-polls for what can be delivered now, as a receive
+   * would see it: nothing while paused, at most the in-flight room and the
+   * delivery-rate tokens. Free when no one waits (one in-memory
+   * `getWebSockets()`). When the rate holds back ready messages from waiters,
+   * the alarm is set for the next token, and the alarm serves them again.
+   */
+  private async wakeWaiters(now = Date.now()): Promise<void> {
+    if (this.ctx.getWebSockets().length === 0) return;
+    const ctx = this.op(now);
+    const shares = limitShares(this.config, this.place);
+    const rate = shares.deliveryRatePerSec;
+    const bucket = rate === null ? null : refill(this.bucket, rate, now);
+    let heldByRate = false;
+    serveWaiters(
+      this.ctx,
+      (limit) => {
+        if (this.config.paused || this.deleted) return 0;
+        let room = limit;
+        if (shares.maxInFlight !== null) {
+          const inFlight = ctx.sql
+            .exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE lease_token IS NOT NULL")
+            .one().n;
+          room = Math.min(room, Math.max(0, shares.maxInFlight - inFlight));
+        }
+        const ready = countReady(ctx, room);
+        if (bucket === null) return ready;
+        const tokens = Math.floor(bucket.tokens);
+        heldByRate = ready > tokens;
+        return Math.min(ready, tokens);
+      },
+      now,
+    );
+    // The next whole token: when the fraction left in the bucket has grown to one.
+    if (heldByRate) await this.wakeBy(nextTokenAt({ tokens: bucket!.tokens % 1, at: now }, rate!));
+  }
+
+  /** A long-poll waiter's WebSocket upgrade (the only thing this object serves over fetch). */
+  override async fetch(request: Request): Promise<Response> {
+    const now = Date.now();
+    const accepted = acceptWaiter(this.ctx, request, now);
+    if (!accepted) return new Response("not found", { status: 404 });
+    // Something may have become ready between the waiter's last receive and now.
+    await this.wakeWaiters(now);
+    return accepted;
+  }
+
+  /** Waiters only listen. */
+  override async webSocketMessage(): Promise<void> {}
+
+  /** A waiter that leaves while it holds a claim passes it on. */
+  override async webSocketClose(ws: WebSocket): Promise<void> {
+    if (heldClaim(ws)) {
+      ws.serializeAttachment(null);
+      await this.wakeWaiters();
+    }
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.webSocketClose(ws);
+  }
+
   /** Messages stored now, counted once, then kept up to date. */
   private currentDepth(): number {
     this.depth ??= this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages").one().n;
@@ -168,6 +238,7 @@ export class QueuePartition extends DurableObject<Env> {
     this.version = version;
     this.place = place;
     this.deleted = false;
+    await this.wakeWaiters(); // a resumed queue, or a larger limit, may deliver again
     // Retention or dedup window may have shrunk: let the alarm recompute. A
     // resumed queue fires it at once, which is what wakes waiting receives.
     await this.wakeBy(wasPaused && !config.paused ? Date.now() : nextDueAt(this.op()));
@@ -205,6 +276,7 @@ export class QueuePartition extends DurableObject<Env> {
     }
     this.addDepth(outcome.stored);
     if (outcome.stored > 0) {
+      await this.wakeWaiters(ctx.now);
       await this.wakeBy(Math.min(outcome.earliestDueAt ?? Infinity, ctx.now + this.config.retentionMs));
     }
     return { ok: true, results: outcome.results };
@@ -262,8 +334,16 @@ export class QueuePartition extends DurableObject<Env> {
    * evicted or restarted partition does not hand out a fresh burst.
    * `nextDeliveryAt` says when the rate allows the next lease (null when the
    * rate did not limit this receive), so a waiting receive can wait for it.
+   * `waiter` names the long-poll wait this receive follows a "ready" for,
+   * settling its claim.
    */
-  async receive(max: number, visibilityTimeoutMs: number): Promise<ReceiveOutcome> {
+  async receive(max: number, visibilityTimeoutMs: number, waiter?: string): Promise<ReceiveOutcome> {
+    const outcome = await this.lease(max, visibilityTimeoutMs);
+    if (waiter !== undefined) settleWaiter(this.ctx, waiter, outcome.messages.length);
+    return outcome;
+  }
+
+  private async lease(max: number, visibilityTimeoutMs: number): Promise<ReceiveOutcome> {
     if (this.config.paused || this.deleted) return { messages: [], nextDeliveryAt: null };
     const ctx = this.op();
     const shares = limitShares(this.config, this.place);
@@ -296,10 +376,22 @@ export class QueuePartition extends DurableObject<Env> {
     return { messages: leased, nextDeliveryAt: rateBound ? nextTokenAt(bucket, rate!) : null };
   }
 
+  /**
+   * Gives leases back untouched (ready now, the attempt not counted): for a
+   * receive whose consumer disconnected before it got the answer.
+   */
+  async releaseLeases(refs: LeaseRef[]): Promise<LeaseOutcome[]> {
+    const ctx = this.op();
+    const { outcomes, released } = this.ctx.storage.transactionSync(() => releaseLeases(ctx, refs));
+    if (released > 0) await this.wakeWaiters(ctx.now);
+    return outcomes;
+  }
+
   async ack(refs: LeaseRef[]): Promise<LeaseOutcome[]> {
     const ctx = this.op();
     const { outcomes, acked } = this.ctx.storage.transactionSync(() => ack(ctx, refs));
     this.addDepth(-acked);
+    if (acked > 0) await this.wakeWaiters(ctx.now); // the next of a group, or in-flight room
     return outcomes;
   }
 
@@ -308,6 +400,7 @@ export class QueuePartition extends DurableObject<Env> {
     const result = this.ctx.storage.transactionSync(() => nack(ctx, refs, delayMs, error));
     this.logDeadLettered(result.deadLettered, "max_attempts", "nack");
     this.addDepth(-result.deadLettered);
+    if (result.retried + result.deadLettered > 0) await this.wakeWaiters(ctx.now);
     await this.wakeBy(result.earliestDueAt);
     return result.outcomes;
   }
@@ -335,7 +428,10 @@ export class QueuePartition extends DurableObject<Env> {
     const ctx = this.op();
     const n = this.ctx.storage.transactionSync(() => redrive(ctx.sql, ids, ctx.now));
     this.addDepth(n);
-    if (n > 0) await this.wakeBy(ctx.now + this.config.retentionMs);
+    if (n > 0) {
+      await this.wakeWaiters(ctx.now);
+      await this.wakeBy(ctx.now + this.config.retentionMs);
+    }
     return n;
   }
 
@@ -383,6 +479,7 @@ export class QueuePartition extends DurableObject<Env> {
     this.logDeadLettered(swept.deadLettered, "max_attempts", "lease expired");
     this.logDeadLettered(swept.expired, "expired", "retention");
     this.addDepth(-(swept.deadLettered + swept.expired));
+    await this.wakeWaiters(ctx.now); // delays, backoffs, expired leases and rate tokens that came due
     const next = nextDueAt(ctx);
     if (next !== null) await this.wakeBy(Math.max(next, ctx.now + 1));
   }

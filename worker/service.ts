@@ -14,6 +14,7 @@ import type {
 import type { EnqueueItem, LeaseOutcome, LeaseRef, LeasedMessage } from "../durable-objects/partition/types";
 import { logEvent } from "../durable-objects/log";
 import { ApiError } from "./errors";
+import { waitForMessages, type WaitTarget } from "./long-poll";
 import { fairOrder, nextSpread, partitionFor, routingKey } from "./partitions";
 import { partitionStub, partitionsOf, registry, repairPartitions, resolveQueue } from "./queues";
 import { formatReceipt, parseReceipt } from "./receipts";
@@ -119,34 +120,72 @@ export interface Leased {
   message: LeasedMessage;
 }
 
+export interface ReceiveOptions {
+  /** Messages to lease, 1..100. */
+  max: number;
+  /** Lease length; default the queue's visibilityTimeoutMs. */
+  visibilityTimeoutMs?: number;
+  /** Long-poll: how long to wait when nothing is ready, 0..20000 ms. Default 0 (answer at once). */
+  waitMs?: number;
+  /** The consumer's request signal: once aborted nothing more is leased, and a lease that lands anyway is released. Default none. */
+  signal?: AbortSignal;
+  /** ExecutionContext.waitUntil: keeps that release running after the consumer has gone. Default none. */
+  waitUntil?: (promise: Promise<unknown>) => void;
+}
+
 /**
- * Leases up to `max` messages, asking the partitions in a fair order. When
- * nothing was leased because the delivery rate ran out of tokens, a receive
- * with `waitMs` waits (in this stateless worker) until a partition has a
- * token again rather than answering empty at once.
+ * Leases up to `max` messages, asking the partitions in a fair order; with
+ * nothing ready and `waitMs` > 0, waits for a message (worker/long-poll.ts)
+ * and answers empty after `waitMs`. When the delivery rate ran out of
+ * tokens, the wait lasts until a partition has a token again (the partition
+ * sets its alarm for it and wakes its waiters) rather than answering empty.
  */
-export async function receiveMessages(
-  env: Env,
-  queue: string,
-  opts: { max: number; visibilityTimeoutMs?: number; waitMs?: number },
-): Promise<Leased[]> {
+export function receiveMessages(env: Env, queue: string, opts: ReceiveOptions): Promise<Leased[]> {
+  const work = receiveOrWait(env, queue, opts);
+  opts.waitUntil?.(work.catch(() => undefined));
+  return work;
+}
+
+async function receiveOrWait(env: Env, queue: string, opts: ReceiveOptions): Promise<Leased[]> {
   const config = await resolveQueue(env, queue);
   const leaseMs = opts.visibilityTimeoutMs ?? config.visibilityTimeoutMs;
-  const deadline = Date.now() + (opts.waitMs ?? 0);
-  const out: Leased[] = [];
-  // Bounded: each round waits for a token that the rate promised.
-  for (let round = 0; round < 100; round++) {
-    let nextDeliveryAt = Infinity;
-    for (const partition of fairOrder(config)) {
-      if (out.length >= opts.max) break;
-      const got = await partitionStub(env, queue, partition).receive(opts.max - out.length, leaseMs);
-      for (const message of got.messages) out.push({ partition, message });
-      if (got.nextDeliveryAt !== null) nextDeliveryAt = Math.min(nextDeliveryAt, got.nextDeliveryAt);
-    }
-    if (out.length > 0 || nextDeliveryAt > deadline) break;
-    await scheduler.wait(Math.max(1, nextDeliveryAt - Date.now()));
+  const gone = () => opts.signal?.aborted === true;
+  let out: Leased[] = [];
+  for (const partition of fairOrder(config)) {
+    if (out.length >= opts.max || gone()) break;
+    const { messages } = await partitionStub(env, queue, partition).receive(opts.max - out.length, leaseMs);
+    for (const message of messages) out.push({ partition, message });
+  }
+  if (out.length === 0 && (opts.waitMs ?? 0) > 0 && !gone()) {
+    const targets = fairOrder(config).map((partition): WaitTarget => {
+      const stub = partitionStub(env, queue, partition);
+      return {
+        partition,
+        connect: (path) => stub.fetch(`https://partition${path}`, { headers: { upgrade: "websocket" } }),
+        receive: async (waiter) => (await stub.receive(opts.max, leaseMs, waiter)).messages,
+      };
+    });
+    const woken = await waitForMessages(targets, { max: opts.max, waitMs: opts.waitMs!, signal: opts.signal });
+    out = woken ? woken.messages.map((message) => ({ partition: woken.partition, message })) : [];
+  }
+  if (out.length > 0 && gone()) {
+    await releaseLeases(env, queue, out);
+    return [];
   }
   return out;
+}
+
+/** Gives leases back untouched (ready again, the attempt not counted). */
+async function releaseLeases(env: Env, queue: string, leased: Leased[]): Promise<void> {
+  const byPartition = new Map<number, LeaseRef[]>();
+  for (const { partition, message } of leased) {
+    const refs = byPartition.get(partition) ?? [];
+    refs.push({ seq: message.seq, token: message.leaseToken });
+    byPartition.set(partition, refs);
+  }
+  await Promise.all(
+    [...byPartition].map(([partition, refs]) => partitionStub(env, queue, partition).releaseLeases(refs)),
+  );
 }
 
 /** A leased message as wire JSON; the body is spliced in as stored, never parsed. */

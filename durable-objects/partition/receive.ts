@@ -8,6 +8,22 @@ export function newLeaseToken(): string {
 }
 
 /**
+ * Deliverable now: no lease, visible, and first of its group (no earlier
+ * message of the group is still stored, whatever its state). `?1` is now.
+ */
+const READY = `m.lease_token IS NULL AND m.visible_at <= ?1
+  AND (m.group_id IS NULL OR NOT EXISTS (
+        SELECT 1 FROM messages g WHERE g.group_id = m.group_id AND g.seq < m.seq))`;
+
+/** How many messages a receive could lease now, counting no further than `limit`. */
+export function countReady({ sql, now }: OpContext, limit: number): number {
+  if (limit <= 0) return 0;
+  return sql
+    .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages m WHERE ${READY} LIMIT ?2)`, now, limit)
+    .one().n;
+}
+
+/**
  * Leases up to `max` ready messages in `seq` order with one UPDATE.
  *
  * Ready means: no lease, visible now, and first of its group (no earlier
@@ -35,18 +51,13 @@ export function receive(
       group_id: string | null;
     }>(
       `UPDATE messages
-       SET lease_token = ?1, visible_at = ?2, attempts = attempts + 1, delivered_at = ?3,
-           first_delivered_at = COALESCE(first_delivered_at, ?3)
-       WHERE seq IN (
-         SELECT m.seq FROM messages m
-         WHERE m.lease_token IS NULL AND m.visible_at <= ?3
-           AND (m.group_id IS NULL OR NOT EXISTS (
-                 SELECT 1 FROM messages g WHERE g.group_id = m.group_id AND g.seq < m.seq))
-         ORDER BY m.seq LIMIT ?4)
+       SET lease_token = ?2, visible_at = ?3, attempts = attempts + 1, delivered_at = ?1,
+           first_delivered_at = COALESCE(first_delivered_at, ?1)
+       WHERE seq IN (SELECT m.seq FROM messages m WHERE ${READY} ORDER BY m.seq LIMIT ?4)
        RETURNING seq, id, body, attributes, attempts, enqueued_at, group_id`,
+      now,
       token,
       leaseExpiresAt,
-      now,
       max,
     )
     .toArray();

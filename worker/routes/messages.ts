@@ -25,7 +25,12 @@ messages.get("/", queryParams(peekQuery), async (c) => {
 });
 
 messages.post("/receive", jsonBody(receiveRequest), async (c) => {
-  const leased = await receiveMessages(c.env, c.req.param("queue")!, c.req.valid("json"));
+  // The request's signal tells a long-poll that its consumer left (compatibility flag enable_request_signal).
+  const leased = await receiveMessages(c.env, c.req.param("queue")!, {
+    ...c.req.valid("json"),
+    signal: c.req.raw.signal,
+    waitUntil: (p) => c.executionCtx.waitUntil(p),
+  });
   return c.body(`{"messages":[${leased.map(leasedJson).join(",")}]}`, 200, JSON_TYPE);
 });
 

@@ -1,0 +1,198 @@
+import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { DEFAULT_QUEUE_CONFIG, type ReceiveResponse } from "../client/protocol";
+import { ADMIN_TOKEN, BASE, call, partition, receive, send, settle, stats, uniqueQueue } from "./helpers";
+
+/** Live waiter sockets of a partition. */
+const waiters = (queue: string) => runInDurableObject(partition(queue), (_, state) => state.getWebSockets().length);
+
+/** Waits (polling, real time) until `n` long-polls wait on the queue's partition. */
+async function untilWaiting(queue: string, n: number) {
+  for (let i = 0; i < 200; i++) {
+    if ((await waiters(queue)) >= n) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`never saw ${n} waiters`);
+}
+
+/** A long-poll receive, not awaited: its answer and how long it took. */
+function longPoll(queue: string, body: Record<string, unknown>, signal?: AbortSignal) {
+  const started = performance.now();
+  return SELF.fetch(`${BASE}/v1/queues/${queue}/messages/receive`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+    signal,
+  }).then(async (res) => {
+    expect(res.status).toBe(200);
+    const json = (await res.json()) as ReceiveResponse;
+    return { messages: json.messages, ms: performance.now() - started };
+  });
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("long-poll receive", () => {
+  it("answers an empty list after roughly waitMs", async () => {
+    const q = uniqueQueue();
+    const { messages, ms } = await longPoll(q, { waitMs: 400 });
+    expect(messages).toEqual([]);
+    expect(ms).toBeGreaterThanOrEqual(380);
+    expect(ms).toBeLessThan(2_000);
+    // The socket is gone once the wait ended.
+    await vi.waitFor(async () => expect(await waiters(q)).toBe(0));
+  });
+
+  it("answers at once when a message is ready, whatever waitMs", async () => {
+    const q = uniqueQueue();
+    await send(q, { body: 1 });
+    const { messages, ms } = await longPoll(q, { waitMs: 10_000 });
+    expect(messages.map((m) => m.body)).toEqual([1]);
+    expect(ms).toBeLessThan(1_000);
+    expect(await waiters(q)).toBe(0);
+  });
+
+  it("wakes a waiting receive the moment a message is enqueued", async () => {
+    const q = uniqueQueue();
+    const waiting = longPoll(q, { waitMs: 10_000 });
+    await untilWaiting(q, 1);
+    const sentAt = performance.now();
+    await send(q, { body: { hello: "waiter" } });
+    const { messages } = await waiting;
+    expect(messages.map((m) => m.body)).toEqual([{ hello: "waiter" }]);
+    expect(performance.now() - sentAt).toBeLessThan(1_000);
+  });
+
+  it("one enqueue wakes exactly one of many waiters; the others time out empty and lease nothing", async () => {
+    const q = uniqueQueue();
+    const polls = Array.from({ length: 5 }, () => longPoll(q, { waitMs: 1_500 }));
+    await untilWaiting(q, 5);
+    await send(q, { body: "only one" });
+    const answers = await Promise.all(polls);
+    const got = answers.filter((a) => a.messages.length > 0);
+    expect(got).toHaveLength(1);
+    expect(got[0].messages[0].body).toBe("only one");
+    expect(got[0].ms).toBeLessThan(1_400);
+    for (const a of answers.filter((a) => a.messages.length === 0)) expect(a.ms).toBeGreaterThanOrEqual(1_400);
+    expect(await stats(q)).toMatchObject({ ready: 0, inFlight: 1 });
+  });
+
+  it("a batch wakes as many waiters as it can satisfy", async () => {
+    const q = uniqueQueue();
+    const polls = Array.from({ length: 4 }, () => longPoll(q, { waitMs: 1_500 }));
+    await untilWaiting(q, 4);
+    await send(q, { messages: [{ body: 1 }, { body: 2 }] });
+    const answers = await Promise.all(polls);
+    expect(answers.flatMap((a) => a.messages.map((m) => m.body)).sort()).toEqual([1, 2]);
+    expect(answers.filter((a) => a.messages.length > 0)).toHaveLength(2);
+  });
+
+  it("wakes a waiter when a delayed message's alarm fires", async () => {
+    const q = uniqueQueue();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const waiting = longPoll(q, { waitMs: 10_000 });
+    await untilWaiting(q, 1);
+    await send(q, { body: "later", delayMs: 60_000 });
+    expect(await stats(q)).toMatchObject({ delayed: 1 });
+    vi.setSystemTime(Date.now() + 60_000);
+    const firedAt = performance.now();
+    expect(await runDurableObjectAlarm(partition(q))).toBe(true);
+    const { messages } = await waiting;
+    expect(messages.map((m) => m.body)).toEqual(["later"]);
+    expect(performance.now() - firedAt).toBeLessThan(1_000);
+  });
+
+  it("waiting receives survive the partition hibernating and get the next message", async () => {
+    const q = uniqueQueue();
+    const polls = [longPoll(q, { waitMs: 10_000 }), longPoll(q, { waitMs: 10_000 })];
+    await untilWaiting(q, 2);
+    const stub = partition(q);
+    await runInDurableObject(stub, (instance) => void ((instance as unknown as { marked: boolean }).marked = true));
+    await evictDurableObject(stub, { webSockets: "hibernate" });
+    await send(q, { messages: [{ body: "a" }, { body: "b" }] });
+    // A new instance served them: the waiters' sockets and attachments outlived the old one.
+    expect(await runInDurableObject(stub, (instance) => (instance as unknown as { marked?: boolean }).marked)).toBe(undefined);
+    const answers = await Promise.all(polls);
+    expect(answers.flatMap((a) => a.messages.map((m) => m.body)).sort()).toEqual(["a", "b"]);
+  });
+
+  it("waits on every partition of a queue and wakes for a message on any of them", async () => {
+    const q = uniqueQueue();
+    expect((await call("PUT", `/v1/queues/${q}`, { partitions: 3 })).status).toBe(201);
+    const sockets = () =>
+      Promise.all([0, 1, 2].map((p) => runInDurableObject(partition(q, p), (_, state) => state.getWebSockets().length)));
+    for (const groupId of ["g-1", "g-2", "g-3", "g-4", "g-5", "g-6"]) {
+      const waiting = longPoll(q, { waitMs: 10_000 });
+      await vi.waitFor(async () => expect(await sockets()).toEqual([1, 1, 1]), { timeout: 2_000, interval: 10 });
+      await send(q, { body: groupId, groupId }); // groups hash over the partitions
+      const { messages } = await waiting;
+      expect(messages.map((m) => m.body)).toEqual([groupId]);
+      await vi.waitFor(async () => expect(await sockets()).toEqual([0, 0, 0]), { timeout: 2_000, interval: 10 });
+    }
+  });
+
+  it("waits for the delivery rate's next token rather than answering empty", async () => {
+    const q = uniqueQueue();
+    expect((await call("PUT", `/v1/queues/${q}`, { deliveryRatePerSec: 2 })).status).toBe(201);
+    await send(q, { messages: [1, 2, 3, 4].map((body) => ({ body })) });
+    const burst = await receive(q, { max: 10 });
+    expect(burst.map((m) => m.body)).toEqual([1, 2]); // a second's worth of tokens
+    const started = performance.now();
+    const [a, b] = await Promise.all([longPoll(q, { waitMs: 5_000 }), longPoll(q, { waitMs: 5_000 })]);
+    expect([...a.messages, ...b.messages].map((m) => m.body).sort()).toEqual([3, 4]);
+    // Two more tokens take about a second at 2 per second; neither wait ran to its end.
+    expect(performance.now() - started).toBeGreaterThan(400);
+    expect(Math.max(a.ms, b.ms)).toBeLessThan(3_000);
+  });
+
+  it("a waiter held back by maxInFlight is woken when an ack makes room", async () => {
+    const q = uniqueQueue();
+    expect((await call("PUT", `/v1/queues/${q}`, { maxInFlight: 1 })).status).toBe(201);
+    await send(q, { messages: [{ body: "first" }, { body: "second" }] });
+    const [first] = await receive(q, { max: 10 });
+    const waiting = longPoll(q, { waitMs: 10_000 });
+    await untilWaiting(q, 1);
+    await new Promise((r) => setTimeout(r, 100));
+    await settle(q, "ack", { receipts: [first.receipt] });
+    const { messages, ms } = await waiting;
+    expect(messages.map((m) => m.body)).toEqual(["second"]);
+    expect(ms).toBeLessThan(2_000);
+  });
+
+  it("a consumer that disconnects while waiting takes no lease with it", async () => {
+    const q = uniqueQueue();
+    const controller = new AbortController();
+    const waiting = longPoll(q, { waitMs: 10_000 }, controller.signal).catch((err) => err);
+    await untilWaiting(q, 1);
+    controller.abort();
+    expect(await waiting).toBeInstanceOf(Error);
+    await vi.waitFor(async () => expect(await waiters(q)).toBe(0));
+    await send(q, { body: "for someone else" });
+    expect(await stats(q)).toMatchObject({ ready: 1, inFlight: 0 });
+  });
+
+  it("a consumer that disconnects as its message arrives either got it or left it ready", async () => {
+    for (let i = 0; i < 8; i++) {
+      const q = uniqueQueue();
+      const controller = new AbortController();
+      const waiting = longPoll(q, { waitMs: 5_000 }, controller.signal).then(
+        (r) => r.messages,
+        () => null,
+      );
+      await untilWaiting(q, 1);
+      // Leaving before the wake, during the lease, or after the answer: all three happen.
+      const sending = send(q, { body: i });
+      if (i % 2 === 0) await sending;
+      await new Promise((r) => setTimeout(r, i % 4));
+      controller.abort();
+      await sending;
+      const got = await waiting;
+      // A lease that came back to a consumer already gone is released (in waitUntil, just after).
+      await vi.waitFor(async () =>
+        expect(await stats(q)).toMatchObject(got?.length ? { ready: 0, inFlight: 1 } : { ready: 1, inFlight: 0 }),
+      );
+    }
+  });
+});
