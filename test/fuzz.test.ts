@@ -1,0 +1,401 @@
+/**
+ * Hostile input, property-based: well over a thousand malformed or hostile
+ * requests (wrong types, huge or deep JSON, bad names, bad receipts, forged
+ * tokens, bad headers, odd methods and paths). Every answer must be a 4xx
+ * with a code from the closed set and the status that code has, and the
+ * fixture queue (one message in each state) must be exactly as it was, down
+ * to its rows inside the partition object.
+ *
+ * Every generated request is invalid by construction: a valid request may
+ * change state, so the generators never produce one (an extra unknown field
+ * makes any body invalid, receipts never match the pattern unless another
+ * field is wrong, and so on).
+ */
+import { SELF, runInDurableObject } from "cloudflare:test";
+import fc from "fast-check";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ERROR_STATUS, LIMITS, QUEUE_NAME_PATTERN, RECEIPT_PATTERN, type ErrorCode } from "../client/protocol";
+import { mintToken } from "../client/tokens";
+import { ADMIN_TOKEN, BASE, partition, post, receive, send, settle, stats, uniqueQueue } from "./helpers";
+
+const RUNS = 1200;
+/** Replays a run: FUZZ_SEED=<seed printed by a failure> npx vitest run test/fuzz.test.ts */
+const FUZZ_SEED = Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+const SECRET = "test-token-secret";
+
+interface Req {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: string | Uint8Array;
+}
+
+const fixture = uniqueQueue("fuzz");
+let leasedReceipt = "";
+let tokens: Record<string, string> = {};
+
+/** Everything the partition stores about its messages, as text. */
+const snapshot = () =>
+  runInDurableObject(partition(fixture), (_, state) => {
+    const all = (table: string, order: string) =>
+      state.storage.sql.exec(`SELECT * FROM ${table} ORDER BY ${order}`).toArray();
+    return JSON.stringify({
+      messages: all("messages", "seq"),
+      deadLetters: all("dead_letters", "dl_seq"),
+      dedup: all("dedup", "dedup_id"),
+    });
+  });
+
+const counts = async () => {
+  const s = await stats(fixture);
+  return { ready: s.ready, delayed: s.delayed, inFlight: s.inFlight, deadLetters: s.deadLetters };
+};
+
+// ---- generators -------------------------------------------------------------
+
+const json = (value: unknown) => JSON.stringify(value);
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const jsonHeaders = { ...admin, "content-type": "application/json" };
+
+/** Any JSON value, some of them awkward (unicode, big numbers, __proto__ keys). */
+const anyJson = fc.jsonValue({ maxDepth: 4 });
+const oddKey = fc.constantFrom("__proto__", "constructor", "", " ", "body ", "BODY", "messages\u0000", "\u{1F4A5}", "x".repeat(300));
+/** An object with a key no schema knows: invalid for every route, whatever else it holds. */
+const withUnknownKey = fc
+  .tuple(fc.dictionary(fc.string({ maxLength: 8 }), anyJson, { maxKeys: 4 }), oddKey, anyJson)
+  .map(([base, key, value]) => {
+    const out: Record<string, unknown> = { ...base };
+    Object.defineProperty(out, key === "" ? "__fuzz__" : `${key}__fuzz`, { value, enumerable: true });
+    return out;
+  });
+const notReceipt = fc
+  .oneof(
+    fc.string({ maxLength: 80 }),
+    fc.constantFrom("0.1.short", "100.1.aaaaaaaaaaaaaaaaaaaa", "0.1234567890123456.aaaaaaaaaaaaaaaaaaaa", "-1.1.aaaaaaaaaaaaaaaaaaaa", "0.1.aaaaaaaaaaaaaaaa!", " 0.1.aaaaaaaaaaaaaaaaaaaa", "0.1.aaaaaaaaaaaaaaaaaaaa\n"),
+  )
+  .filter((s) => !RECEIPT_PATTERN.test(s));
+const notReceiptValue = fc.oneof(notReceipt, fc.integer(), fc.constant(null), fc.array(fc.string(), { maxLength: 2 }), fc.object({ maxDepth: 1 }));
+const deep = (depth: number, open: string, close: string) => open.repeat(depth) + "1" + close.repeat(depth);
+const deepJsonText = fc.oneof(
+  fc.integer({ min: LIMITS.maxBodyDepth + 1, max: 5_000 }).map((d) => deep(d, "[", "]")),
+  fc.constantFrom(100_000, 400_000).map((d) => deep(d, "[", "]")),
+  fc.integer({ min: LIMITS.maxBodyDepth + 1, max: 2_000 }).map((d) => deep(d, '{"a":', "}")),
+);
+
+const badInt = (min: number, max: number) =>
+  fc.oneof(
+    fc.integer({ min: -1e9, max: min - 1 }),
+    fc.integer({ min: max + 1, max: Number.MAX_SAFE_INTEGER }),
+    fc.double({ noInteger: true, noNaN: true, noDefaultInfinity: true }),
+    fc.constantFrom(1e308, -0.5, Number.MAX_SAFE_INTEGER + 2),
+    fc.constantFrom<unknown>("1", null, true, [], {}, "", "1e3"),
+  );
+
+/** A message with exactly one field made wrong. */
+const badMessage = fc.oneof(
+  fc.record({ body: fc.constant(1), delayMs: badInt(0, LIMITS.maxDelayMs) }),
+  fc.record({ body: fc.constant(1), attributes: fc.constantFrom<unknown>({ a: 1 }, [], "x", { k: null }, { k: ["v"] }, 5, { ["x".repeat(257)]: "v" }) }),
+  fc.record({ body: fc.constant(1), groupId: fc.constantFrom<unknown>("", "a b", "x".repeat(129), 5, "é", "a/b", null) }),
+  fc.record({ body: fc.constant(1), dedupId: fc.constantFrom<unknown>("", "x".repeat(129), 1, null, []) }),
+  fc.constant({}),
+  fc.constant({ delayMs: 0 }),
+  withUnknownKey.map((o) => ({ ...o, body: 1 })),
+);
+
+const routes = (q: string) => ({
+  enqueue: `/v1/queues/${q}/messages`,
+  receive: `/v1/queues/${q}/messages/receive`,
+  ack: `/v1/queues/${q}/messages/ack`,
+  nack: `/v1/queues/${q}/messages/nack`,
+  extend: `/v1/queues/${q}/messages/extend`,
+  stats: `/v1/queues/${q}/stats`,
+  deadLetters: `/v1/queues/${q}/dead-letters`,
+  redrive: `/v1/queues/${q}/dead-letters/redrive`,
+});
+const R = routes(fixture);
+const ALL_ROUTES: [string, string][] = [
+  ["POST", R.enqueue],
+  ["POST", R.receive],
+  ["POST", R.ack],
+  ["POST", R.nack],
+  ["POST", R.extend],
+  ["GET", R.stats],
+  ["GET", R.deadLetters],
+  ["DELETE", R.deadLetters],
+  ["POST", R.redrive],
+  ["PUT", `/v1/queues/${fixture}`],
+  ["DELETE", `/v1/queues/${fixture}`],
+  ["POST", `/v1/queues/${fixture}/purge`],
+  ["POST", `/v1/queues/${fixture}/pause`],
+  ["GET", `/v1/queues/${fixture}/messages`],
+  ["POST", "/v1/tokens"],
+];
+const POST_ROUTES = [R.enqueue, R.receive, R.ack, R.nack, R.extend, R.redrive, "/v1/tokens"];
+
+/** Valid-looking requests to every route, with a token that must not pass. */
+const badToken = fc
+  .tuple(
+    fc.constantFrom(...ALL_ROUTES),
+    fc.oneof(
+      fc.constant(""),
+      fc.constantFrom("Bearer", "Bearer ", "Basic dGVzdDp0ZXN0", "bearer test-admin-token2", `Bearer ${ADMIN_TOKEN} x`, `Token ${ADMIN_TOKEN}`),
+      fc.string({ maxLength: 60, unit: "binary-ascii" }).map((s) => `Bearer ${s.replace(/[^\x20-\x7e]/g, "")}`),
+      fc.constant(`Bearer ${"a".repeat(5000)}`),
+      fc.constantFrom("forged", "expired", "alg-none", "swapped", "other-queue", "wrong-scope", "hs512", "no-exp", "weird-claims").map((k) => `Bearer ${tokens[k]}`),
+    ),
+  )
+  .map(([[method, path], authorization]): Req => {
+    // A consume token for the right queue may read stats: that one would pass.
+    if (path === R.stats && authorization === `Bearer ${tokens["wrong-scope"]}`) authorization = "Bearer x";
+    const body = method === "GET" || method === "DELETE" ? undefined : json({ body: 1 });
+    return { method, path, headers: { authorization, "content-type": "application/json" }, body };
+  });
+
+/** The admin token, with bodies that are not what the route takes. */
+const badBody = fc.oneof(
+  // Not JSON at all, or JSON of the wrong kind.
+  fc.tuple(fc.constantFrom(...POST_ROUTES), fc.oneof(fc.string({ minLength: 1 }), fc.constantFrom("{", "[1,", "{'a':1}", "nul", "\u0000", "{\"body\":1}}", "1 2", "NaN", "{\"body\": -}")))
+    .filter(([, text]) => {
+      try {
+        JSON.parse(text);
+        return false;
+      } catch {
+        return text.trim() !== "";
+      }
+    })
+    .map(([path, text]): Req => ({ method: "POST", path, headers: jsonHeaders, body: text })),
+  fc.tuple(fc.constantFrom(...POST_ROUTES), fc.oneof(fc.integer(), fc.string(), fc.constant(null), fc.boolean(), fc.array(anyJson, { maxLength: 3 })))
+    .map(([path, value]): Req => ({ method: "POST", path, headers: jsonHeaders, body: json(value) })),
+  fc.tuple(fc.constantFrom(...POST_ROUTES), withUnknownKey).map(([path, value]): Req => ({ method: "POST", path, headers: jsonHeaders, body: json(value) })),
+  // Invalid UTF-8.
+  fc.tuple(fc.constantFrom(...POST_ROUTES), fc.uint8Array({ minLength: 1, maxLength: 64 }))
+    .map(([path, bytes]): Req => ({ method: "POST", path, headers: jsonHeaders, body: new Uint8Array([0xff, 0xfe, ...bytes]) })),
+  // Enqueue: one wrong field, in one message or in a batch.
+  badMessage.map((m): Req => ({ method: "POST", path: R.enqueue, headers: jsonHeaders, body: json(m) })),
+  fc.tuple(fc.array(fc.constant<Record<string, unknown>>({ body: 1 }), { maxLength: 5 }), badMessage, fc.nat(5))
+    .map(([ok, bad, at]): Req => {
+      const messages = [...ok];
+      messages.splice(at % (ok.length + 1), 0, bad);
+      return { method: "POST", path: R.enqueue, headers: jsonHeaders, body: json({ messages }) };
+    }),
+  fc.constantFrom<unknown>({ messages: [] }, { messages: Array.from({ length: LIMITS.maxBatch + 1 }, () => ({ body: 1 })) }, { messages: {} }, { messages: null })
+    .map((b): Req => ({ method: "POST", path: R.enqueue, headers: jsonHeaders, body: json(b) })),
+  // Deep JSON bodies, bare or as a message body.
+  fc.tuple(fc.constantFrom(...POST_ROUTES), deepJsonText, fc.boolean())
+    .map(([path, text, wrapped]): Req => ({ method: "POST", path, headers: jsonHeaders, body: wrapped ? `{"body":${text}}` : text })),
+  // Too large: the request (over 1 MiB) or one message (over 256 KiB).
+  fc.constantFrom(
+    { path: R.enqueue, body: json({ body: "x".repeat(LIMITS.maxRequestBytes) }) },
+    { path: R.enqueue, body: json({ body: "x".repeat(300 * 1024) }) },
+    { path: R.enqueue, body: json({ messages: [{ body: "x".repeat(200 * 1024) }, { body: "y".repeat(200 * 1024), attributes: { a: "z".repeat(60 * 1024) } }] }) },
+    { path: R.ack, body: "[".repeat(LIMITS.maxRequestBytes + 10) },
+  ).map(({ path, body }): Req => ({ method: "POST", path, headers: jsonHeaders, body })),
+  // Receive, nack, extend, ack: a wrong value in a field that is otherwise fine.
+  fc.oneof(
+    badInt(1, LIMITS.maxReceive).map((max) => ({ max })),
+    badInt(LIMITS.minVisibilityTimeoutMs, LIMITS.maxVisibilityTimeoutMs).map((visibilityTimeoutMs) => ({ visibilityTimeoutMs })),
+    badInt(0, LIMITS.maxWaitMs).map((waitMs) => ({ waitMs })),
+  ).map((b): Req => ({ method: "POST", path: R.receive, headers: jsonHeaders, body: json(b) })),
+  fc.tuple(fc.constantFrom(R.ack, R.nack, R.extend), fc.array(notReceiptValue, { minLength: 1, maxLength: 3 }), fc.boolean())
+    .map(([path, bad, withReal]): Req => {
+      const receipts = withReal ? [leasedReceipt, ...bad] : bad;
+      const extra = path === R.extend ? { visibilityTimeoutMs: 5000 } : {};
+      return { method: "POST", path, headers: jsonHeaders, body: json({ receipts, ...extra }) };
+    }),
+  fc.constantFrom(R.ack, R.nack, R.extend).map((path): Req => ({
+    method: "POST",
+    path,
+    headers: jsonHeaders,
+    body: json({ receipts: Array.from({ length: LIMITS.maxBatch + 1 }, () => leasedReceipt), visibilityTimeoutMs: 5000 }),
+  })),
+  // A real receipt of the leased message, with another field wrong: nothing may happen to the lease.
+  badInt(0, LIMITS.maxDelayMs).map((delayMs): Req => ({ method: "POST", path: R.nack, headers: jsonHeaders, body: json({ receipts: [leasedReceipt], delayMs }) })),
+  fc.constantFrom<unknown>(1, null, ["e"], { m: 1 }, "x".repeat(4097)).map((error): Req => ({ method: "POST", path: R.nack, headers: jsonHeaders, body: json({ receipts: [leasedReceipt], error }) })),
+  badInt(LIMITS.minVisibilityTimeoutMs, LIMITS.maxVisibilityTimeoutMs).map((visibilityTimeoutMs): Req => ({ method: "POST", path: R.extend, headers: jsonHeaders, body: json({ receipts: [leasedReceipt], visibilityTimeoutMs }) })),
+  fc.constant<Req>({ method: "POST", path: R.extend, headers: jsonHeaders, body: json({ receipts: [leasedReceipt] }) }),
+  // Redrive and dead-letter listing with wrong values.
+  fc.constantFrom<unknown>({ ids: [] }, { ids: "all" }, { ids: [1] }, { ids: [""] }, { ids: ["x".repeat(65)] }, { ids: null })
+    .map((b): Req => ({ method: "POST", path: R.redrive, headers: jsonHeaders, body: json(b) })),
+  fc.constantFrom("limit=0", "limit=101", "limit=x", "limit=1.5", "cursor=abc", "cursor=1.2.3", "cursor=", "other=1", "limit=-1", "cursor=99999999999999999.1")
+    .map((qs): Req => ({ method: "GET", path: `${R.deadLetters}?${qs}`, headers: admin })),
+  // Tokens with wrong values.
+  fc.constantFrom<unknown>({ scopes: ["admin"], queues: ["a"] }, { scopes: "publish", queues: ["a"] }, { scopes: ["publish"], queues: ["a*b"] }, { scopes: ["publish", "publish"], queues: ["a"] }, { scopes: ["publish"], queues: ["a"], expiresInSeconds: -5 }, { scopes: ["publish"], queues: Array.from({ length: 101 }, (_, i) => `q${i}`) })
+    .map((b): Req => ({ method: "POST", path: "/v1/tokens", headers: jsonHeaders, body: json(b) })),
+);
+
+/** The admin token, with headers that are wrong. */
+const badHeaders = fc.oneof(
+  fc.tuple(
+    fc.constantFrom(...POST_ROUTES),
+    fc.constantFrom("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml", "application/jsonx", "json", "text/json", "application/json-seq", "*/*", "application/octet-stream"),
+  ).map(([path, type]): Req => ({ method: "POST", path, headers: { ...admin, "content-type": type }, body: json({ body: 1 }) })),
+  fc.tuple(fc.constantFrom(...POST_ROUTES), fc.string({ maxLength: 40, unit: "binary-ascii" }))
+    .map(([path, type]) => [path, type.replace(/[^\x20-\x7e]/g, "").trim()] as const)
+    .filter(([, type]) => type !== "" && !/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(type))
+    .map(([path, type]): Req => ({ method: "POST", path, headers: { ...admin, "content-type": type }, body: json({ body: 1, x: 1 }) })),
+);
+
+/** Queue names that are not names: in every route, with the admin token. */
+const badQueueName = fc
+  .oneof(
+    fc.string({ minLength: 65, maxLength: 100, unit: fc.constantFrom("a", "b", "-", "_") }),
+    fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !QUEUE_NAME_PATTERN.test(s)),
+    fc.constantFrom("a.b", "a b", "%00", "é", "a%2Fb", "..", "%2e%2e", "a%", "%zz", "<script>", "a;b", "a*", "*", "\u{1F4A5}", "a\u0000b"),
+  )
+  // "." is a path segment the URL parser removes: the request would then name another route.
+  .filter((s) => !QUEUE_NAME_PATTERN.test(s) && !/^(\.|%2e)$/i.test(s))
+  .chain((name) =>
+    fc.constantFrom(...ALL_ROUTES.filter(([, p]) => p.includes(fixture))).map(([method, path]): Req => {
+      const encoded = /%/.test(name) ? name : encodeURIComponent(name);
+      return {
+        method,
+        path: path.replace(fixture, encoded),
+        headers: jsonHeaders,
+        body: method === "GET" || method === "DELETE" ? undefined : json({ body: 1 }),
+      };
+    }),
+  );
+
+/** Methods no route has, known paths with a method they do not take, paths that are not routes. */
+const oddRoute = fc.oneof(
+  fc.tuple(// workerd takes the HTTP methods it knows (WebDAV and friends), no others.
+    fc.constantFrom("PROPFIND", "PROPPATCH", "LOCK", "UNLOCK", "MKCOL", "MOVE", "COPY", "PURGE", "REPORT", "SEARCH", "ACL", "NOTIFY", "SUBSCRIBE", "MERGE", "TRACE", "patch", "purge"), fc.constantFrom(...ALL_ROUTES.map(([, p]) => p)))
+    .map(([method, path]): Req => ({ method, path, headers: admin })),
+  fc.tuple(
+    fc.constantFrom("PUT", "PATCH", "DELETE", "GET"),
+    fc.constantFrom(R.receive, R.ack, R.nack, R.extend, R.redrive, "/v1/tokens"),
+  ).map(([method, path]): Req => ({ method, path, headers: jsonHeaders, body: method === "GET" || method === "DELETE" ? undefined : json({ body: 1 }) })),
+  fc.tuple(fc.constantFrom("POST", "PUT", "PATCH", "DELETE"), fc.constantFrom(R.stats)).map(([method, path]): Req => ({ method, path, headers: jsonHeaders, body: method === "DELETE" ? undefined : "{}" })),
+  fc.tuple(fc.constantFrom("GET", "POST", "DELETE"), fc.array(fc.string({ minLength: 1, maxLength: 10 }), { minLength: 1, maxLength: 5 }))
+    .map(([method, segments]): Req => ({
+      method,
+      path: `/v1/zz-${segments.map(encodeURIComponent).join("/")}`,
+      headers: jsonHeaders,
+      body: method === "POST" ? "{}" : undefined,
+    })),
+  fc.constantFrom(
+    `/v1/queues/${fixture}/messages/receive/extra`,
+    `/v1/queues/${fixture}/messages//receive`,
+    `/v1/queues//messages`,
+    `/v1/queues/${fixture}/stats/..%2F..%2Ftokens`,
+    `/V1/queues/${fixture}/stats`,
+    "/v2/queues",
+    "/%",
+    "/v1/%E0%A4%A",
+    `/v1/queues/${fixture}/dead-letters/redrive/`.repeat(20),
+  ).map((path): Req => ({ method: "POST", path, headers: jsonHeaders, body: json({ body: 1, x: 1 }) })),
+);
+
+/** Counterexamples print short: a request can be a megabyte. */
+const labelled = (req: Req): Req =>
+  Object.assign(req, {
+    [fc.toStringMethod]: () =>
+      `${req.method} ${req.path.slice(0, 150)} ${JSON.stringify(req.headers).slice(0, 200)} body(${req.body?.length ?? 0}): ${String(typeof req.body === "string" ? req.body : "<bytes>").slice(0, 200)}`,
+  });
+
+const hostile = fc.oneof(
+  { arbitrary: badToken, weight: 3 },
+  { arbitrary: badBody, weight: 6 },
+  { arbitrary: badHeaders, weight: 1 },
+  { arbitrary: badQueueName, weight: 2 },
+  { arbitrary: oddRoute, weight: 2 },
+).map(labelled);
+
+async function sendRaw(req: Req) {
+  const res = await SELF.fetch(`${BASE}${req.path}`, { method: req.method, headers: req.headers, body: req.body });
+  const text = await res.text();
+  return { status: res.status, text };
+}
+
+// ---- the test ---------------------------------------------------------------
+
+describe("hostile input", () => {
+  beforeAll(async () => {
+    // One message in each state: dead letter, leased, delayed, ready.
+    await send(fixture, { body: "dead" });
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const [m] = await receive(fixture);
+      await settle(fixture, "nack", { receipts: [m.receipt], delayMs: 0, error: "fixture" });
+    }
+    await send(fixture, { body: "leased", groupId: "g1", dedupId: "d1" });
+    leasedReceipt = (await receive(fixture, { visibilityTimeoutMs: LIMITS.maxVisibilityTimeoutMs }))[0].receipt;
+    await send(fixture, { messages: [{ body: "delayed", delayMs: LIMITS.maxDelayMs }, { body: { ready: [1, "two"] }, attributes: { k: "v" } }] });
+
+    const other = uniqueQueue("other");
+    const valid = await mintToken(SECRET, { scopes: ["publish", "consume", "manage"], queues: [fixture] });
+    const [head, payload] = valid.token.split(".");
+    const b64 = (v: unknown) => btoa(JSON.stringify(v)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+    const hs512 = await mintToken(SECRET, { scopes: ["manage"], queues: ["*"] });
+    tokens = {
+      forged: (await mintToken("guessed-secret", { scopes: ["publish", "consume", "manage"], queues: ["*"] })).token,
+      expired: (await mintToken(SECRET, { scopes: ["publish", "consume", "manage"], queues: ["*"], now: Date.now() - 86_400_000 })).token,
+      "alg-none": `${b64({ alg: "none", typ: "JWT" })}.${payload}.`,
+      swapped: `${head}.${b64({ scopes: ["manage"], queues: ["*"], exp: 9_999_999_999 })}.${valid.token.split(".")[2]}`,
+      "other-queue": (await mintToken(SECRET, { scopes: ["publish", "consume", "manage"], queues: [other, `${other}-*`] })).token,
+      // Consume on the right queue: it passes on receive and settle, where the body ({body: 1}) is wrong;
+      // stats takes any scope, so badToken swaps it out there.
+      "wrong-scope": (await mintToken(SECRET, { scopes: ["consume"], queues: [fixture] })).token,
+      hs512: `${b64({ alg: "HS512", typ: "JWT" })}.${hs512.token.split(".")[1]}.${hs512.token.split(".")[2]}`,
+      "no-exp": `${head}.${b64({ scopes: ["manage"], queues: ["*"] })}.${valid.token.split(".")[2]}`,
+      "weird-claims": (await mintToken(SECRET, { scopes: [{}] as never, queues: "*" as never })).token,
+    };
+  });
+
+  it(`answers ${RUNS} hostile requests with a 4xx from the closed set, and changes nothing`, async () => {
+    const before = await snapshot();
+    const countsBefore = await counts();
+    expect(countsBefore).toEqual({ ready: 1, delayed: 1, inFlight: 1, deadLetters: 1 });
+
+    let ran = 0;
+    await fc.assert(
+      fc.asyncProperty(hostile, async (req) => {
+        ran++;
+        const res = await sendRaw(req);
+        const label = `${req.method} ${req.path.slice(0, 120)} -> ${res.status} ${res.text.slice(0, 200)}`;
+        expect(res.status, label).toBeGreaterThanOrEqual(400);
+        expect(res.status, label).toBeLessThan(500);
+        const code = (JSON.parse(res.text) as { error: { code: ErrorCode } }).error.code;
+        expect(Object.keys(ERROR_STATUS), label).toContain(code);
+        expect(ERROR_STATUS[code], label).toBe(res.status);
+        if (ran % 200 === 0) expect(await snapshot(), `state after ${label}`).toBe(before);
+      }),
+      { numRuns: RUNS, seed: FUZZ_SEED, verbose: 1 },
+    );
+    expect(ran).toBeGreaterThanOrEqual(1000);
+    expect(await snapshot()).toBe(before);
+    expect(await counts()).toEqual(countsBefore);
+  }, 120_000);
+
+  it("the body limit applies before parsing, whatever Content-Length claims", async () => {
+    const huge = new Uint8Array(LIMITS.maxRequestBytes + 1).fill(0x20);
+    const res = await SELF.fetch(`${BASE}${R.enqueue}`, { method: "POST", headers: jsonHeaders, body: huge });
+    expect(res.status).toBe(413);
+    // A streamed body has no Content-Length: it is counted as it arrives.
+    let chunks = 0;
+    const stream = new ReadableStream({
+      pull(controller) {
+        if (chunks++ >= 32) return controller.close();
+        controller.enqueue(new Uint8Array(64 * 1024).fill(0x5b));
+      },
+    });
+    const streamed = await SELF.fetch(`${BASE}${R.enqueue}`, { method: "POST", headers: jsonHeaders, body: stream });
+    expect(streamed.status).toBe(413);
+    expect(((await streamed.json()) as { error: { code: string } }).error.code).toBe("PAYLOAD_TOO_LARGE");
+  });
+
+  it("names the field in validation errors", async () => {
+    const cases: [string, unknown, string][] = [
+      [R.enqueue, { messages: [{ body: 1 }, { body: 1, delayMs: -1 }] }, "messages[1].delayMs"],
+      [R.enqueue, { body: 1, groupId: "a b" }, "groupId"],
+      [R.receive, { max: 0 }, "max"],
+      [R.receive, { visibilityTimeoutMs: 5 }, "visibilityTimeoutMs"],
+      [R.nack, { receipts: ["nope"] }, "receipts[0]"],
+      [R.extend, { receipts: [leasedReceipt] }, "visibilityTimeoutMs"],
+    ];
+    for (const [path, body, field] of cases) {
+      const res = await post(path, body);
+      expect(res.status, field).toBe(400);
+      expect(res.json.error.message, field).toContain(field);
+    }
+  });
+});
