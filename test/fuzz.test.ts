@@ -14,9 +14,16 @@
 import { SELF, runInDurableObject } from "cloudflare:test";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ERROR_STATUS, LIMITS, QUEUE_NAME_PATTERN, RECEIPT_PATTERN, type ErrorCode } from "../client/protocol";
+import {
+  ERROR_STATUS,
+  LIMITS,
+  QUEUE_CONFIG_RANGES,
+  QUEUE_NAME_PATTERN,
+  RECEIPT_PATTERN,
+  type ErrorCode,
+} from "../client/protocol";
 import { mintToken } from "../client/tokens";
-import { ADMIN_TOKEN, BASE, partition, post, receive, send, settle, stats, uniqueQueue } from "./helpers";
+import { ADMIN_TOKEN, BASE, get, partition, post, receive, send, settle, stats, uniqueQueue } from "./helpers";
 
 const RUNS = 1200;
 /** Replays a run: FUZZ_SEED=<seed printed by a failure> npx vitest run test/fuzz.test.ts */
@@ -49,6 +56,13 @@ const snapshot = () =>
 const counts = async () => {
   const s = await stats(fixture);
   return { ready: s.ready, delayed: s.delayed, inFlight: s.inFlight, deadLetters: s.deadLetters };
+};
+
+/** The queue's configuration as the registry has it. */
+const config = async () => {
+  const res = await get(`/v1/queues/${fixture}`);
+  expect(res.status).toBe(200);
+  return JSON.stringify(res.json.config ?? res.json);
 };
 
 // ---- generators -------------------------------------------------------------
@@ -84,8 +98,8 @@ const deepJsonText = fc.oneof(
 
 const badInt = (min: number, max: number) =>
   fc.oneof(
-    fc.integer({ min: -1e9, max: min - 1 }),
-    fc.integer({ min: max + 1, max: Number.MAX_SAFE_INTEGER }),
+    fc.integer({ min: -1e9, max: Math.ceil(min) - 1 }),
+    fc.integer({ min: Math.floor(max) + 1, max: Number.MAX_SAFE_INTEGER }),
     fc.double({ noInteger: true, noNaN: true, noDefaultInfinity: true }),
     fc.constantFrom(1e308, -0.5, Number.MAX_SAFE_INTEGER + 2),
     fc.constantFrom<unknown>("1", null, true, [], {}, "", "1e3"),
@@ -131,6 +145,8 @@ const ALL_ROUTES: [string, string][] = [
   ["POST", "/v1/tokens"],
 ];
 const POST_ROUTES = [R.enqueue, R.receive, R.ack, R.nack, R.extend, R.redrive, "/v1/tokens"];
+/** Routes that take a JSON body: the POST routes and the queue's configuration. */
+const BODY_ROUTES: [string, string][] = [...POST_ROUTES.map((p): [string, string] => ["POST", p]), ["PUT", `/v1/queues/${fixture}`]];
 
 /** Valid-looking requests to every route, with a token that must not pass. */
 const badToken = fc
@@ -166,7 +182,7 @@ const badBody = fc.oneof(
     .map(([path, text]): Req => ({ method: "POST", path, headers: jsonHeaders, body: text })),
   fc.tuple(fc.constantFrom(...POST_ROUTES), fc.oneof(fc.integer(), fc.string(), fc.constant(null), fc.boolean(), fc.array(anyJson, { maxLength: 3 })))
     .map(([path, value]): Req => ({ method: "POST", path, headers: jsonHeaders, body: json(value) })),
-  fc.tuple(fc.constantFrom(...POST_ROUTES), withUnknownKey).map(([path, value]): Req => ({ method: "POST", path, headers: jsonHeaders, body: json(value) })),
+  fc.tuple(fc.constantFrom(...BODY_ROUTES), withUnknownKey).map(([[method, path], value]): Req => ({ method, path, headers: jsonHeaders, body: json(value) })),
   // Invalid UTF-8.
   fc.tuple(fc.constantFrom(...POST_ROUTES), fc.uint8Array({ minLength: 1, maxLength: 64 }))
     .map(([path, bytes]): Req => ({ method: "POST", path, headers: jsonHeaders, body: new Uint8Array([0xff, 0xfe, ...bytes]) })),
@@ -218,6 +234,23 @@ const badBody = fc.oneof(
     .map((b): Req => ({ method: "POST", path: R.redrive, headers: jsonHeaders, body: json(b) })),
   fc.constantFrom("limit=0", "limit=101", "limit=x", "limit=1.5", "cursor=abc", "cursor=1.2.3", "cursor=", "other=1", "limit=-1", "cursor=99999999999999999.1")
     .map((qs): Req => ({ method: "GET", path: `${R.deadLetters}?${qs}`, headers: admin })),
+  // Queue configuration: one setting out of its range or of the wrong type.
+  fc.constantFrom(...(Object.keys(QUEUE_CONFIG_RANGES) as (keyof typeof QUEUE_CONFIG_RANGES)[]))
+    .chain((field) => {
+      const { min, max } = QUEUE_CONFIG_RANGES[field];
+      // null means "no limit" for the limits, and a rate may have a fraction: neither is wrong there.
+      const nullable = field === "maxDepth" || field === "maxInFlight" || field === "deliveryRatePerSec";
+      return badInt(min, max)
+        .filter((v) => !(nullable && v === null) && !(field === "deliveryRatePerSec" && typeof v === "number" && v >= min && v <= max))
+        .map((value) => ({ [field]: value }));
+    })
+    .map((b): Req => ({ method: "PUT", path: `/v1/queues/${fixture}`, headers: jsonHeaders, body: json(b) })),
+  fc.constantFrom<unknown>({ paused: "yes" }, { paused: null }, { partitions: 0 }, { backoffBaseMs: 5000, backoffMaxMs: 10 }, { name: "x" })
+    .map((b): Req => ({ method: "PUT", path: `/v1/queues/${fixture}`, headers: jsonHeaders, body: json(b) })),
+  fc.constantFrom("limit=0", "limit=1001", "stats=maybe", "cursor=a/b", "x=1", "limit=abc")
+    .map((qs): Req => ({ method: "GET", path: `/v1/queues?${qs}`, headers: admin })),
+  fc.constantFrom("limit=0", "limit=101", "cursor=zz", "x=1")
+    .map((qs): Req => ({ method: "GET", path: `/v1/queues/${fixture}/messages?${qs}`, headers: admin })),
   // Tokens with wrong values.
   fc.constantFrom<unknown>({ scopes: ["admin"], queues: ["a"] }, { scopes: "publish", queues: ["a"] }, { scopes: ["publish"], queues: ["a*b"] }, { scopes: ["publish", "publish"], queues: ["a"] }, { scopes: ["publish"], queues: ["a"], expiresInSeconds: -5 }, { scopes: ["publish"], queues: Array.from({ length: 101 }, (_, i) => `q${i}`) })
     .map((b): Req => ({ method: "POST", path: "/v1/tokens", headers: jsonHeaders, body: json(b) })),
@@ -344,6 +377,7 @@ describe("hostile input", () => {
   it(`answers ${RUNS} hostile requests with a 4xx from the closed set, and changes nothing`, async () => {
     const before = await snapshot();
     const countsBefore = await counts();
+    const configBefore = await config();
     expect(countsBefore).toEqual({ ready: 1, delayed: 1, inFlight: 1, deadLetters: 1 });
 
     let ran = 0;
@@ -364,6 +398,7 @@ describe("hostile input", () => {
     expect(ran).toBeGreaterThanOrEqual(1000);
     expect(await snapshot()).toBe(before);
     expect(await counts()).toEqual(countsBefore);
+    expect(await config()).toBe(configBefore);
   }, 120_000);
 
   it("the body limit applies before parsing, whatever Content-Length claims", async () => {
