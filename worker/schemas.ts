@@ -21,18 +21,10 @@ export const queueName = z
   .string()
   .regex(QUEUE_NAME_PATTERN, "queue names are 1 to 64 letters, digits, '_' or '-'");
 
-// Depth first, without recursion: z.json() recurses, and a body nested a few
-// hundred thousand levels deep (it fits in 1 MiB) would overflow the stack.
 const body = z
-  .unknown()
-  .transform((v, ctx) => {
-    if (v === undefined) ctx.addIssue({ code: "custom", message: "required" });
-    else if (jsonDepth(v) > LIMITS.maxBodyDepth) {
-      ctx.addIssue({ code: "custom", message: `nested deeper than ${LIMITS.maxBodyDepth} levels` });
-    } else return v;
-    return z.NEVER;
-  })
-  .pipe(z.json());
+  .json()
+  .refine((v) => v !== undefined, "required")
+  .refine((v) => jsonDepth(v) <= LIMITS.maxBodyDepth, `nested deeper than ${LIMITS.maxBodyDepth} levels`);
 
 export const message = z.strictObject({
   body,
