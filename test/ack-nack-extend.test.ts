@@ -150,6 +150,19 @@ describe("nack", () => {
     expect(await inspect(q)).toEqual(before);
   });
 
+  it("nacks 100 receipts in one request, each retried after the same delay", async () => {
+    const q = uniqueQueue("settle");
+    await send(q, { messages: Array.from({ length: 100 }, (_, i) => ({ body: i })) });
+    const got = await receive(q, { max: 100 });
+    const results = await settle(q, "nack", { receipts: got.map((m) => m.receipt), delayMs: 2_000, error: "batch" });
+    expect(results.every((r) => r.ok)).toBe(true);
+    const rows = (await inspect(q)).messages;
+    expect(rows).toHaveLength(100);
+    expect(rows.every((m) => m.lease_token === null && m.visible_at === clock.now() + 2_000 && m.last_error === "batch")).toBe(true);
+    clock.advance(2_000);
+    expect((await receive(q, { max: 100 })).map((m) => m.body)).toEqual(got.map((m) => m.body));
+  });
+
   it("of the fixture's leased message touches nothing else", async () => {
     const fx = await buildFixture("settlefx");
     const before = await inspect(fx.queue);
@@ -193,6 +206,15 @@ describe("extend", () => {
       { receipt, ok: false, code: "LEASE_LOST" },
     ]);
     expect(await inspect(q)).toEqual(before);
+  });
+
+  it("extends 100 leases in one request", async () => {
+    const q = uniqueQueue("settle");
+    await send(q, { messages: Array.from({ length: 100 }, (_, i) => ({ body: i })) });
+    const got = await receive(q, { max: 100, visibilityTimeoutMs: 10_000 });
+    const results = await settle(q, "extend", { receipts: got.map((m) => m.receipt), visibilityTimeoutMs: 60_000 });
+    expect(results.every((r) => r.ok && r.leaseExpiresAt === clock.now() + 60_000)).toBe(true);
+    expect((await inspect(q)).messages.every((m) => m.visible_at === clock.now() + 60_000)).toBe(true);
   });
 
   it("of a message that is gone answers NOT_FOUND", async () => {
