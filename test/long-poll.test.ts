@@ -161,6 +161,17 @@ describe("long-poll receive", () => {
     expect(ms).toBeLessThan(2_000);
   });
 
+  it("a waiting receive whose socket the partition closes connects again and still gets the message", async () => {
+    const q = uniqueQueue();
+    const waiting = longPoll(q, { waitMs: 10_000 });
+    await untilWaiting(q, 1);
+    await evictDurableObject(partition(q), { webSockets: "close" });
+    await untilWaiting(q, 1); // the Worker opened a new socket
+    await send(q, { body: "after the restart" });
+    const { messages } = await waiting;
+    expect(messages.map((m) => m.body)).toEqual(["after the restart"]);
+  });
+
   it("a consumer that disconnects while waiting takes no lease with it", async () => {
     const q = uniqueQueue();
     const controller = new AbortController();

@@ -10,6 +10,11 @@
  * that finds nothing (another consumer was faster) waits again; after
  * `waitMs` it answers empty.
  *
+ * One socket per partition per waiting receive: the runtime's limit of six
+ * simultaneous connections only counts connections waiting for response
+ * headers, and an upgrade answers at once, so a queue of many partitions
+ * opens its sockets six at a time, quickly. Each is one subrequest.
+ *
  * A consumer that goes away takes no lease with it: the Worker checks the
  * request's signal before each lease, and gives back (`release`) a lease
  * that came back after the consumer left.
