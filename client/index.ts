@@ -10,9 +10,9 @@ import type {
   ReceiveRequest,
   SendMessage,
   SentMessage,
-} from "./protocol";
+} from "./protocol.js";
 
-export type * from "./protocol";
+export type * from "./protocol.js";
 
 /** How to reach edgeq. */
 export interface ClientOptions {

@@ -4,9 +4,9 @@
  * Deno. A separate entry from the client, so a browser bundle never carries it
  * (and a browser must never hold the secret).
  */
-import type { Scope, TokenResponse } from "./protocol";
+import type { Scope, TokenResponse } from "./protocol.js";
 
-export type { Scope, TokenResponse } from "./protocol";
+export type { Scope, TokenResponse } from "./protocol.js";
 
 /** What a minted token may do. */
 export interface MintOptions {

@@ -249,3 +249,40 @@ describe("client: consume", () => {
     expect(err).toMatchObject({ code: "UNAUTHORIZED", status: 401 });
   });
 });
+
+describe("client: consume with long-poll", () => {
+  it("wakes on a message enqueued while it waits", async () => {
+    const name = uniqueQueue();
+    const q = client().queue(name);
+    const controller = new AbortController();
+    let handledAt = 0;
+    const done = q.consume(
+      async () => {
+        handledAt = Date.now();
+        controller.abort();
+      },
+      { waitMs: 10_000, signal: controller.signal },
+    );
+    await delay(300);
+    const sentAt = Date.now();
+    await client().queue(name).send("wake up");
+    await done;
+    expect(handledAt - sentAt).toBeLessThan(2_000);
+  });
+
+  it("an abort ends a waiting receive at once; the wait takes no lease with it", async () => {
+    const name = uniqueQueue();
+    const q = client().queue(name);
+    await q.send("first");
+    await q.receive({ visibilityTimeoutMs: 60_000 }); // the queue is now empty of ready messages
+    const controller = new AbortController();
+    const done = q.consume(async () => {}, { waitMs: 20_000, signal: controller.signal });
+    await delay(300);
+    const abortedAt = Date.now();
+    controller.abort();
+    await done;
+    expect(Date.now() - abortedAt).toBeLessThan(2_000);
+    await q.send("second");
+    expect((await q.receive()).map((m) => m.body)).toEqual(["second"]);
+  });
+});
