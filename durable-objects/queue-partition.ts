@@ -5,7 +5,9 @@ import { ack } from "./partition/ack";
 import { deleteDeadLetters, listDeadLetters, redrive } from "./partition/dead-letter";
 import { enqueue } from "./partition/enqueue";
 import { extend } from "./partition/extend";
+import { GroupCommit } from "./partition/group-commit";
 import { nack } from "./partition/nack";
+import { Meter, type MeterReading } from "./partition/meter";
 import { limitShares, nextTokenAt, refill, type PartitionPlace, type TokenBucket } from "./partition/limits";
 import { peek, type PeekedRow } from "./partition/peek";
 import { purge } from "./partition/purge";
@@ -48,8 +50,9 @@ export interface ReceiveOutcome {
 
 /**
  * One partition of one queue. Every message of the partition lives in this
- * object's SQLite; every RPC method is one synchronous transaction, so each
- * request is one WAL sync and a 2xx means committed. The methods are thin:
+ * object's SQLite; every write is one synchronous transaction (a savepoint
+ * in a group commit that concurrent requests share, see
+ * partition/group-commit.ts), and a 2xx means committed. The methods are thin:
  * each operation is a function of its own under `partition/`.
  *
  * RPC methods return results rather than throw: custom error properties do
@@ -84,9 +87,17 @@ export class QueuePartition extends DurableObject<Env> {
    * eviction only means that batch's enqueue checks the depth again.
    */
   private reservations = new Map<string, { count: number; until: number }>();
+  /** Requests, statements and rows of this instance, for the benchmark (W7). */
+  private readonly metered = new Meter();
+  /** This object's SQL, metered: operations use it through `op()`. */
+  private readonly sql: SqlStorage;
+  /** Writes of concurrent requests share one commit. */
+  private readonly commits: GroupCommit;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.sql = this.metered.wrap(ctx.storage.sql);
+    this.commits = new GroupCommit(ctx.storage);
     let failure: unknown;
     ctx.blockConcurrencyWhile(async () => {
       try {
@@ -113,8 +124,10 @@ export class QueuePartition extends DurableObject<Env> {
     logEvent("dead_lettered", { queue, partition: Number(partition ?? 0), count, reason, cause });
   }
 
-  private op(now = Date.now()): OpContext {
-    return { sql: this.ctx.storage.sql, config: this.config, now };
+  /** The context of one operation; every request and alarm that touches storage starts with it. */
+  private op(now = Date.now(), kind: "request" | "alarm" | "internal" = "request"): OpContext {
+    this.metered.begin(kind);
+    return { sql: this.sql, config: this.config, now };
   }
 
   /** Makes sure an alarm fires no later than `at`. */
@@ -155,7 +168,7 @@ export class QueuePartition extends DurableObject<Env> {
    */
   private async wakeWaiters(now = Date.now()): Promise<void> {
     if (this.ctx.getWebSockets().length === 0) return;
-    const ctx = this.op(now);
+    const ctx = this.op(now, "internal");
     const shares = limitShares(this.config, this.place);
     const rate = shares.deliveryRatePerSec;
     const bucket = rate === null ? null : refill(this.bucket, rate, now);
@@ -186,6 +199,7 @@ export class QueuePartition extends DurableObject<Env> {
   /** A long-poll waiter's WebSocket upgrade (the only thing this object serves over fetch). */
   override async fetch(request: Request): Promise<Response> {
     const now = Date.now();
+    this.metered.begin("request");
     const accepted = acceptWaiter(this.ctx, request, now);
     if (!accepted) return new Response("not found", { status: 404 });
     // Something may have become ready between the waiter's last receive and now.
@@ -198,6 +212,7 @@ export class QueuePartition extends DurableObject<Env> {
 
   /** A waiter that leaves while it holds a claim passes it on. */
   override async webSocketClose(ws: WebSocket): Promise<void> {
+    this.metered.begin("request");
     if (heldClaim(ws)) {
       ws.serializeAttachment(null);
       await this.wakeWaiters();
@@ -255,26 +270,30 @@ export class QueuePartition extends DurableObject<Env> {
     if (reservation !== undefined) this.reservations.delete(reservation);
     const ctx = this.op();
     const maxDepth = limitShares(this.config, this.place).maxDepth;
-    const depth = maxDepth === null ? 0 : this.currentDepth() + this.reserved(ctx.now);
-    let full = false;
-    let outcome: ReturnType<typeof enqueue> | undefined;
+    let full: { depth: number } | null = null;
+    let outcome: ReturnType<typeof enqueue> | "unconfigured" | undefined;
     try {
-      outcome = this.ctx.storage.transactionSync(() => {
+      // Depth is read inside the group, so that it counts the enqueues that ran before in it.
+      outcome = await this.commits.run(() => {
+        if (this.deleted) return "unconfigured" as const;
+        const depth = maxDepth === null ? 0 : this.currentDepth() + this.reserved(ctx.now);
         const result = enqueue(ctx, items);
         // Counted after the insert so that duplicates (which store nothing) do not count.
         if (maxDepth !== null && depth + result.stored > maxDepth) {
-          full = true;
+          full = { depth };
           throw new Error("queue full"); // rolls the whole batch back
         }
+        this.addDepth(result.stored);
         return result;
       });
     } catch (err) {
       if (!full) throw err;
     }
+    if (outcome === "unconfigured") return { ok: false, code: "UNCONFIGURED" };
     if (!outcome) {
+      const depth = (full as { depth: number } | null)?.depth ?? 0;
       return { ok: false, code: "QUEUE_FULL", depth, maxDepth: maxDepth!, retryAfterMs: this.retryAfterFullMs(items.length) };
     }
-    this.addDepth(outcome.stored);
     if (outcome.stored > 0) {
       await this.wakeWaiters(ctx.now);
       await this.wakeBy(Math.min(outcome.earliestDueAt ?? Infinity, ctx.now + this.config.retentionMs));
@@ -348,11 +367,16 @@ export class QueuePartition extends DurableObject<Env> {
     const ctx = this.op();
     const shares = limitShares(this.config, this.place);
     const rate = shares.deliveryRatePerSec;
-    const bucket = rate === null ? null : refill(this.bucket, rate, ctx.now);
-    const byRate = bucket === null ? max : Math.min(max, Math.floor(bucket.tokens));
-    let allowed = byRate;
+    // The bucket is refilled inside the group, so that receives in one group share its tokens.
+    let bucket: TokenBucket | null = null;
+    let byRate = max;
+    let allowed = max;
     let swept = 0;
-    const leased = this.ctx.storage.transactionSync(() => {
+    const leased = await this.commits.run(() => {
+      if (this.config.paused || this.deleted) return [];
+      bucket = rate === null ? null : refill(this.bucket, rate, ctx.now);
+      byRate = bucket === null ? max : Math.min(max, Math.floor(bucket.tokens));
+      allowed = byRate;
       swept = sweepExpiredLeases(ctx).deadLettered;
       if (shares.maxInFlight !== null) {
         const inFlight = ctx.sql
@@ -365,15 +389,16 @@ export class QueuePartition extends DurableObject<Env> {
         bucket.tokens -= got.length;
         this.setMeta("bucket", bucket);
       }
+      if (bucket !== null) this.bucket = bucket;
+      this.addDepth(-swept);
       return got;
     });
-    if (bucket !== null) this.bucket = bucket;
-    this.addDepth(-swept);
     this.logDeadLettered(swept, "max_attempts", "lease expired");
     if (leased.length > 0) await this.wakeBy(ctx.now + visibilityTimeoutMs);
     // The rate, not the lack of messages or of in-flight room, stopped this receive.
-    const rateBound = bucket !== null && byRate < max && leased.length === allowed && allowed === byRate;
-    return { messages: leased, nextDeliveryAt: rateBound ? nextTokenAt(bucket, rate!) : null };
+    const spent = bucket as TokenBucket | null;
+    const rateBound = spent !== null && byRate < max && leased.length === allowed && allowed === byRate;
+    return { messages: leased, nextDeliveryAt: rateBound ? nextTokenAt(spent, rate!) : null };
   }
 
   /**
@@ -382,24 +407,30 @@ export class QueuePartition extends DurableObject<Env> {
    */
   async releaseLeases(refs: LeaseRef[]): Promise<LeaseOutcome[]> {
     const ctx = this.op();
-    const { outcomes, released } = this.ctx.storage.transactionSync(() => releaseLeases(ctx, refs));
+    const { outcomes, released } = await this.commits.run(() => releaseLeases(ctx, refs));
     if (released > 0) await this.wakeWaiters(ctx.now);
     return outcomes;
   }
 
   async ack(refs: LeaseRef[]): Promise<LeaseOutcome[]> {
     const ctx = this.op();
-    const { outcomes, acked } = this.ctx.storage.transactionSync(() => ack(ctx, refs));
-    this.addDepth(-acked);
-    if (acked > 0) await this.wakeWaiters(ctx.now); // the next of a group, or in-flight room
-    return outcomes;
+    const outcomes = await this.commits.run(() => {
+      const { outcomes, acked } = ack(ctx, refs);
+      this.addDepth(-acked);
+      return { outcomes, acked };
+    });
+    if (outcomes.acked > 0) await this.wakeWaiters(ctx.now); // the next of a group, or in-flight room
+    return outcomes.outcomes;
   }
 
   async nack(refs: LeaseRef[], delayMs: number | null, error: string | null): Promise<LeaseOutcome[]> {
     const ctx = this.op();
-    const result = this.ctx.storage.transactionSync(() => nack(ctx, refs, delayMs, error));
+    const result = await this.commits.run(() => {
+      const nacked = nack(ctx, refs, delayMs, error);
+      this.addDepth(-nacked.deadLettered);
+      return nacked;
+    });
     this.logDeadLettered(result.deadLettered, "max_attempts", "nack");
-    this.addDepth(-result.deadLettered);
     if (result.retried + result.deadLettered > 0) await this.wakeWaiters(ctx.now);
     await this.wakeBy(result.earliestDueAt);
     return result.outcomes;
@@ -407,7 +438,7 @@ export class QueuePartition extends DurableObject<Env> {
 
   async extend(refs: LeaseRef[], visibilityTimeoutMs: number): Promise<LeaseOutcome[]> {
     const ctx = this.op();
-    const result = this.ctx.storage.transactionSync(() => extend(ctx, refs, visibilityTimeoutMs));
+    const result = await this.commits.run(() => extend(ctx, refs, visibilityTimeoutMs));
     // A shortened lease must still end on time (stats, retention, and long-polls wait on it).
     if (result.outcomes.some((o) => o.ok)) await this.wakeBy(result.leaseExpiresAt);
     return result.outcomes;
@@ -471,10 +502,15 @@ export class QueuePartition extends DurableObject<Env> {
     return this.ctx.storage.transactionSync(() => deleteDeadLetters(this.ctx.storage.sql, ids));
   }
 
+  /** Bench only (bench/run.mjs, W7): what this instance has cost so far. Not itself counted. */
+  async meter(): Promise<MeterReading> {
+    return this.metered.read();
+  }
+
   /** Time-based work: expired leases, retention, dedup and counter windows; then the next alarm. */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    const ctx = this.op();
+    const ctx = this.op(Date.now(), "alarm");
     const swept = this.ctx.storage.transactionSync(() => sweep(ctx));
     this.logDeadLettered(swept.deadLettered, "max_attempts", "lease expired");
     this.logDeadLettered(swept.expired, "expired", "retention");

@@ -1,0 +1,99 @@
+// npm run bench:profile [-- enqueue|batch|drain] : where the time goes.
+// Runs edgeq with workerd's inspector on, drives one workload for a few
+// seconds while V8's sampling profiler runs in the worker's isolate (the
+// Worker and its Durable Objects share it), and prints self time by function
+// and by source file. A development aid for BENCHMARKS.md, not a benchmark.
+import { readFileSync, rmSync } from "node:fs";
+import { AUTH, buildWorker, startServer, stopServer, tempDir } from "./harness.mjs";
+import { closedLoop, request } from "./http.mjs";
+import { body, drain } from "./workloads.mjs";
+
+const which = process.argv[2] ?? "enqueue";
+const PORT = 9300 + Math.floor(Math.random() * 500);
+const bundle = process.env.EDGEQ_BUNDLE ?? buildWorker();
+const persist = tempDir("edgeq-profile-");
+const server = await startServer({ bundle, persist, inspectorPort: PORT });
+
+const ws = new WebSocket(`ws://127.0.0.1:${PORT}/core:user:edgeq`);
+await new Promise((resolve, reject) => {
+  ws.onopen = resolve;
+  ws.onerror = reject;
+});
+let nextId = 1;
+const waiting = new Map();
+ws.onmessage = (e) => {
+  const m = JSON.parse(e.data);
+  if (m.id && waiting.has(m.id)) {
+    waiting.get(m.id)(m.result);
+    waiting.delete(m.id);
+  }
+};
+const cdp = (method, params = {}) =>
+  new Promise((resolve) => {
+    const id = nextId++;
+    waiting.set(id, resolve);
+    ws.send(JSON.stringify({ id, method, params }));
+  });
+
+const send = (queue, payload) => request("POST", `${server.url}/v1/queues/${queue}/messages`, { body: payload, headers: AUTH });
+const batch = (n) => ({ messages: Array.from({ length: 100 }, (_, i) => ({ body: body(n + i) })) });
+let n = 0;
+const workloads = {
+  enqueue: () =>
+    closedLoop({ concurrency: 8, durationMs: 4000, maxSteps: 100_000, step: async () => (await send("p", { body: body(n++) }), 1) }),
+  batch: () =>
+    closedLoop({ concurrency: 8, durationMs: 4000, maxSteps: 10_000, step: async () => (await send("p", batch((n += 100))), 100) }),
+  drain: async () => {
+    for (let i = 0; i < 100; i++) await send("p", batch(i * 100));
+    return drain(server, "p", { consumers: 4, total: 10_000, timeoutMs: 60_000 });
+  },
+};
+if (which === "drain") {
+  // Fill before profiling: only the drain is profiled.
+  for (let i = 0; i < 100; i++) await send("p", batch(i * 100));
+  workloads.drain = () => drain(server, "p", { consumers: 4, total: 10_000, timeoutMs: 60_000 });
+}
+await send("p", { body: "warm" });
+await cdp("Profiler.enable");
+await cdp("Profiler.setSamplingInterval", { interval: 200 });
+await cdp("Profiler.start");
+const result = await workloads[which]();
+const { profile } = await cdp("Profiler.stop");
+ws.close();
+await stopServer(server);
+rmSync(persist, { recursive: true, force: true });
+
+const total = profile.endTime - profile.startTime; // µs
+const sampleUs = total / profile.samples.length;
+const selfBy = (key) => {
+  const m = new Map();
+  for (const node of profile.nodes) {
+    const k = key(node.callFrame);
+    m.set(k, (m.get(k) ?? 0) + node.hitCount * sampleUs);
+  }
+  return [...m].sort((a, b) => b[1] - a[1]);
+};
+const pct = (us) => `${((100 * us) / total).toFixed(1).padStart(5)}%`;
+console.log(`${which}: ${Math.round(result.perSec)} msg/s; profile ${(total / 1e6).toFixed(1)} s, ${profile.samples.length} samples`);
+// esbuild marks where each source file starts in the bundle: `// worker/service.ts`.
+const starts = [];
+readFileSync(bundle, "utf8")
+  .split("\n")
+  .forEach((line, i) => {
+    const m = /^\/\/ ((?:node_modules\/)?[\w@./-]+\.[cm]?[jt]s)$/.exec(line);
+    if (m) starts.push([i, m[1].replace(/^node_modules\/(@[^/]+\/[^/]+|[^/]+)\/.*$/, "$1")]);
+  });
+const moduleAt = (f) => {
+  if (!f.url) return f.functionName.startsWith("(") ? f.functionName : "(native: workerd APIs, SQLite, RPC)";
+  let name = "?";
+  for (const [line, file] of starts) {
+    if (line > f.lineNumber) break;
+    name = file;
+  }
+  return name;
+};
+console.log("\nself time by source file (of wall time, isolate thread):");
+for (const [k, us] of selfBy(moduleAt).slice(0, 25)) console.log(pct(us), k);
+console.log("\nself time by function (of wall time, isolate thread):");
+for (const [k, us] of selfBy((f) => `${f.functionName || "(anonymous)"} ${f.url.split("/").pop()}:${f.lineNumber + 1}`).slice(0, 30))
+  console.log(pct(us), k);

@@ -1,0 +1,292 @@
+// The workloads of issue 7 (W1-W7) and the limits they are compared with.
+// Each function takes the running server and a time scale (1 for the full
+// run, less for --quick) and returns result rows:
+//   { workload, case, value, unit, p50?, p95?, p99?, limit?, limitValue?, ratio?, note? }
+// Every loop is bounded in steps and time.
+import { request, closedLoop, percentile } from "./http.mjs";
+import { api } from "./harness.mjs";
+
+const NOTE = "x".repeat(48);
+/** A message body of about 100 bytes, like the limits worker's rows. */
+export const body = (n) => ({ n, sku: "sku-000-000", qty: 1, note: NOTE });
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let queueCounter = 0;
+const freshQueue = (prefix) => `${prefix}-${Date.now().toString(36)}-${(queueCounter++).toString(36)}`;
+
+function expectStatus(res, status, what) {
+  if (res.status !== status) throw new Error(`${what} answered ${res.status}: ${res.text.slice(0, 200)}`);
+  return res.text ? JSON.parse(res.text) : null;
+}
+
+// ---------------------------------------------------------------- limits
+
+export async function limits(server, T) {
+  const L = server.limitsUrl;
+  const get = async (p) => {
+    const r = await request("GET", L + p);
+    if (r.status !== 200) throw new Error(`limits ${p} answered ${r.status}: ${r.text}`);
+  };
+  const run = (concurrency, path, perStep, seconds) =>
+    closedLoop({
+      concurrency,
+      durationMs: seconds * 1000 * T,
+      warmupMs: 300,
+      maxSteps: 2_000_000,
+      step: async () => (await get(path), perStep),
+    });
+  const out = {};
+  out.noopWorkerC32 = await run(32, "/noop", 1, 3);
+  out.rpcC1 = await run(1, "/rpc?object=rpc", 1, 2);
+  out.rpcC32 = await run(32, "/rpc?object=rpc", 1, 3);
+  out.insertEach100C8 = await run(8, "/insert-each?n=100&object=each100", 100, 2);
+  out.insertSet100C8 = await run(8, "/insert-set?n=100&object=set100", 100, 2);
+  out.insertEach1000C4 = await run(4, "/insert-each?n=1000&object=each1000", 1000, 2);
+  out.insertSet1000C4 = await run(4, "/insert-set?n=1000&object=set1000", 1000, 2);
+  const row = (key, c, name, unit) => ({
+    workload: "limit",
+    case: name,
+    value: out[key].perSec,
+    unit,
+    p50: out[key].p50,
+    p99: out[key].p99,
+    key,
+  });
+  return [
+    row("noopWorkerC32", 32, "no-op Worker, c32", "req/s"),
+    row("rpcC1", 1, "no-op DO RPC, c1", "req/s"),
+    row("rpcC32", 32, "no-op DO RPC, c32", "req/s"),
+    row("insertEach100C8", 8, "SQLite insert, row by row, 100/request, c8", "rows/s"),
+    row("insertSet100C8", 8, "SQLite insert, json_each, 100/request, c8", "rows/s"),
+    row("insertEach1000C4", 4, "SQLite insert, row by row, 1000/request, c4", "rows/s"),
+    row("insertSet1000C4", 4, "SQLite insert, json_each, 1000/request, c4", "rows/s"),
+  ];
+}
+
+const byKey = (limitRows, key) => limitRows.find((r) => r.key === key);
+const withLimit = (row, limitRow) => ({
+  ...row,
+  limit: limitRow.case,
+  limitValue: limitRow.value,
+  ratio: row.value / limitRow.value,
+});
+
+// ---------------------------------------------------------------- W1, W2
+
+export async function w1(server, T, lim) {
+  const q = api(server);
+  const rows = [];
+  for (const [concurrency, limitKey] of [
+    [1, "rpcC1"],
+    [32, "rpcC32"],
+  ]) {
+    const queue = freshQueue("w1");
+    let n = 0;
+    const r = await closedLoop({
+      concurrency,
+      durationMs: 5000 * T,
+      warmupMs: 300,
+      maxSteps: 1_000_000,
+      step: async () => (expectStatus(await q.send(queue, { body: body(n++) }), 201, "enqueue"), 1),
+    });
+    rows.push(
+      withLimit(
+        { workload: "W1", case: `enqueue single, c${concurrency}`, value: r.perSec, unit: "msg/s", p50: r.p50, p99: r.p99 },
+        byKey(lim, limitKey),
+      ),
+    );
+  }
+  return rows;
+}
+
+const batchOf = (size, start) => ({ messages: Array.from({ length: size }, (_, i) => ({ body: body(start + i) })) });
+
+/** Enqueue batches of 100 for a while; resolves the loop's result. */
+async function enqueueBatches(server, queue, concurrency, durationMs, maxMessages = Infinity) {
+  const q = api(server);
+  let n = 0;
+  return closedLoop({
+    concurrency,
+    durationMs,
+    maxSteps: Math.ceil(maxMessages / 100),
+    step: async () => {
+      const res = await q.send(queue, batchOf(100, n));
+      n += 100;
+      expectStatus(res, 201, "enqueue batch");
+      return 100;
+    },
+  });
+}
+
+export async function w2(server, T, lim, { partitions = 1, workload = "W2", queue: given } = {}) {
+  const rows = [];
+  for (const concurrency of workload === "W2" ? [1, 8] : [8]) {
+    const queue = given ?? freshQueue("w2");
+    const r = await enqueueBatches(server, queue, concurrency, 5000 * T);
+    const partitionsNote = workload === "W2" ? "" : `${partitions} partition${partitions > 1 ? "s" : ""}, `;
+    rows.push(
+      withLimit(
+        {
+          workload,
+          case: `enqueue batch 100, ${partitionsNote}c${concurrency}`,
+          value: r.perSec,
+          unit: "msg/s",
+          p50: r.p50,
+          p99: r.p99,
+        },
+        byKey(lim, concurrency === 1 ? "insertSet1000C4" : "insertSet100C8"),
+      ),
+    );
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------- W3
+
+/** Drains `total` messages with `consumers` loops of receive (max 100) + ack. */
+export async function drain(server, queue, { consumers, total, timeoutMs, receiveBody = { max: 100 } }) {
+  const q = api(server);
+  let acked = 0;
+  let emptyPolls = 0;
+  const t0 = performance.now();
+  const deadline = t0 + timeoutMs;
+  await Promise.all(
+    Array.from({ length: consumers }, async () => {
+      while (acked < total && performance.now() < deadline) {
+        const got = expectStatus(await q.receive(queue, receiveBody), 200, "receive").messages;
+        if (got.length === 0) {
+          emptyPolls += 1;
+          await sleep(2);
+          continue;
+        }
+        const results = expectStatus(await q.ack(queue, got.map((m) => m.receipt)), 200, "ack").results;
+        acked += results.filter((r) => r.ok).length;
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  return { acked, seconds, perSec: acked / seconds, emptyPolls, complete: acked >= total };
+}
+
+export async function w3(server, T, lim, { partitions = 1, workload = "W3", makeQueue = () => freshQueue("w3") } = {}) {
+  const total = Math.max(2000, Math.round(20_000 * T));
+  const rows = [];
+  for (const consumers of [1, 4]) {
+    const queue = await makeQueue();
+    await enqueueBatches(server, queue, 8, 120_000, total);
+    const r = await drain(server, queue, { consumers, total, timeoutMs: 120_000 });
+    if (!r.complete) throw new Error(`${workload}: drained ${r.acked} of ${total} in time`);
+    const partitionsNote = workload === "W3" ? "" : `${partitions} partition${partitions > 1 ? "s" : ""}, `;
+    rows.push(
+      withLimit(
+        {
+          workload,
+          case: `drain ${total}, receive 100 + ack, ${partitionsNote}${consumers} consumer${consumers > 1 ? "s" : ""}`,
+          value: r.perSec,
+          unit: "msg/s",
+        },
+        byKey(lim, "insertSet100C8"),
+      ),
+    );
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------- W7
+
+const diff = (a, b) => Object.fromEntries(Object.keys(b).map((k) => [k, b[k] - a[k]]));
+
+/** One full life (enqueue, receive, ack) of `total` messages, `size` at a time; the partition's meter per message. */
+async function life(server, size, total) {
+  const q = api(server);
+  const queue = freshQueue("w7");
+  expectStatus(await q.stats(queue).then(async () => q.send(queue, { body: "warm" })), 201, "enqueue");
+  // The warm-up message is consumed first, so the measured life starts on a queue that exists.
+  const warm = expectStatus(await q.receive(queue, { max: 1 }), 200, "receive").messages;
+  expectStatus(await q.ack(queue, warm.map((m) => m.receipt)), 200, "ack");
+  const m0 = await server.meter(queue);
+  for (let i = 0; i < total; i += size) {
+    const res = size === 1 ? await q.send(queue, { body: body(i) }) : await q.send(queue, batchOf(size, i));
+    expectStatus(res, 201, "enqueue");
+  }
+  const m1 = await server.meter(queue);
+  const receipts = [];
+  while (receipts.length < total) {
+    const got = expectStatus(await q.receive(queue, { max: size }), 200, "receive").messages;
+    if (got.length === 0) throw new Error("W7: queue ran dry");
+    receipts.push(...got.map((m) => m.receipt));
+  }
+  const m2 = await server.meter(queue);
+  for (let i = 0; i < receipts.length; i += size) expectStatus(await q.ack(queue, receipts.slice(i, i + size)), 200, "ack");
+  const m3 = await server.meter(queue);
+  const per = (d) => ({
+    rowsWritten: d.rowsWritten / total,
+    rowsRead: d.rowsRead / total,
+    requests: d.requests / total,
+    statements: d.statements / total,
+  });
+  return { enqueue: per(diff(m0, m1)), receive: per(diff(m1, m2)), ack: per(diff(m2, m3)), life: per(diff(m0, m3)) };
+}
+
+/**
+ * Whether a consumer waiting on an empty queue keeps its partition busy:
+ * the meter is read just after the long-poll started and just before it
+ * ends; any request, statement or alarm between the two is work.
+ */
+async function idleLongPoll(server, T) {
+  const q = api(server);
+  const queue = freshQueue("w7idle");
+  expectStatus(await q.send(queue, { body: "warm" }), 201, "enqueue");
+  const warm = expectStatus(await q.receive(queue, { max: 1 }), 200, "receive").messages;
+  expectStatus(await q.ack(queue, warm.map((m) => m.receipt)), 200, "ack");
+  const waitMs = Math.max(1500, Math.round(4000 * T));
+  const t0 = performance.now();
+  const polling = q.receive(queue, { max: 1, waitMs });
+  await sleep(300);
+  const m1 = await server.meter(queue);
+  await sleep(waitMs - 700);
+  const m2 = await server.meter(queue);
+  const res = await polling;
+  const elapsed = performance.now() - t0;
+  expectStatus(res, 200, "receive");
+  const work = diff(m1, m2);
+  return { waitMs, elapsedMs: elapsed, longPoll: elapsed >= waitMs * 0.8, work, windowMs: waitMs - 700 };
+}
+
+export async function w7(server, T) {
+  const single = await life(server, 1, Math.max(50, Math.round(200 * T)));
+  const batched = await life(server, 100, Math.max(500, Math.round(2000 * T)));
+  const idle = await idleLongPoll(server, T);
+  const rows = [];
+  for (const [name, r] of [
+    ["single", single],
+    ["batched 100", batched],
+  ]) {
+    rows.push({
+      workload: "W7",
+      case: `rows written per message, ${name}`,
+      value: r.life.rowsWritten,
+      unit: "rows/msg",
+      note: `enqueue ${r.enqueue.rowsWritten.toFixed(2)} + receive ${r.receive.rowsWritten.toFixed(2)} + ack ${r.ack.rowsWritten.toFixed(2)}; rows read ${r.life.rowsRead.toFixed(2)}/msg; statements ${r.life.statements.toFixed(2)}/msg`,
+      detail: r,
+    });
+    rows.push({
+      workload: "W7",
+      case: `DO requests per message, ${name}`,
+      value: r.life.requests,
+      unit: "req/msg",
+    });
+  }
+  const idleWork = idle.work.requests + idle.work.statements + idle.work.alarms;
+  rows.push({
+    workload: "W7",
+    case: `idle long-poll: DO requests + statements + alarms in ${idle.windowMs} ms`,
+    value: idle.longPoll ? idleWork : null,
+    unit: "ops",
+    note: idle.longPoll
+      ? `requests ${idle.work.requests}, statements ${idle.work.statements}, alarms ${idle.work.alarms}, rows read ${idle.work.rowsRead}`
+      : `skipped: receive with waitMs ${idle.waitMs} answered after ${Math.round(idle.elapsedMs)} ms (long-poll not available)`,
+    detail: idle,
+  });
+  return rows;
+}

@@ -1,0 +1,57 @@
+/**
+ * What this partition has cost since it started: requests, SQL statements,
+ * and the rows those statements read and wrote as SQLite reports them
+ * (`cursor.rowsRead` / `cursor.rowsWritten`, the figures Durable Object
+ * billing uses). In memory only, reset on eviction; read by the benchmark
+ * (bench/run.mjs, workload W7). Cheap: one array push per statement.
+ */
+export interface MeterReading {
+  requests: number;
+  statements: number;
+  rowsRead: number;
+  rowsWritten: number;
+  alarms: number;
+}
+
+export class Meter {
+  private readonly totals: MeterReading = { requests: 0, statements: 0, rowsRead: 0, rowsWritten: 0, alarms: 0 };
+  /** Cursors of the current operation: their row counts are final once they have been consumed. */
+  private open: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
+
+  /** The same SqlStorage, with every cursor it returns counted. */
+  wrap(sql: SqlStorage): SqlStorage {
+    const exec = (query: string, ...bindings: unknown[]) => {
+      const cursor = sql.exec(query, ...bindings);
+      this.open.push(cursor);
+      return cursor;
+    };
+    return new Proxy(sql, {
+      get: (target, prop) => {
+        if (prop === "exec") return exec;
+        const value = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  }
+
+  /** Counts one request or alarm (not work a request does inside itself) and settles the cursors before it. */
+  begin(kind: "request" | "alarm" | "internal"): void {
+    this.settle();
+    if (kind === "alarm") this.totals.alarms += 1;
+    else if (kind === "request") this.totals.requests += 1;
+  }
+
+  read(): MeterReading {
+    this.settle();
+    return { ...this.totals };
+  }
+
+  private settle(): void {
+    for (const cursor of this.open) {
+      this.totals.statements += 1;
+      this.totals.rowsRead += cursor.rowsRead;
+      this.totals.rowsWritten += cursor.rowsWritten;
+    }
+    this.open = [];
+  }
+}
