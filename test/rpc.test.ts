@@ -1,5 +1,7 @@
 import { env } from "cloudflare:test";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { ERROR_STATUS } from "../client/protocol";
 import { stats, uniqueQueue } from "./helpers";
 
 const producer = () => (env as unknown as { PRODUCER: Fetcher }).PRODUCER;
@@ -72,5 +74,20 @@ describe("service binding (EdgeqService)", () => {
     expect(tooBig.error.code).toBe("PAYLOAD_TOO_LARGE");
     const unknownQueue = await rpc("stats", uniqueQueue("never-used"));
     expect(unknownQueue.error.code).toBe("QUEUE_NOT_FOUND");
+  });
+
+  it("hostile arguments answer an error from the closed set, never an exception or INTERNAL", async () => {
+    const ops = ["send", "receive", "ack", "nack", "extend", "stats", "deadLetters", "redrive", "deleteDeadLetters"];
+    const queue = fc.oneof(fc.constant(uniqueQueue("rpc-fuzz")), fc.string({ maxLength: 70 }), fc.jsonValue({ maxDepth: 2 }));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...ops), queue, fc.array(fc.jsonValue({ maxDepth: 3 }), { maxLength: 3 }), async (op, q, rest) => {
+        const result = await rpc(op, q, ...rest);
+        if (result && typeof result === "object" && "error" in result) {
+          expect(Object.keys(ERROR_STATUS)).toContain(result.error.code);
+          expect(result.error.code, JSON.stringify([op, q, rest]).slice(0, 300)).not.toBe("INTERNAL");
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
