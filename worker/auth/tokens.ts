@@ -36,10 +36,21 @@ export async function mintToken(
 /** Why a token was refused, for the 401 message. */
 export type TokenCheck = { ok: true; claims: TokenClaims } | { ok: false; reason: string };
 
+/** The verification key, imported once per isolate (and again only if the secret changes). */
+let verifyKey: { secret: string; key: Promise<CryptoKey> } | undefined;
+function keyFor(secret: string): Promise<CryptoKey> {
+  if (verifyKey?.secret !== secret) {
+    const raw = new TextEncoder().encode(secret);
+    const key = crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    verifyKey = { secret, key };
+  }
+  return verifyKey.key;
+}
+
 export async function verifyToken(token: string, secret: string): Promise<TokenCheck> {
   let payload: unknown;
   try {
-    payload = await verify(token, secret, "HS256");
+    payload = await verify(token, await keyFor(secret), "HS256");
   } catch (err) {
     const name = err instanceof Error ? err.name : "";
     return { ok: false, reason: name === "JwtTokenExpired" ? "token expired" : "token is not valid" };
