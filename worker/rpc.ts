@@ -11,6 +11,10 @@ import type { z } from "zod";
 import type {
   DeadLetterPage,
   ErrorBody,
+  PeekPage,
+  QueueConfigPatch,
+  QueueInfo,
+  QueueList,
   QueueStats,
   ReceiptResponse,
   ReceiveRequest,
@@ -26,6 +30,9 @@ import {
   enqueueRequest,
   extendRequest,
   nackRequest,
+  peekQuery,
+  queueConfigPatch,
+  queueListQuery,
   queueName,
   receiveRequest,
   redriveRequest,
@@ -42,6 +49,7 @@ import {
   redriveDeadLetters,
   sendMessages,
 } from "./service";
+import { deleteQueue, getQueue, listQueues, peekMessages, purgeQueue, putQueue, setPaused } from "./queue-service";
 import type { Secrets } from "./types";
 import { validate } from "./validate";
 
@@ -146,5 +154,64 @@ export class EdgeqService extends WorkerEntrypoint<Env & Secrets> {
   /** Deletes every dead letter of the queue. */
   deleteDeadLetters(queue: string): Promise<RpcResult<{ deleted: number }>> {
     return answer(async () => ({ deleted: await deleteDeadLetters(this.env, queueOf(queue), null) }));
+  }
+
+  /** Creates a queue or changes some of its settings; answers the whole configuration. */
+  configureQueue(queue: string, settings: QueueConfigPatch = {}): Promise<RpcResult<QueueInfo>> {
+    return answer(async () => (await putQueue(this.env, queueOf(queue), check(queueConfigPatch, settings))).queue);
+  }
+
+  /** The queue's configuration and stats. */
+  getQueue(queue: string): Promise<RpcResult<QueueInfo>> {
+    return answer(async () => getQueue(this.env, queueOf(queue)));
+  }
+
+  /** Queues by name, a page at a time (default 100), each with a stats summary unless `stats` is false. */
+  listQueues(options: { limit?: number; cursor?: string; stats?: boolean } = {}): Promise<RpcResult<QueueList>> {
+    return answer(async () => {
+      const { stats, ...page } = options;
+      const valid = check(queueListQuery, { ...page, ...(stats === undefined ? {} : { stats: String(stats) }) });
+      return listQueues(this.env, { limit: valid.limit, cursor: valid.cursor, stats: valid.stats === "true" });
+    });
+  }
+
+  /** Deletes the queue and every message in it. */
+  deleteQueue(queue: string): Promise<RpcResult<{ name: string; deleted: true }>> {
+    return answer(async () => {
+      const name = queueOf(queue);
+      await deleteQueue(this.env, name);
+      return { name, deleted: true as const };
+    });
+  }
+
+  /** Stops delivery; enqueues are still accepted. */
+  pauseQueue(queue: string): Promise<RpcResult<QueueInfo>> {
+    return answer(async () => setPaused(this.env, queueOf(queue), true));
+  }
+
+  resumeQueue(queue: string): Promise<RpcResult<QueueInfo>> {
+    return answer(async () => setPaused(this.env, queueOf(queue), false));
+  }
+
+  /** Deletes ready and delayed messages; answers how many. */
+  purgeQueue(queue: string): Promise<RpcResult<{ purged: number }>> {
+    return answer(async () => ({ purged: await purgeQueue(this.env, queueOf(queue)) }));
+  }
+
+  /** One page of messages with their state, nothing leased (default 100). */
+  peek(queue: string, options: { limit?: number; cursor?: string } = {}): Promise<RpcResult<PeekPage>> {
+    return answer(async () => {
+      const page = await peekMessages(this.env, queueOf(queue), check(peekQuery, options));
+      return {
+        messages: page.messages.map(({ body, attributes, groupId, lastError, ...m }) => ({
+          ...m,
+          body: JSON.parse(body),
+          attributes: attributes === null ? {} : JSON.parse(attributes),
+          ...(groupId === null ? {} : { groupId }),
+          ...(lastError === null ? {} : { lastError }),
+        })),
+        cursor: page.cursor,
+      };
+    });
   }
 }
