@@ -2,33 +2,51 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
-  plugins: [
-    cloudflareTest({
-      wrangler: { configPath: "./wrangler.toml" },
-      miniflare: {
-        // Test-only secrets: the admin token that test/helpers.ts sends by default.
-        bindings: {
-          EDGEQ_AUTO_CREATE_QUEUES: "true",
-          EDGEQ_ADMIN_TOKEN: "test-admin-token",
-          EDGEQ_TOKEN_SECRET: "test-token-secret",
-        },
-        // A second Worker that produces through a service binding to EdgeqService.
-        serviceBindings: { PRODUCER: "producer" },
-        workers: [
-          {
-            name: "producer",
-            modules: true,
-            scriptPath: "./test/producer-worker/index.js",
-            compatibilityDate: "2026-11-01",
-            // The Worker under test runs as the pool's runner Worker, under this name.
-            serviceBindings: { EDGEQ: { name: "vitest-plugin-runner-", entrypoint: "EdgeqService" } },
-          },
-        ],
-      },
-    }),
-  ],
   test: {
-    include: ["test/**/*.test.ts"],
-    testTimeout: 20_000,
+    projects: [
+      {
+        // The Worker's suites, inside workerd.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              // Test-only secrets: the admin token that test/helpers.ts sends by default.
+              bindings: {
+                EDGEQ_AUTO_CREATE_QUEUES: "true",
+                EDGEQ_ADMIN_TOKEN: "test-admin-token",
+                EDGEQ_TOKEN_SECRET: "test-token-secret",
+              },
+              // A second Worker that produces through a service binding to EdgeqService.
+              serviceBindings: { PRODUCER: "producer" },
+              workers: [
+                {
+                  name: "producer",
+                  modules: true,
+                  scriptPath: "./test/producer-worker/index.js",
+                  compatibilityDate: "2026-11-01",
+                  // The Worker under test runs as the pool's runner Worker, under this name.
+                  serviceBindings: { EDGEQ: { name: "vitest-plugin-runner-", entrypoint: "EdgeqService" } },
+                },
+              ],
+            },
+          }),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/**/*.test.ts"],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        // The dashboard in Chromium, in Node, against the Worker served by Miniflare.
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.mjs"],
+          environment: "node",
+          testTimeout: 90_000,
+          hookTimeout: 90_000,
+        },
+      },
+    ],
   },
 });

@@ -24,6 +24,13 @@ export function niceMax(n: number): number {
   return [1, 2, 5, 10].map((m) => m * p).find((v) => v >= n)!;
 }
 
+/** What a series holds, for tests and tools that read the page. */
+const seriesData = (s: Series) => ({
+  "data-series": s.label,
+  "data-total": String(s.values.reduce((a, b) => a + b, 0)),
+  "data-last": String(s.values[s.values.length - 1]),
+});
+
 export function Chart({ id, title, series }: { id: string; title: string; series: Series[] }) {
   const n = series[0].values.length;
   const peak = Math.max(0, ...series.flatMap((s) => s.values));
@@ -78,7 +85,7 @@ export function Chart({ id, title, series }: { id: string; title: string; series
           if (s.kind === "bars") {
             const k = bars.indexOf(s);
             return (
-              <g fill={s.color} data-series={s.label}>
+              <g fill={s.color} {...seriesData(s)}>
                 {s.values.map((v, i) =>
                   v > 0 ? (
                     <rect
@@ -94,7 +101,7 @@ export function Chart({ id, title, series }: { id: string; title: string; series
           }
           const points = s.values.map((v, i) => `${round(x(i))},${round(y(v))}`).join(" ");
           return (
-            <g data-series={s.label}>
+            <g {...seriesData(s)}>
               {s.kind === "area" && (
                 <polygon
                   points={`${round(x(0))},${round(y(0))} ${points} ${round(x(n - 1))},${round(y(0))}`}

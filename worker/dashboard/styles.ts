@@ -32,10 +32,11 @@ a:hover { text-decoration: underline; }
 .badge.failing { background: #fee2e2; color: var(--failing); }
 .badge.paused { background: #e5e7eb; color: #374151; }
 .reason { color: var(--muted); margin: -6px 0 12px; }
-.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(130px, 1fr)); gap: 10px; margin-bottom: 14px; }
+.tiles { display: grid; grid-template-columns: repeat(5, minmax(0, 1fr)); gap: 10px; margin-bottom: 14px; }
+@media (max-width: 760px) { .tiles { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
 .tile { border: 1px solid var(--line); border-radius: 8px; padding: 8px 12px; }
-.tile span { display: block; color: var(--muted); font-size: 12px; }
-.tile b { font-size: 20px; font-weight: 600; font-variant-numeric: tabular-nums; }
+.tile span { display: block; color: var(--muted); font-size: 12px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.tile b { font-size: 19px; font-weight: 600; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 14px; }
 figure.chart { margin: 0; border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px 4px; }
 figcaption { display: flex; flex-wrap: wrap; gap: 12px; align-items: baseline; font-size: 12px; color: var(--muted); }

@@ -1,0 +1,57 @@
+// Serves the Worker locally for tests that run in Node (the browser test):
+// bundles worker/index.ts with esbuild, as wrangler would, and runs it in one
+// workerd through Miniflare's Node API, with in-memory storage. Plain JS: the
+// project's tsconfig types the Worker side only.
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { build } from "esbuild";
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** Starts edgeq on a free local port. Answers its URL and a stop function. */
+export async function startLocalWorker({ bindings }) {
+  const dir = await mkdtemp(join(tmpdir(), "edgeq-worker-"));
+  const script = join(dir, "index.js");
+  await build({
+    entryPoints: [join(ROOT, "worker/index.ts")],
+    outfile: script,
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    external: ["cloudflare:*", "node:*"],
+    tsconfig: join(ROOT, "tsconfig.json"),
+    logLevel: "error",
+  });
+  const toml = await readFile(join(ROOT, "wrangler.toml"), "utf8");
+  const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)[1];
+  // Miniflare 5 takes a new shape of options; it converts the familiar (v4) one.
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: 0,
+      modules: true,
+      scriptPath: script,
+      modulesRoot: dir,
+      compatibilityDate,
+      compatibilityFlags: ["nodejs_compat"],
+      durableObjects: {
+        QUEUE_PARTITION: { className: "QueuePartition", useSQLite: true },
+        QUEUE_REGISTRY: { className: "QueueRegistry", useSQLite: true },
+      },
+      bindings: { EDGEQ_AUTO_CREATE_QUEUES: "true", EDGEQ_CORS_ORIGINS: "", ...bindings },
+    }),
+  );
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return {
+    url,
+    async stop() {
+      await mf.dispose();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
