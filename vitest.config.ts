@@ -1,6 +1,9 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
+/** The project of the suites that run inside workerd. */
+const WORKERS_PROJECT = "workers";
+
 export default defineConfig({
   test: {
     projects: [
@@ -24,15 +27,15 @@ export default defineConfig({
                   modules: true,
                   scriptPath: "./test/producer-worker/index.js",
                   compatibilityDate: "2026-11-01",
-                  // The Worker under test runs as the pool's runner Worker, under this name.
-                  serviceBindings: { EDGEQ: { name: "vitest-plugin-runner-", entrypoint: "EdgeqService" } },
+                  // The Worker under test runs as the pool's runner Worker, named after its project.
+                  serviceBindings: { EDGEQ: { name: `vitest-plugin-runner-${WORKERS_PROJECT}`, entrypoint: "EdgeqService" } },
                 },
               ],
             },
           }),
         ],
         test: {
-          name: "workers",
+          name: WORKERS_PROJECT,
           include: ["test/**/*.test.ts"],
           testTimeout: 20_000,
         },
