@@ -5,6 +5,7 @@
  * index the fields of a JSON line.
  */
 
+/** The notable events; each has one level. */
 export type LogEvent = "dead_lettered" | "queue_full" | "lease_lost" | "internal_error";
 
 const LEVEL: Record<LogEvent, "info" | "warn" | "error"> = {
@@ -14,6 +15,7 @@ const LEVEL: Record<LogEvent, "info" | "warn" | "error"> = {
   internal_error: "error",
 };
 
+/** Writes one JSON line: level, event, the fields, and the time. */
 export function logEvent(event: LogEvent, fields: Record<string, unknown>): void {
   const line = JSON.stringify({ level: LEVEL[event], event, ...fields, at: new Date().toISOString() });
   if (LEVEL[event] === "error") console.error(line);

@@ -7,6 +7,7 @@
  */
 import type { QueueConfig, QueueStats, QueueStatus } from "../client/protocol";
 
+/** The Content-Type of the text exposition format 0.0.4. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 type Labels = Record<string, string>;

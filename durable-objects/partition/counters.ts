@@ -9,11 +9,13 @@ export type CounterName = "enqueued" | "delivered" | "acked" | "retried" | "dead
 
 export const COUNTER_NAMES: readonly CounterName[] = ["enqueued", "delivered", "acked", "retried", "dead_lettered", "purged"];
 
+/** The minute (since the epoch) that `ms` falls in. */
 export const minuteOf = (ms: number): number => Math.floor(ms / 60_000);
 
 /** Counters are kept for this many minutes. */
 export const COUNTER_RETENTION_MINUTES = 60;
 
+/** Adds `n` to this minute's counter `name` and to its lifetime total; nothing when `n` is 0. */
 export function bump(sql: SqlStorage, now: number, name: CounterName, n: number): void {
   if (n <= 0) return;
   sql.exec(
@@ -31,6 +33,7 @@ export function bump(sql: SqlStorage, now: number, name: CounterName, n: number)
   );
 }
 
+/** Forgets the minutes older than COUNTER_RETENTION_MINUTES (the totals stay). */
 export function pruneCounters(sql: SqlStorage, now: number): void {
   sql.exec("DELETE FROM counters WHERE minute < ?", minuteOf(now) - COUNTER_RETENTION_MINUTES);
 }

@@ -12,6 +12,7 @@
 
 import { minuteOf } from "./counters";
 
+/** What a latency runs from: the enqueue or the delivery that was acked. */
 export type LatencyKind = "enqueue_to_ack" | "delivery_to_ack";
 
 export const LATENCY_BUCKETS_PER_DOUBLING = 4;
@@ -20,6 +21,7 @@ export const LATENCY_MAX_BUCKET = 30 * LATENCY_BUCKETS_PER_DOUBLING;
 /** Histograms are kept for this many minutes; stats read the last 5. */
 export const LATENCY_RETENTION_MINUTES = 60;
 
+/** The bucket that holds a latency of `ms`: the first whose upper bound is at least `ms`. */
 export function latencyBucket(ms: number): number {
   if (!(ms > 1)) return 0;
   return Math.min(LATENCY_MAX_BUCKET, Math.ceil(Math.log2(ms) * LATENCY_BUCKETS_PER_DOUBLING - 1e-9));
@@ -74,6 +76,7 @@ export function latencyHistograms(
     .toArray();
 }
 
+/** Forgets the histograms of minutes older than LATENCY_RETENTION_MINUTES. */
 export function pruneLatency(sql: SqlStorage, now: number): void {
   sql.exec("DELETE FROM latency WHERE minute < ?", minuteOf(now) - LATENCY_RETENTION_MINUTES);
 }

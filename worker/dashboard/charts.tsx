@@ -5,6 +5,7 @@
  */
 import { formatCount } from "./format";
 
+/** One line, area or set of bars: a value per minute, oldest first. */
 export interface Series {
   label: string;
   color: string;
@@ -31,6 +32,7 @@ const seriesData = (s: Series) => ({
   "data-last": String(s.values[s.values.length - 1]),
 });
 
+/** A titled chart with a legend (each series' current value) over the 60 minutes of `series`. */
 export function Chart({ id, title, series }: { id: string; title: string; series: Series[] }) {
   const n = series[0].values.length;
   const peak = Math.max(0, ...series.flatMap((s) => s.values));

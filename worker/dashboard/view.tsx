@@ -8,6 +8,7 @@ import type { DeadLetter, QueueConfig, QueueStats } from "../../client/protocol"
 import { Chart } from "./charts";
 import { formatCount, formatDuration, formatLatency } from "./format";
 
+/** A queue as the dashboard lists it. */
 export interface QueueRow {
   name: string;
   config: QueueConfig;
@@ -185,6 +186,7 @@ function QueueDetail({ queue, deadLetters, now }: { queue: QueueRow; deadLetters
   );
 }
 
+/** The queues table, then the selected queue's detail (none when there are no queues). */
 export function DashboardView(props: {
   queues: QueueRow[];
   selected: QueueRow | null;
