@@ -292,4 +292,24 @@ describe("structured logs", () => {
       log.mockRestore();
     }
   });
+
+  it("writes one queue_full line per queue every 10 s, counting the refusals left out", async () => {
+    const warn = vi.spyOn(console, "warn");
+    try {
+      const q = await createQueue({ maxDepth: 2 });
+      await send(q, bodies(2));
+      const refused = async () => expect((await post(`/v1/queues/${q}/messages`, { body: 1 })).status).toBe(429);
+      await refused();
+      await refused();
+      await refused();
+      at(11_000);
+      await refused();
+      const full = lines(warn).filter((e) => e.event === "queue_full" && e.queue === q);
+      expect(full).toHaveLength(2);
+      expect(full[0].suppressed).toBeUndefined();
+      expect(full[1]).toMatchObject({ level: "warn", suppressed: 2 });
+    } finally {
+      warn.mockRestore();
+    }
+  });
 });
