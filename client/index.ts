@@ -67,7 +67,7 @@ export interface QueueClient {
   send(body: SendMessage["body"], options?: SendOptions): Promise<SentMessage>;
   /** Enqueues up to 100 messages in one request (one transaction per partition). */
   sendBatch(messages: SendMessage[]): Promise<SentMessage[]>;
-  /** Leases up to `max` messages (default 1), waiting up to `waitMs` (default 0) for one. */
+  /** Leases up to `max` messages (default 1) for `visibilityTimeoutMs` (default the queue's, 30 s unless configured), waiting up to `waitMs` (default 0) for one. */
   receive(options?: ReceiveRequest & { signal?: AbortSignal }): Promise<ReceivedMessage[]>;
   /** Acknowledges: the messages are done and deleted. */
   ack(receipts: string | string[]): Promise<ReceiptResult[]>;
