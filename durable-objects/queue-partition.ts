@@ -267,7 +267,6 @@ export class QueuePartition extends DurableObject<Env> {
    */
   async enqueue(items: EnqueueItem[], reservation?: string): Promise<EnqueueOutcome> {
     if (this.deleted) return { ok: false, code: "UNCONFIGURED" };
-    if (reservation !== undefined) this.reservations.delete(reservation);
     const ctx = this.op();
     const maxDepth = limitShares(this.config, this.place).maxDepth;
     let full: { depth: number } | null = null;
@@ -276,6 +275,8 @@ export class QueuePartition extends DurableObject<Env> {
       // Depth is read inside the group, so that it counts the enqueues that ran before in it.
       outcome = await this.commits.run(() => {
         if (this.deleted) return "unconfigured" as const;
+        // The batch's own reservation held its room until now; from here its rows count instead.
+        if (reservation !== undefined) this.reservations.delete(reservation);
         const depth = maxDepth === null ? 0 : this.currentDepth() + this.reserved(ctx.now);
         const result = enqueue(ctx, items);
         // Counted after the insert so that duplicates (which store nothing) do not count.
@@ -323,13 +324,17 @@ export class QueuePartition extends DurableObject<Env> {
     const now = Date.now();
     const maxDepth = limitShares(this.config, this.place).maxDepth;
     if (maxDepth === null) return { ok: true, reservation: null };
-    const depth = this.currentDepth() + this.reserved(now);
-    if (depth + count > maxDepth) {
-      return { ok: false, code: "QUEUE_FULL", depth, maxDepth, retryAfterMs: this.retryAfterFullMs(count) };
-    }
-    const reservation = crypto.randomUUID();
-    this.reservations.set(reservation, { count, until: now + RESERVATION_MS });
-    return { ok: true, reservation };
+    // In the commit group, after the enqueues queued before it, so that it counts them.
+    return this.commits.run((): ReserveOutcome => {
+      if (this.deleted) return { ok: false, code: "UNCONFIGURED" };
+      const depth = this.currentDepth() + this.reserved(now);
+      if (depth + count > maxDepth) {
+        return { ok: false, code: "QUEUE_FULL", depth, maxDepth, retryAfterMs: this.retryAfterFullMs(count) };
+      }
+      const reservation = crypto.randomUUID();
+      this.reservations.set(reservation, { count, until: now + RESERVATION_MS });
+      return { ok: true, reservation };
+    });
   }
 
   /** Gives back room held by `reserve` (another partition refused the batch). */

@@ -84,6 +84,23 @@ describe("maxDepth", () => {
     expect((await stats(q)).ready).toBe(8);
   });
 
+  it("holds under concurrent batches, in one partition and across partitions: accepted batches stored whole, refused ones not at all", async () => {
+    for (const partitions of [1, 2]) {
+      const q = uniqueQueue();
+      await put(q, { partitions, maxDepth: 20 });
+      const batch = (b: number) => ({
+        messages: Array.from({ length: 3 }, (_, i) => ({ body: [b, i], ...(partitions > 1 ? { key: `b${b}-${i}` } : {}) })),
+      });
+      const answers = await Promise.all(Array.from({ length: 12 }, (_, b) => enqueue(q, batch(b))));
+      const accepted = answers.filter((r) => r.status === 201).length;
+      expect(answers.every((r) => r.status === 201 || r.status === 429)).toBe(true);
+      expect(accepted).toBeGreaterThan(0);
+      const { depth } = await stats(q);
+      expect(depth).toBe(accepted * 3);
+      expect(depth).toBeLessThanOrEqual(20);
+    }
+  });
+
   it("refuses a limit below the partition count (each partition keeps a share of at least one)", async () => {
     const res = await call("PUT", `/v1/queues/${uniqueQueue()}`, { partitions: 4, maxDepth: 3 });
     expect(res.status).toBe(422);
