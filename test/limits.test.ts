@@ -95,7 +95,7 @@ describe("maxDepth", () => {
       const accepted = answers.filter((r) => r.status === 201).length;
       expect(answers.every((r) => r.status === 201 || r.status === 429)).toBe(true);
       expect(accepted).toBeGreaterThan(0);
-      const { depth } = await stats(q);
+      const { ready: depth } = await stats(q);
       expect(depth).toBe(accepted * 3);
       expect(depth).toBeLessThanOrEqual(20);
     }
