@@ -52,7 +52,21 @@ export async function limits(server, T) {
     p99: out[key].p99,
     key,
   });
+  const probe = JSON.parse((await request("GET", `${L}/rows-written-probe?object=probe`)).text);
+  const p = probe["two indexes"];
+  const probeRow = {
+    workload: "limit",
+    case: "rowsWritten of one insert into a table with one index that covers it",
+    value: p.insert,
+    unit: "rows/row",
+    note:
+      `index entries count: per row, insert ${p.insert}, update of an indexed column ${p.updateIndexed}, ` +
+      `update into a partial index ${p.updateIntoPartial}, out of it ${p.updateOutOfPartial}, update of an unindexed column ${p.updateUnindexed}, ` +
+      `delete ${p.delete} (no index: every figure 1)`,
+    key: "rowsWrittenProbe",
+  };
   return [
+    probeRow,
     row("noopWorkerC32", 32, "no-op Worker, c32", "req/s"),
     row("rpcC1", 1, "no-op DO RPC, c1", "req/s"),
     row("rpcC32", 32, "no-op DO RPC, c32", "req/s"),
@@ -168,10 +182,15 @@ export async function drain(server, queue, { consumers, total, timeoutMs, receiv
   return { acked, seconds, perSec: acked / seconds, emptyPolls, complete: acked >= total };
 }
 
-export async function w3(server, T, lim, { partitions = 1, workload = "W3", makeQueue = () => freshQueue("w3") } = {}) {
+export async function w3(
+  server,
+  T,
+  lim,
+  { partitions = 1, workload = "W3", makeQueue = () => freshQueue("w3"), consumerCounts = [1, 4] } = {},
+) {
   const total = Math.max(2000, Math.round(20_000 * T));
   const rows = [];
-  for (const consumers of [1, 4]) {
+  for (const consumers of consumerCounts) {
     const queue = await makeQueue();
     await enqueueBatches(server, queue, 8, 120_000, total);
     const r = await drain(server, queue, { consumers, total, timeoutMs: 120_000 });
@@ -288,5 +307,182 @@ export async function w7(server, T) {
       : `skipped: receive with waitMs ${idle.waitMs} answered after ${Math.round(idle.elapsedMs)} ms (long-poll not available)`,
     detail: idle,
   });
+  return rows;
+}
+
+// ---------------------------------------------------------------- features
+
+/** Whether receive waits (long-poll): an empty queue must hold a waitMs 400 receive for most of it. */
+export async function hasLongPoll(server) {
+  const q = api(server);
+  const queue = freshQueue("probe-lp");
+  const t0 = performance.now();
+  const res = await q.receive(queue, { max: 1, waitMs: 400 });
+  return res.status === 200 && performance.now() - t0 >= 300;
+}
+
+/** Whether queues take a configuration (PUT /v1/queues/:queue) with this setting. */
+export async function canConfigure(server, setting) {
+  const q = api(server);
+  const queue = freshQueue("probe-cfg");
+  const res = await q.configure(queue, setting);
+  if (res.status !== 200 && res.status !== 201) return false;
+  const [key, value] = Object.entries(setting)[0];
+  return JSON.parse(res.text)?.config?.[key] === value || JSON.parse(res.text)?.[key] === value;
+}
+
+const skipped = (workload, cases, why) =>
+  cases.map((c) => ({ workload, case: c, value: null, unit: "", note: `skipped: ${why}` }));
+
+// ---------------------------------------------------------------- W4
+
+/**
+ * Producers send single messages at a fixed rate (open loop: on schedule,
+ * whatever the answers) while consumers long-poll; the latency of each
+ * message is from its enqueue being sent to the receive that got it being
+ * answered.
+ */
+export async function w4(server, T) {
+  const cases = ["200 msg/s, enqueue sent to receive answered", "500 msg/s, enqueue sent to receive answered"];
+  if (!(await hasLongPoll(server))) return skipped("W4", cases, "receive with waitMs does not wait (long-poll missing)");
+  const q = api(server);
+  const rows = [];
+  for (const [rate, name] of [
+    [200, cases[0]],
+    [500, cases[1]],
+  ]) {
+    const queue = freshQueue("w4");
+    expectStatus(await q.send(queue, { body: "warm" }), 201, "enqueue");
+    const total = Math.round(rate * 10 * T);
+    const sentAt = new Map();
+    const latencies = [];
+    let received = 0;
+    let producing = true;
+    const consumers = Array.from({ length: 4 }, async () => {
+      const stopAt = performance.now() + 10_000 * T + 30_000;
+      while ((producing || received < total) && performance.now() < stopAt) {
+        const res = await q.receive(queue, { max: 10, waitMs: 1000 });
+        const answered = performance.now();
+        const got = expectStatus(res, 200, "receive").messages;
+        for (const m of got) {
+          const s = sentAt.get(m.body?.n);
+          if (s !== undefined) {
+            latencies.push(answered - s);
+            received += 1;
+          }
+        }
+        if (got.length > 0) void q.ack(queue, got.map((m) => m.receipt));
+      }
+    });
+    await sleep(200); // consumers are waiting before the first message
+    const t0 = performance.now();
+    const sends = [];
+    for (let i = 0; i < total; i++) {
+      const due = t0 + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await sleep(wait);
+      sentAt.set(i, performance.now());
+      sends.push(q.send(queue, { body: { n: i } }));
+    }
+    const answers = await Promise.all(sends);
+    producing = false;
+    await Promise.all(consumers);
+    const failed = answers.filter((a) => a.status !== 201).length;
+    latencies.sort((a, b) => a - b);
+    rows.push({
+      workload: "W4",
+      case: name,
+      value: received / ((performance.now() - t0) / 1000),
+      unit: "msg/s",
+      p50: percentile(latencies, 50),
+      p95: percentile(latencies, 95),
+      p99: percentile(latencies, 99),
+      note: `${received} of ${total} received${failed ? `, ${failed} enqueues failed` : ""}; 4 consumers, receive max 10, waitMs 1000`,
+    });
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------- W5
+
+/**
+ * Flash sale: a burst of 5,000 messages; consumers limited by the queue's
+ * deliveryRatePerSec to a tenth of the burst per scaled minute (a minute
+ * scaled to a second: 500/s). Every message must be processed and none
+ * lost; the drain time is compared with the expected one, which counts the
+ * token bucket's one second of burst (it starts full): (N - rate) / rate.
+ */
+export async function w5(server, T) {
+  const cases = ["flash sale: messages lost", "flash sale: drain time, measured / expected"];
+  const burst = Math.round(5000 * Math.max(T, 0.25));
+  const rate = burst / 10;
+  if (!(await canConfigure(server, { deliveryRatePerSec: rate }))) {
+    return skipped("W5", cases, "PUT /v1/queues/:queue with deliveryRatePerSec is not available");
+  }
+  const longPoll = await hasLongPoll(server);
+  const q = api(server);
+  const queue = freshQueue("w5");
+  expectStatus(await q.configure(queue, { deliveryRatePerSec: rate }), 201, "configure");
+  for (let i = 0; i < burst; i += 100) {
+    expectStatus(await q.send(queue, { messages: Array.from({ length: Math.min(100, burst - i) }, (_, k) => ({ body: { n: i + k } })) }), 201, "enqueue");
+  }
+  const acked = new Set();
+  let deliveries = 0;
+  const t0 = performance.now();
+  let last = t0;
+  const stopAt = t0 + (burst / rate) * 1000 * 2 + 10_000;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (acked.size < burst && performance.now() < stopAt) {
+        const res = await q.receive(queue, longPoll ? { max: 100, waitMs: 1000 } : { max: 100 });
+        const got = expectStatus(res, 200, "receive").messages;
+        if (got.length === 0) {
+          if (!longPoll) await sleep(20);
+          continue;
+        }
+        deliveries += got.length;
+        const results = expectStatus(await q.ack(queue, got.map((m) => m.receipt)), 200, "ack").results;
+        results.forEach((r, i) => r.ok && acked.add(got[i].body.n));
+        last = performance.now();
+      }
+    }),
+  );
+  const drainS = (last - t0) / 1000;
+  const expectedS = (burst - rate) / rate;
+  return [
+    { workload: "W5", case: cases[0], value: burst - acked.size, unit: "msgs", note: `${burst} enqueued, ${acked.size} acked, ${deliveries} deliveries` },
+    {
+      workload: "W5",
+      case: cases[1],
+      value: drainS,
+      unit: "s",
+      limit: "expected (N - rate) / rate",
+      limitValue: expectedS,
+      ratio: drainS / expectedS,
+      note: `burst ${burst}, deliveryRatePerSec ${rate}, 4 consumers${longPoll ? " long-polling" : " polling"}`,
+    },
+  ];
+}
+
+// ---------------------------------------------------------------- W6
+
+/** W2 and W3 on queues spread over 1, 4 and 16 partitions. */
+export async function w6(server, T, lim) {
+  const counts = [1, 4, 16];
+  if (!(await canConfigure(server, { partitions: 4 }))) {
+    return skipped("W6", counts.map((p) => `${p} partitions`), "PUT /v1/queues/:queue with partitions is not available");
+  }
+  const q = api(server);
+  const rows = [];
+  for (const partitions of counts) {
+    const make = async () => {
+      const queue = freshQueue(`w6p${partitions}`);
+      const res = await q.configure(queue, { partitions });
+      if (res.status !== 200 && res.status !== 201) throw new Error(`configure partitions answered ${res.status}: ${res.text}`);
+      return queue;
+    };
+    rows.push(...(await w2(server, T, lim, { partitions, workload: "W6", queue: await make() })));
+    rows.push(...(await w3(server, T, lim, { partitions, workload: "W6", makeQueue: make, consumerCounts: [4] })));
+  }
   return rows;
 }
