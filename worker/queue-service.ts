@@ -74,15 +74,29 @@ export async function getQueue(env: Env, name: string): Promise<QueueInfo> {
   return info(record, await statsOf(env, record));
 }
 
-/** Queues in name order, a page at a time, each with its stats unless `stats` is false. */
+/** Largest page when stats are asked for: each queue costs one call per partition. */
+export const MAX_STATS_PAGE = 100;
+/** Queues whose partitions are asked for stats at once. */
+const STATS_CONCURRENCY = 16;
+
+/**
+ * Queues in name order, a page at a time, each with a stats summary unless
+ * `stats` is false. With stats a page holds at most MAX_STATS_PAGE queues
+ * (the cursor goes on from there), which bounds the partition calls.
+ */
 export async function listQueues(
   env: Env,
   opts: { limit: number; cursor?: string; stats: boolean },
 ): Promise<{ queues: QueueInfo[]; cursor: string | null }> {
-  const records = await registry(env).list(opts.cursor ?? "", opts.limit + 1);
-  const more = records.length > opts.limit;
-  const page = more ? records.slice(0, opts.limit) : records;
-  const queues = await Promise.all(page.map(async (r) => info(r, opts.stats ? summary(await statsOf(env, r)) : undefined)));
+  const limit = opts.stats ? Math.min(opts.limit, MAX_STATS_PAGE) : opts.limit;
+  const records = await registry(env).list(opts.cursor ?? "", limit + 1);
+  const more = records.length > limit;
+  const page = more ? records.slice(0, limit) : records;
+  const queues: QueueInfo[] = [];
+  for (let i = 0; i < page.length; i += STATS_CONCURRENCY) {
+    const slice = page.slice(i, i + STATS_CONCURRENCY);
+    queues.push(...(await Promise.all(slice.map(async (r) => info(r, opts.stats ? summary(await statsOf(env, r)) : undefined)))));
+  }
   return { queues, cursor: more ? page[page.length - 1].name : null };
 }
 
