@@ -13,8 +13,8 @@
 // Prints one summary line and exits non-zero on any failure; bounded to
 // 5 minutes.
 import { rmSync } from "node:fs";
-import { api, buildWorker, startServer, stopServer, tempDir } from "./harness.mjs";
-import { resetConnections } from "./http.mjs";
+import { AUTH, api, buildWorker, startServer, stopServer, tempDir } from "./harness.mjs";
+import { request, resetConnections } from "./http.mjs";
 
 const KILLS = Number(process.env.EDGEQ_CRASH_KILLS ?? 10);
 const PRODUCERS = 3;
@@ -149,6 +149,13 @@ while (kills < KILLS && Date.now() < DEADLINE - 60_000) {
 }
 running = false;
 await Promise.all(loops);
+
+// The test's own check: EDGEQ_CRASH_SABOTAGE=purge deletes the ready messages
+// behind its back before the drain, and the run must then fail (lost > 0).
+if (process.env.EDGEQ_CRASH_SABOTAGE === "purge") {
+  const res = await request("POST", `${server.url}/v1/queues/${QUEUE}/purge`, { headers: AUTH });
+  console.error(`crash: sabotage: purge answered ${res.status} ${res.text}`);
+}
 
 // ------------------------------------------------------------ drain and check
 // Leases held by consumers at a kill end after LEASE_MS; everything comes back.
