@@ -38,6 +38,7 @@ function cells(r) {
     r.workload,
     r.case,
     r.value === null ? (r.note?.startsWith("skipped") ? "skipped" : "–") : `${fmt(r.value)} ${r.unit}`,
+    r.values && r.values.length > 1 ? r.values.map((v) => fmt(v)).join(" / ") : "",
     latency,
     r.limit ? `${r.limit}: ${fmt(r.limitValue)}` : "",
     r.ratio !== undefined && r.limit ? fmt(r.ratio, 3) : "",
@@ -45,7 +46,7 @@ function cells(r) {
   ];
 }
 
-const HEADER = ["workload", "case", "median", "p50 / p95 / p99 ms", "limit (same run)", "ratio", "target"];
+const HEADER = ["workload", "case", "median", "each run", "p50 / p95 / p99 ms", "limit (same run)", "ratio", "target"];
 
 export function formatTable(rows) {
   const all = [HEADER, ...rows.map(cells)];
