@@ -6,12 +6,13 @@
  */
 
 /** The notable events; each has one level. */
-export type LogEvent = "dead_lettered" | "queue_full" | "lease_lost" | "internal_error";
+export type LogEvent = "dead_lettered" | "queue_full" | "lease_lost" | "partition_unavailable" | "internal_error";
 
 const LEVEL: Record<LogEvent, "info" | "warn" | "error"> = {
   dead_lettered: "warn",
   queue_full: "warn",
   lease_lost: "info",
+  partition_unavailable: "warn",
   internal_error: "error",
 };
 

@@ -82,6 +82,14 @@ app.onError((err, c) => {
   if (err instanceof HTTPException && err.status === 413) {
     return errorResponse("PAYLOAD_TOO_LARGE", `request body is larger than ${LIMITS.maxRequestBytes} bytes`);
   }
+  // The runtime marks Durable Object failures a caller may retry (a reset
+  // object, an overloaded one): they are 503 UNAVAILABLE, not a 500, so that
+  // clients back off and retry instead of giving up.
+  const failure = err as { retryable?: unknown; overloaded?: unknown };
+  if (failure.retryable === true || failure.overloaded === true) {
+    logEvent("partition_unavailable", { error: String(err), overloaded: failure.overloaded === true });
+    return errorResponse("UNAVAILABLE", "a partition could not be reached; retry", { "retry-after": "1" });
+  }
   logEvent("internal_error", { error: String(err) });
   return errorResponse("INTERNAL", "internal error");
 });
