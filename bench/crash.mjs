@@ -89,8 +89,12 @@ async function producer(p) {
 }
 
 async function consumeOnce() {
+  // The runtime may be killed (and `q` cleared) between the receive and the
+  // ack: both go to the server the receive went to, and fail like any request to a dead one.
+  const client = q;
+  if (!client) return 0;
   const sentAt = performance.now();
-  const res = await q.receive(QUEUE, { max: 10, visibilityTimeoutMs: LEASE_MS });
+  const res = await client.receive(QUEUE, { max: 10, visibilityTimeoutMs: LEASE_MS });
   if (res.status !== 200) {
     requestsFailed += 1;
     await sleep(20);
@@ -104,7 +108,7 @@ async function consumeOnce() {
     if (acked !== undefined && acked < sentAt) deliveredAfterAck.push(id);
   }
   if (messages.length === 0) return 0;
-  const ack = await q.ack(QUEUE, messages.map((m) => m.receipt));
+  const ack = await client.ack(QUEUE, messages.map((m) => m.receipt));
   const answered = performance.now();
   if (ack.status === 200) {
     parse(ack).results.forEach((r, i) => {
