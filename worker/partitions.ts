@@ -46,3 +46,31 @@ export function fairOrder(config: QueueConfig): number[] {
   const start = rotation % config.partitions;
   return Array.from({ length: config.partitions }, (_, i) => (start + i) % config.partitions);
 }
+
+/**
+ * Reads one page across the partitions of a queue, partition after
+ * partition, each in its own order. The cursor is `<partition>.<last seq
+ * read there>` (`<partition>.0` to start a partition); null at the end.
+ */
+export async function pageAcrossPartitions<T>(
+  partitions: number,
+  cursor: string | undefined,
+  limit: number,
+  readPage: (partition: number, afterSeq: number, limit: number) => Promise<{ items: T[]; next: number | null }>,
+): Promise<{ items: T[]; cursor: string | null }> {
+  let [partition, after] = cursor ? cursor.split(".").map(Number) : [0, 0];
+  const items: T[] = [];
+  let next: string | null = null;
+  while (partition < partitions && items.length < limit) {
+    const page = await readPage(partition, after, limit - items.length);
+    items.push(...page.items);
+    if (page.next !== null) {
+      next = `${partition}.${page.next}`;
+      break;
+    }
+    partition += 1;
+    after = 0;
+    if (items.length >= limit && partition < partitions) next = `${partition}.0`;
+  }
+  return { items, cursor: next };
+}

@@ -8,6 +8,7 @@ import type { QueueConfigPatch, QueueInfo, QueueStats, QueueStatsSummary } from 
 import type { PeekedRow } from "../durable-objects/partition/peek";
 import type { QueueRecord } from "../durable-objects/queue-registry";
 import { ApiError } from "./errors";
+import { pageAcrossPartitions } from "./partitions";
 import { configurePartitions, forgetQueue, partitionStub, partitionsOf, registry, rememberQueue, resolveQueue } from "./queues";
 import { summarizeStats } from "./stats";
 
@@ -140,19 +141,9 @@ export async function peekMessages(
   opts: { limit: number; cursor?: string },
 ): Promise<{ messages: (PeekedRow & { partition: number })[]; cursor: string | null }> {
   const config = await resolveQueue(env, name, false);
-  let [partition, after] = opts.cursor ? opts.cursor.split(".").map(Number) : [0, 0];
-  const out: (PeekedRow & { partition: number })[] = [];
-  let cursor: string | null = null;
-  while (partition < config.partitions && out.length < opts.limit) {
-    const page = await partitionStub(env, name, partition).peek(after, opts.limit - out.length);
-    for (const m of page.messages) out.push({ ...m, partition });
-    if (page.next !== null) {
-      cursor = `${partition}.${page.next}`;
-      break;
-    }
-    partition += 1;
-    after = 0;
-    if (out.length >= opts.limit && partition < config.partitions) cursor = `${partition}.0`;
-  }
-  return { messages: out, cursor };
+  const page = await pageAcrossPartitions(config.partitions, opts.cursor, opts.limit, async (partition, after, limit) => {
+    const { messages, next } = await partitionStub(env, name, partition).peek(after, limit);
+    return { items: messages.map((m) => ({ ...m, partition })), next };
+  });
+  return { messages: page.items, cursor: page.cursor };
 }

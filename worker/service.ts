@@ -15,7 +15,7 @@ import type { EnqueueItem, LeaseOutcome, LeaseRef, LeasedMessage } from "../dura
 import { logEvent } from "../durable-objects/log";
 import { ApiError } from "./errors";
 import { waitForMessages, type WaitTarget } from "./long-poll";
-import { fairOrder, nextSpread, partitionFor, routingKey } from "./partitions";
+import { fairOrder, nextSpread, pageAcrossPartitions, partitionFor, routingKey } from "./partitions";
 import { partitionStub, partitionsOf, registry, repairPartitions, resolveQueue } from "./queues";
 import { formatReceipt, parseReceipt } from "./receipts";
 import { summarizeStats } from "./stats";
@@ -296,24 +296,11 @@ export async function listDeadLetters(
   opts: { limit: number; cursor?: string },
 ): Promise<{ deadLetters: (Omit<DeadLetterPage["deadLetters"][number], "body" | "attributes"> & { body: string; attributes: string | null })[]; cursor: string | null }> {
   const config = await resolveQueue(env, queue, false);
-  let [partition, after] = opts.cursor ? opts.cursor.split(".").map(Number) : [0, 0];
-  const out: Awaited<ReturnType<typeof listDeadLetters>>["deadLetters"] = [];
-  let cursor: string | null = null;
-  while (partition < config.partitions && out.length < opts.limit) {
-    const page = await partitionStub(env, queue, partition).deadLetters(after, opts.limit - out.length);
-    for (const d of page.deadLetters) {
-      const { groupId, ...rest } = d;
-      out.push(groupId === null ? rest : { ...rest, groupId });
-    }
-    if (page.next !== null) {
-      cursor = `${partition}.${page.next}`;
-      break;
-    }
-    partition += 1;
-    after = 0;
-    if (out.length >= opts.limit && partition < config.partitions) cursor = `${partition}.0`;
-  }
-  return { deadLetters: out, cursor };
+  const page = await pageAcrossPartitions(config.partitions, opts.cursor, opts.limit, async (partition, after, limit) => {
+    const { deadLetters, next } = await partitionStub(env, queue, partition).deadLetters(after, limit);
+    return { items: deadLetters.map(({ groupId, ...rest }) => (groupId === null ? rest : { ...rest, groupId })), next };
+  });
+  return { deadLetters: page.items, cursor: page.cursor };
 }
 
 export async function redriveDeadLetters(env: Env, queue: string, ids: string[] | null): Promise<number> {
