@@ -1,4 +1,5 @@
 import type { DeadLetterReason } from "../../client/protocol";
+import { pageOf } from "./page";
 import type { StoredDeadLetter } from "./types";
 import { bump } from "./counters";
 
@@ -61,8 +62,7 @@ export function listDeadLetters(
       limit + 1,
     )
     .toArray();
-  const more = rows.length > limit;
-  const page = more ? rows.slice(0, limit) : rows;
+  const { page, next } = pageOf(rows, limit, (r) => r.dl_seq);
   return {
     deadLetters: page.map((r) => ({
       id: r.id,
@@ -75,7 +75,7 @@ export function listDeadLetters(
       deadLetteredAt: r.dead_lettered_at,
       groupId: r.group_id,
     })),
-    next: more ? page[page.length - 1].dl_seq : null,
+    next,
   };
 }
 

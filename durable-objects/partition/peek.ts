@@ -1,4 +1,6 @@
 import type { MessageState } from "../../client/protocol";
+import { pageOf } from "./page";
+import type { MessageRow } from "./types";
 
 /** A stored message as peek shows it, body still JSON text. */
 export interface PeekedRow {
@@ -17,26 +19,14 @@ export interface PeekedRow {
 /** Messages after `afterSeq` in `seq` order, read without leasing (a plain SELECT on the primary key). */
 export function peek(sql: SqlStorage, afterSeq: number, limit: number, now: number): { messages: PeekedRow[]; next: number | null } {
   const rows = sql
-    .exec<{
-      seq: number;
-      id: string;
-      body: string;
-      attributes: string | null;
-      group_id: string | null;
-      attempts: number;
-      lease_token: string | null;
-      visible_at: number;
-      enqueued_at: number;
-      last_error: string | null;
-    }>(
+    .exec<MessageRow>(
       `SELECT seq, id, body, attributes, group_id, attempts, lease_token, visible_at, enqueued_at, last_error
        FROM messages WHERE seq > ? ORDER BY seq LIMIT ?`,
       afterSeq,
       limit + 1,
     )
     .toArray();
-  const more = rows.length > limit;
-  const page = more ? rows.slice(0, limit) : rows;
+  const { page, next } = pageOf(rows, limit, (r) => r.seq);
   return {
     messages: page.map((r) => ({
       id: r.id,
@@ -51,6 +41,6 @@ export function peek(sql: SqlStorage, afterSeq: number, limit: number, now: numb
       groupId: r.group_id,
       lastError: r.last_error,
     })),
-    next: more ? page[page.length - 1].seq : null,
+    next,
   };
 }

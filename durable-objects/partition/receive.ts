@@ -1,4 +1,4 @@
-import type { LeasedMessage, OpContext } from "./types";
+import type { LeasedMessage, MessageRow, OpContext } from "./types";
 import { bump } from "./counters";
 
 /** A fresh lease token: 128 random bits, base64url. */
@@ -41,15 +41,7 @@ export function receive(
   const token = newLeaseToken();
   const leaseExpiresAt = now + visibilityTimeoutMs;
   const rows = sql
-    .exec<{
-      seq: number;
-      id: string;
-      body: string;
-      attributes: string | null;
-      attempts: number;
-      enqueued_at: number;
-      group_id: string | null;
-    }>(
+    .exec<Pick<MessageRow, "seq" | "id" | "body" | "attributes" | "attempts" | "enqueued_at" | "group_id">>(
       `UPDATE messages
        SET lease_token = ?2, visible_at = ?3, attempts = attempts + 1, delivered_at = ?1,
            first_delivered_at = COALESCE(first_delivered_at, ?1)

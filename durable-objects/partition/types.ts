@@ -60,7 +60,7 @@ export interface StoredDeadLetter {
   groupId: string | null;
 }
 
-/** Row shape of `messages` as read by the operations. */
+/** Row shape of `messages` as read by the operations (each selects the columns it needs). */
 export type MessageRow = {
   seq: number;
   id: string;
@@ -71,7 +71,9 @@ export type MessageRow = {
   lease_token: string | null;
   visible_at: number;
   enqueued_at: number;
+  last_error: string | null;
 };
+
 
 /** One partition's figures, as merged by the worker into QueueStats. */
 export interface PartitionStats {
