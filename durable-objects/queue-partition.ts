@@ -6,6 +6,7 @@ import { deleteDeadLetters, listDeadLetters, redrive } from "./partition/dead-le
 import { enqueue } from "./partition/enqueue";
 import { extend } from "./partition/extend";
 import { GroupCommit } from "./partition/group-commit";
+import { LeaseClock } from "./partition/lease-clock";
 import { nack } from "./partition/nack";
 import { Meter, type MeterReading } from "./partition/meter";
 import { limitShares, nextTokenAt, refill, type PartitionPlace, type TokenBucket } from "./partition/limits";
@@ -93,11 +94,18 @@ export class QueuePartition extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   /** Writes of concurrent requests share one commit. */
   private readonly commits: GroupCommit;
+  /** When leases end (in memory, from the rows; see partition/lease-clock.ts). */
+  private readonly leases: LeaseClock;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = this.metered.wrap(ctx.storage.sql);
-    this.commits = new GroupCommit(ctx.storage);
+    this.leases = new LeaseClock(this.sql);
+    // A group whose transaction failed left memory ahead of storage: count and scan again.
+    this.commits = new GroupCommit(ctx.storage, () => {
+      this.depth = null;
+      this.leases.reset();
+    });
     let failure: unknown;
     ctx.blockConcurrencyWhile(async () => {
       try {
@@ -127,7 +135,7 @@ export class QueuePartition extends DurableObject<Env> {
   /** The context of one operation; every request and alarm that touches storage starts with it. */
   private op(now = Date.now(), kind: "request" | "alarm" | "internal" = "request"): OpContext {
     this.metered.begin(kind);
-    return { sql: this.sql, config: this.config, now };
+    return { sql: this.sql, config: this.config, now, leases: this.leases };
   }
 
   /** Makes sure an alarm fires no later than `at`. */
@@ -179,10 +187,7 @@ export class QueuePartition extends DurableObject<Env> {
         if (this.config.paused || this.deleted) return 0;
         let room = limit;
         if (shares.maxInFlight !== null) {
-          const inFlight = ctx.sql
-            .exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE lease_token IS NOT NULL")
-            .one().n;
-          room = Math.min(room, Math.max(0, shares.maxInFlight - inFlight));
+          room = Math.min(room, Math.max(0, shares.maxInFlight - this.leases.inFlight));
         }
         const ready = countReady(ctx, room);
         if (bucket === null) return ready;
@@ -384,10 +389,7 @@ export class QueuePartition extends DurableObject<Env> {
       allowed = byRate;
       swept = sweepExpiredLeases(ctx).deadLettered;
       if (shares.maxInFlight !== null) {
-        const inFlight = ctx.sql
-          .exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE lease_token IS NOT NULL")
-          .one().n;
-        allowed = Math.min(allowed, Math.max(0, shares.maxInFlight - inFlight));
+        allowed = Math.min(allowed, Math.max(0, shares.maxInFlight - this.leases.inFlight));
       }
       const got = receive(ctx, allowed, visibilityTimeoutMs);
       if (bucket !== null && got.length > 0) {
@@ -501,6 +503,7 @@ export class QueuePartition extends DurableObject<Env> {
     this.alarmAt = null;
     this.depth = 0;
     this.bucket = null;
+    this.leases.reset();
   }
 
   async deleteDeadLetters(ids: string[] | null): Promise<number> {
@@ -516,7 +519,7 @@ export class QueuePartition extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     const ctx = this.op(Date.now(), "alarm");
-    const swept = this.ctx.storage.transactionSync(() => sweep(ctx));
+    const swept = await this.commits.run(() => sweep(ctx));
     this.logDeadLettered(swept.deadLettered, "max_attempts", "lease expired");
     this.logDeadLettered(swept.expired, "expired", "retention");
     this.addDepth(-(swept.deadLettered + swept.expired));

@@ -1,7 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { FIXTURE_STATS, FIXTURE_TIMES, buildFixture, inspect, useFakeClock } from "./fixture";
-import { get, partition, post, receive, send, settle, stats, uniqueQueue } from "./helpers";
+import { call, get, partition, post, receive, send, settle, stats, uniqueQueue } from "./helpers";
 
 const clock = useFakeClock();
 const evict = (q: string) => evictDurableObject(partition(q));
@@ -84,5 +84,30 @@ describe("eviction", () => {
       expect.objectContaining({ id: n.id, lease_token: null, visible_at: clock.now() + 30_000, last_error: "later" }),
     ]);
     expect(state.alarm).toBe(clock.now() + 30_000);
+  });
+
+  it("finds the leases again after eviction: each ends on time, an extended one later, and maxInFlight still counts them", async () => {
+    const q = uniqueQueue("evict");
+    expect((await call("PUT", `/v1/queues/${q}`, { maxInFlight: 2 })).status).toBe(201);
+    await send(q, { messages: [{ body: "a" }, { body: "b" }, { body: "c" }] });
+    const [a, b] = await receive(q, { max: 2, visibilityTimeoutMs: 10_000 });
+    await settle(q, "extend", { receipts: [b.receipt], visibilityTimeoutMs: 60_000 });
+    await evict(q);
+    // Two leases held: the third message waits for room.
+    expect(await receive(q, { max: 10 })).toEqual([]);
+
+    clock.advance(10_000);
+    expect(await runDurableObjectAlarm(partition(q))).toBe(true);
+    let rows = (await inspect(q)).messages;
+    expect(rows.find((m) => m.id === a.id)).toMatchObject({ lease_token: null, attempts: 1, last_error: "lease expired" });
+    expect(rows.find((m) => m.id === b.id)).toMatchObject({ visible_at: clock.now() + 50_000 });
+    expect(rows.find((m) => m.id === b.id)!.lease_token).not.toBeNull();
+
+    await evict(q);
+    clock.advance(50_000);
+    expect(await runDurableObjectAlarm(partition(q))).toBe(true);
+    rows = (await inspect(q)).messages;
+    expect(rows.find((m) => m.id === b.id)).toMatchObject({ lease_token: null, attempts: 1, last_error: "lease expired" });
+    expect(await stats(q)).toMatchObject({ inFlight: 0 });
   });
 });

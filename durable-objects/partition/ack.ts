@@ -4,7 +4,7 @@ import { recordLatencies } from "./latency";
 import { checkLeases } from "./leases";
 
 /** Deletes the messages whose lease is current; the others are refused, untouched. */
-export function ack({ sql, now }: OpContext, refs: LeaseRef[]): { outcomes: LeaseOutcome[]; acked: number } {
+export function ack({ sql, now, leases }: OpContext, refs: LeaseRef[]): { outcomes: LeaseOutcome[]; acked: number } {
   const { current, outcomes } = checkLeases(sql, refs, now);
   if (current.size > 0) {
     const deleted = sql
@@ -16,6 +16,7 @@ export function ack({ sql, now }: OpContext, refs: LeaseRef[]): { outcomes: Leas
       .toArray();
     bump(sql, now, "acked", current.size);
     recordLatencies(sql, now, deleted);
+    leases.ended([...current].map(([seq, { token }]) => ({ seq, token })));
   }
   return { outcomes, acked: current.size };
 }

@@ -1,8 +1,10 @@
 /**
  * Per-minute counters, written in the same transaction as the operation they
- * count: one upsert per operation and name, whatever the batch size, plus one
- * into the lifetime totals (minute buckets are pruned after an hour, and a
- * Prometheus counter must never go down).
+ * count: one upsert per operation and name, whatever the batch size.
+ * Lifetime totals (a Prometheus counter must never go down) are the sum of
+ * the minutes kept plus `counter_totals`, which holds what the minutes
+ * pruned after an hour had counted; so an operation writes one counter row,
+ * not two.
  */
 
 export type CounterName = "enqueued" | "delivered" | "acked" | "retried" | "dead_lettered" | "purged";
@@ -15,7 +17,7 @@ export const minuteOf = (ms: number): number => Math.floor(ms / 60_000);
 /** Counters are kept for this many minutes. */
 export const COUNTER_RETENTION_MINUTES = 60;
 
-/** Adds `n` to this minute's counter `name` and to its lifetime total; nothing when `n` is 0. */
+/** Adds `n` to this minute's counter `name` (and so to its lifetime total); nothing when `n` is 0. */
 export function bump(sql: SqlStorage, now: number, name: CounterName, n: number): void {
   if (n <= 0) return;
   sql.exec(
@@ -25,17 +27,18 @@ export function bump(sql: SqlStorage, now: number, name: CounterName, n: number)
     name,
     n,
   );
-  sql.exec(
-    `INSERT INTO counter_totals (name, count) VALUES (?, ?)
-     ON CONFLICT (name) DO UPDATE SET count = count + excluded.count`,
-    name,
-    n,
-  );
 }
 
-/** Forgets the minutes older than COUNTER_RETENTION_MINUTES (the totals stay). */
+/** Forgets the minutes older than COUNTER_RETENTION_MINUTES, adding them to the totals first. */
 export function pruneCounters(sql: SqlStorage, now: number): void {
-  sql.exec("DELETE FROM counters WHERE minute < ?", minuteOf(now) - COUNTER_RETENTION_MINUTES);
+  const before = minuteOf(now) - COUNTER_RETENTION_MINUTES;
+  sql.exec(
+    `INSERT INTO counter_totals (name, count)
+     SELECT name, SUM(count) FROM counters WHERE minute < ? GROUP BY name
+     ON CONFLICT (name) DO UPDATE SET count = count + excluded.count`,
+    before,
+  );
+  sql.exec("DELETE FROM counters WHERE minute < ?", before);
 }
 
 /** One row per minute and name with a count, from `fromMinute` on. */
@@ -54,7 +57,11 @@ export function minuteCounts(
 /** Counts since the partition was created. */
 export function counterTotals(sql: SqlStorage): Record<CounterName, number> {
   const totals = Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as Record<CounterName, number>;
-  for (const row of sql.exec<{ name: CounterName; count: number }>("SELECT name, count FROM counter_totals")) {
+  for (const row of sql.exec<{ name: CounterName; count: number }>(
+    `SELECT name, SUM(count) AS count
+     FROM (SELECT name, count FROM counter_totals UNION ALL SELECT name, count FROM counters)
+     GROUP BY name`,
+  )) {
     totals[row.name] = row.count;
   }
   return totals;

@@ -3,7 +3,7 @@ import { checkLeases } from "./leases";
 
 /** Moves the end of current leases to `visibilityTimeoutMs` from now. */
 export function extend(
-  { sql, now }: OpContext,
+  { sql, now, leases }: OpContext,
   refs: LeaseRef[],
   visibilityTimeoutMs: number,
 ): { outcomes: LeaseOutcome[]; leaseExpiresAt: number } {
@@ -15,6 +15,7 @@ export function extend(
       leaseExpiresAt,
       JSON.stringify([...current.keys()]),
     );
+    for (const { token } of current.values()) leases.endsAt(token, leaseExpiresAt);
   }
   return { outcomes: outcomes.map((o) => (o.ok ? { ok: true, leaseExpiresAt } : o)), leaseExpiresAt };
 }

@@ -16,7 +16,11 @@ export class GroupCommit {
   private waiting: { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   private running = false;
 
-  constructor(private readonly storage: DurableObjectStorage) {}
+  /** `onRollback` runs when a group's transaction fails as a whole, for state kept in memory beside storage. */
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    private readonly onRollback: () => void = () => {},
+  ) {}
 
   /** Runs `operation` in the next group's transaction; resolves its result. */
   run<T>(operation: () => T): Promise<T> {
@@ -45,6 +49,7 @@ export class GroupCommit {
           );
         } catch (error) {
           outcomes = group.map(() => ({ ok: false, error }));
+          this.onRollback();
         }
         group.forEach((op, i) => (outcomes[i].ok ? op.resolve(outcomes[i].value) : op.reject(outcomes[i].error)));
         // Requests that come while this group is being committed gather for the next one.

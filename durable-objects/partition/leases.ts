@@ -10,7 +10,7 @@ export function checkLeases(
   sql: SqlStorage,
   refs: LeaseRef[],
   now: number,
-): { current: Map<number, { attempts: number }>; outcomes: LeaseOutcome[] } {
+): { current: Map<number, { attempts: number; token: string }>; outcomes: LeaseOutcome[] } {
   const seqs = JSON.stringify([...new Set(refs.map((r) => r.seq))]);
   const stored = new Map<number, { token: string | null; leaseEndsAt: number; attempts: number }>();
   for (const row of sql.exec<{ seq: number; lease_token: string | null; visible_at: number; attempts: number }>(
@@ -19,12 +19,12 @@ export function checkLeases(
   )) {
     stored.set(row.seq, { token: row.lease_token, leaseEndsAt: row.visible_at, attempts: row.attempts });
   }
-  const current = new Map<number, { attempts: number }>();
+  const current = new Map<number, { attempts: number; token: string }>();
   const outcomes = refs.map((ref): LeaseOutcome => {
     const m = stored.get(ref.seq);
     if (!m) return { ok: false, code: "NOT_FOUND" };
     if (m.token !== ref.token || m.leaseEndsAt <= now) return { ok: false, code: "LEASE_LOST" };
-    current.set(ref.seq, { attempts: m.attempts });
+    current.set(ref.seq, { attempts: m.attempts, token: ref.token });
     return { ok: true };
   });
   return { current, outcomes };

@@ -33,7 +33,7 @@ export function countReady({ sql, now }: OpContext, limit: number): number {
  * too, so each lease is still fenced on its own.
  */
 export function receive(
-  { sql, now }: OpContext,
+  { sql, now, leases }: OpContext,
   max: number,
   visibilityTimeoutMs: number,
 ): LeasedMessage[] {
@@ -55,6 +55,7 @@ export function receive(
     .toArray();
   rows.sort((a, b) => a.seq - b.seq);
   bump(sql, now, "delivered", rows.length);
+  leases.leased(token, rows.map((r) => r.seq), leaseExpiresAt);
   return rows.map((r) => ({
     id: r.id,
     seq: r.seq,

@@ -9,7 +9,7 @@ import { checkLeases } from "./leases";
  * Fenced by the lease token like ack and nack. The delivery stays counted in
  * the counters: they only ever go up.
  */
-export function release({ sql, now }: OpContext, refs: LeaseRef[]): { outcomes: LeaseOutcome[]; released: number } {
+export function release({ sql, now, leases }: OpContext, refs: LeaseRef[]): { outcomes: LeaseOutcome[]; released: number } {
   const { current, outcomes } = checkLeases(sql, refs, now);
   if (current.size > 0) {
     sql.exec(
@@ -19,6 +19,7 @@ export function release({ sql, now }: OpContext, refs: LeaseRef[]): { outcomes: 
       now,
       JSON.stringify([...current.keys()]),
     );
+    leases.ended([...current].map(([seq, { token }]) => ({ seq, token })));
   }
   return { outcomes, released: current.size };
 }

@@ -7,14 +7,14 @@ import { deadLetter } from "./dead-letter";
  * Ends the leases of `failed` messages (seq -> deliveries so far): each one
  * that has used its `maxAttempts` becomes a dead letter (`max_attempts`),
  * the others wait `delayMs` (or the queue's backoff) and become ready again.
- * Both moves are in the caller's transaction.
+ * Both moves are in the caller's transaction; the lease clock is told.
  *
  * The wait runs from `failedAt` when given (a lease that ended on its own
  * failed when it ended, not when a sweep noticed it), else from now.
  */
 export function retryOrDeadLetter(
-  { sql, config, now }: OpContext,
-  failed: Map<number, { attempts: number; failedAt?: number }>,
+  { sql, config, now, leases }: OpContext,
+  failed: Map<number, { attempts: number; token: string; failedAt?: number }>,
   lastError: string | null,
   delayMs: number | null,
 ): { retried: number; deadLettered: number; earliestDueAt: number | null } {
@@ -41,5 +41,6 @@ export function retryOrDeadLetter(
     bump(sql, now, "retried", retry.length);
   }
   deadLetter(sql, dead, "max_attempts", lastError, now);
+  leases.ended([...failed].map(([seq, { token }]) => ({ seq, token })));
   return { retried: retry.length, deadLettered: dead.length, earliestDueAt };
 }

@@ -42,16 +42,13 @@ export function sweep(ctx: OpContext): { retried: number; deadLettered: number; 
   return { retried, deadLettered, expired };
 }
 
-/** Expired leases only: cheap (an index range) and run before every receive too. */
+/**
+ * Expired leases only: run before every receive too, so it is free when no
+ * lease has ended (the lease clock answers from memory). The backoff of an
+ * expired lease runs from its end (`failedAt`), not from this sweep.
+ */
 export function sweepExpiredLeases(ctx: OpContext): { retried: number; deadLettered: number } {
-  const expired = new Map<number, { attempts: number; failedAt: number }>();
-  for (const row of ctx.sql.exec<{ seq: number; attempts: number; visible_at: number }>(
-    "SELECT seq, attempts, visible_at FROM messages WHERE lease_token IS NOT NULL AND visible_at <= ?",
-    ctx.now,
-  )) {
-    // visible_at of a leased message is its lease end: the backoff runs from there.
-    expired.set(row.seq, { attempts: row.attempts, failedAt: row.visible_at });
-  }
+  const expired = ctx.leases.checkDue(ctx.now);
   if (expired.size === 0) return { retried: 0, deadLettered: 0 };
   const { retried, deadLettered } = retryOrDeadLetter(ctx, expired, LEASE_EXPIRED_ERROR, null);
   return { retried, deadLettered };
@@ -62,11 +59,10 @@ export function sweepExpiredLeases(ctx: OpContext): { retried: number; deadLette
  * message becomes ready, the oldest message reaches the retention, a dedup
  * id expires. Null when nothing ever will.
  */
-export function nextDueAt({ sql, config, now }: OpContext): number | null {
+export function nextDueAt({ sql, config, now, leases }: OpContext): number | null {
   const row = sql
-    .exec<{ lease: number | null; delayed: number | null; oldest: number | null; dedup: number | null }>(
+    .exec<{ delayed: number | null; oldest: number | null; dedup: number | null }>(
       `SELECT
-         (SELECT MIN(visible_at) FROM messages WHERE lease_token IS NOT NULL) AS lease,
          (SELECT MIN(visible_at) FROM messages
             WHERE lease_token IS NULL AND visible_at > enqueued_at AND visible_at > ?) AS delayed,
          (SELECT enqueued_at FROM messages WHERE lease_token IS NULL ORDER BY seq LIMIT 1) AS oldest,
@@ -75,7 +71,7 @@ export function nextDueAt({ sql, config, now }: OpContext): number | null {
     )
     .one();
   const candidates = [
-    row.lease,
+    leases.nextEnd,
     row.delayed,
     row.oldest === null ? null : row.oldest + config.retentionMs,
     row.dedup,

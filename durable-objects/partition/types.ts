@@ -1,13 +1,16 @@
 import type { DeadLetterReason, QueueConfig } from "../../client/protocol";
 import type { CounterName } from "./counters";
 import type { LatencyKind } from "./latency";
+import type { LeaseClock } from "./lease-clock";
 
 /** What every storage operation gets: the partition's SQL, its settings and the time. */
 export interface OpContext {
   sql: SqlStorage;
   config: QueueConfig;
-  /** This partition's share of the queue's limits (limits are divided among partitions). */
+  /** The operation's time, ms since the epoch. */
   now: number;
+  /** When the partition's leases end; operations that take or end leases report to it. */
+  leases: LeaseClock;
 }
 
 /** A message as the worker hands it over: body and attributes already JSON text. */
