@@ -21,6 +21,8 @@
  */
 export class LeaseClock {
   private entries: Map<string, { endsBy: number; seqs: Set<number> }> | null = null;
+  /** No entry ends before this: lets `checkDue` answer the common "nothing yet" without a walk. */
+  private earliest = -Infinity;
 
   constructor(private readonly sql: SqlStorage) {}
 
@@ -38,6 +40,7 @@ export class LeaseClock {
         } else entries.set(row.lease_token, { endsBy: row.visible_at, seqs: new Set([row.seq]) });
       }
       this.entries = entries;
+      this.earliest = -Infinity;
     }
     return this.entries;
   }
@@ -45,17 +48,22 @@ export class LeaseClock {
   /** Forgets everything; the next use scans the rows again. */
   reset(): void {
     this.entries = null;
+    this.earliest = -Infinity;
   }
 
   /** A receive leased `seqs` under `token` until `endsAt`. */
   leased(token: string, seqs: number[], endsAt: number): void {
-    if (seqs.length > 0) this.byToken.set(token, { endsBy: endsAt, seqs: new Set(seqs) });
+    if (seqs.length === 0) return;
+    this.byToken.set(token, { endsBy: endsAt, seqs: new Set(seqs) });
+    this.earliest = Math.min(this.earliest, endsAt);
   }
 
   /** A lease under `token` now ends at `endsAt` (an extend; a longer lease keeps the earlier check). */
   endsAt(token: string, endsAt: number): void {
     const entry = this.byToken.get(token);
-    if (entry) entry.endsBy = Math.min(entry.endsBy, endsAt);
+    if (!entry) return;
+    entry.endsBy = Math.min(entry.endsBy, endsAt);
+    this.earliest = Math.min(this.earliest, endsAt);
   }
 
   /** These leases ended (ack, nack, release, dead letter): no longer watched. */
@@ -90,8 +98,12 @@ export class LeaseClock {
    */
   checkDue(now: number): Map<number, { attempts: number; failedAt: number; token: string }> {
     const expired = new Map<number, { attempts: number; failedAt: number; token: string }>();
+    if (now < this.earliest) return expired;
     const due = [...this.byToken].filter(([, entry]) => entry.endsBy <= now);
-    if (due.length === 0) return expired;
+    if (due.length === 0) {
+      this.earliest = this.nextEnd ?? Infinity;
+      return expired;
+    }
     const seqs = due.flatMap(([, entry]) => [...entry.seqs]);
     const rows = new Map<number, { lease_token: string | null; visible_at: number; attempts: number }>();
     for (const row of this.sql.exec<{ seq: number; lease_token: string | null; visible_at: number; attempts: number }>(
@@ -111,6 +123,7 @@ export class LeaseClock {
       if (entry.seqs.size === 0) this.byToken.delete(token);
       else entry.endsBy = endsBy === Infinity ? now : endsBy;
     }
+    this.earliest = this.nextEnd ?? Infinity;
     return expired;
   }
 }
