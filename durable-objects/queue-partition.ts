@@ -462,15 +462,26 @@ export class QueuePartition extends DurableObject<Env> {
     return listDeadLetters(this.ctx.storage.sql, afterSeq, limit);
   }
 
-  async redrive(ids: string[] | null): Promise<number> {
+  /**
+   * Puts dead letters back, oldest first, as many as the partition's share of
+   * maxDepth has room for; `remaining` counts the ones asked for that did not fit.
+   */
+  async redrive(ids: string[] | null): Promise<{ redriven: number; remaining: number }> {
     const ctx = this.op();
-    const n = this.ctx.storage.transactionSync(() => redrive(ctx.sql, ids, ctx.now));
-    this.addDepth(n);
+    const maxDepth = limitShares(this.config, this.place).maxDepth;
+    // In the commit group, after the enqueues queued before it, so that the room counts them.
+    const result = await this.commits.run(() => {
+      const room = maxDepth === null ? null : maxDepth - this.currentDepth() - this.reserved(ctx.now);
+      const moved = redrive(ctx.sql, ids, ctx.now, room);
+      this.addDepth(moved.redriven);
+      return moved;
+    });
+    const n = result.redriven;
     if (n > 0) {
       await this.wakeWaiters(ctx.now);
       await this.wakeBy(ctx.now + this.config.retentionMs);
     }
-    return n;
+    return result;
   }
 
   /** Deletes ready and delayed messages; leased ones stay. Answers how many went. */

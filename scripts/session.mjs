@@ -130,7 +130,7 @@ const dead = await expectAnswer("list dead letters: reason max_attempts, the las
 check("  it has enqueuedAt and deadLetteredAt", typeof dead.json.deadLetters[0].enqueuedAt === "number" && typeof dead.json.deadLetters[0].deadLetteredAt === "number", dead.json);
 
 // 3. Redrive.
-await expectAnswer("redrive all: 1 redriven", "POST", q("/dead-letters/redrive"), {}, 200, { redriven: 1 });
+await expectAnswer("redrive all: 1 redriven", "POST", q("/dead-letters/redrive"), {}, 200, { redriven: 1, remaining: 0 });
 await expectAnswer("stats: ready again, no dead letters", "GET", q("/stats"), undefined, 200, { ready: 1, deadLetters: 0 });
 
 // 4. A stale receipt is refused.

@@ -66,7 +66,7 @@ describe("dead letters", () => {
     const [{ id: live }] = (await send(q, { body: "live" })).messages;
     const res = await post(`/v1/queues/${q}/dead-letters/redrive`, {});
     expect(res.status).toBe(200);
-    expect(res.json).toEqual({ redriven: 3 });
+    expect(res.json).toEqual({ redriven: 3, remaining: 0 });
     const state = await inspect(q);
     expect(state.deadLetters).toEqual([]);
     expect(state.messages.map((m) => m.id)).toEqual([live, ...ids]);
@@ -83,18 +83,18 @@ describe("dead letters", () => {
   it("redrive by ids moves only those; unknown ids count nothing", async () => {
     const { q, ids } = await queueWithDeadLetters(3);
     const res = await post(`/v1/queues/${q}/dead-letters/redrive`, { ids: [ids[2], ids[0], "no-such-id"] });
-    expect(res.json).toEqual({ redriven: 2 });
+    expect(res.json).toEqual({ redriven: 2, remaining: 0 });
     const state = await inspect(q);
     expect(state.messages.map((m) => m.id)).toEqual([ids[0], ids[2]]);
     expect(state.deadLetters.map((d) => d.id)).toEqual([ids[1]]);
-    expect((await post(`/v1/queues/${q}/dead-letters/redrive`, { ids: [ids[0]] })).json).toEqual({ redriven: 0 });
+    expect((await post(`/v1/queues/${q}/dead-letters/redrive`, { ids: [ids[0]] })).json).toEqual({ redriven: 0, remaining: 0 });
   });
 
   it("redrive with no body at all redrives all", async () => {
     const { q } = await queueWithDeadLetters(2);
     const res = await callRaw("POST", `/v1/queues/${q}/dead-letters/redrive`);
     expect(res.status).toBe(200);
-    expect(res.json).toEqual({ redriven: 2 });
+    expect(res.json).toEqual({ redriven: 2, remaining: 0 });
   });
 
   it("a redriven message gets a full set of attempts again", async () => {
@@ -125,7 +125,7 @@ describe("dead letters", () => {
   it("redrive of the fixture moves only the dead message", async () => {
     const fx = await buildFixture("dlqfx");
     const before = await inspect(fx.queue);
-    expect((await post(`/v1/queues/${fx.queue}/dead-letters/redrive`, {})).json).toEqual({ redriven: 1 });
+    expect((await post(`/v1/queues/${fx.queue}/dead-letters/redrive`, {})).json).toEqual({ redriven: 1, remaining: 0 });
     const after = await inspect(fx.queue);
     expectUntouched(before, after, [fx.ids.dead]);
     expect(after.messages.at(-1)).toMatchObject({ id: fx.ids.dead, attempts: 0, lease_token: null });

@@ -48,7 +48,7 @@ describe("eviction", () => {
     expect(page.json.deadLetters).toEqual([
       expect.objectContaining({ id: fx.ids.dead, attempts: 5, reason: "max_attempts", lastError: "failure 5" }),
     ]);
-    expect((await post(`/v1/queues/${fx.queue}/dead-letters/redrive`, {})).json).toEqual({ redriven: 1 });
+    expect((await post(`/v1/queues/${fx.queue}/dead-letters/redrive`, {})).json).toEqual({ redriven: 1, remaining: 0 });
   });
 
   it("keeps dedup ids: the same dedup id after eviction stores nothing", async () => {

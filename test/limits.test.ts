@@ -44,6 +44,31 @@ describe("maxDepth", () => {
     expect((await enqueue(q, many(3))).status).toBe(201);
   });
 
+  it("redrive moves dead letters back only as far as maxDepth has room, oldest first; a full queue answers 429", async () => {
+    const q = uniqueQueue();
+    await put(q, { maxDepth: 4, maxAttempts: 1 });
+    const sent = (await send(q, many(4))).messages.map((m) => m.id);
+    const got = await receive(q, { max: 4 });
+    await settle(q, "nack", { receipts: got.map((m) => m.receipt) }); // their last attempt: four dead letters
+    await send(q, many(2)); // two stored: room for two
+    const first = await post(`/v1/queues/${q}/dead-letters/redrive`, {});
+    expect(first.status).toBe(200);
+    expect(first.json).toEqual({ redriven: 2, remaining: 2 });
+    expect(await stats(q)).toMatchObject({ ready: 4, deadLetters: 2 });
+    const left = (await call("GET", `/v1/queues/${q}/dead-letters`)).json.deadLetters.map((d: { id: string }) => d.id);
+    expect(left).toEqual(sent.slice(2));
+
+    const full = await post(`/v1/queues/${q}/dead-letters/redrive`, {});
+    expect(full.status).toBe(429);
+    expect(full.json.error.code).toBe("QUEUE_FULL");
+    expect(full.headers.get("retry-after")).toBe("1");
+    expect(await stats(q)).toMatchObject({ ready: 4, deadLetters: 2 });
+
+    await ack(q, await receive(q, { max: 1 }));
+    expect((await post(`/v1/queues/${q}/dead-letters/redrive`, { ids: [sent[3]] })).json).toEqual({ redriven: 1, remaining: 0 });
+    expect(await stats(q)).toMatchObject({ ready: 4, deadLetters: 1 });
+  });
+
   it("does not count duplicates, which store nothing", async () => {
     const q = uniqueQueue();
     await put(q, { maxDepth: 1 });

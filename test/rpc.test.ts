@@ -56,7 +56,7 @@ describe("service binding (EdgeqService)", () => {
     const page = await rpc("deadLetters", q, {});
     expect(page.deadLetters).toHaveLength(1);
     expect(page.deadLetters[0]).toMatchObject({ body: "poison", reason: "max_attempts", lastError: "failure 5", attributes: {} });
-    expect(await rpc("redrive", q)).toEqual({ redriven: 1 });
+    expect(await rpc("redrive", q)).toEqual({ redriven: 1, remaining: 0 });
     expect(await rpc("stats", q)).toMatchObject({ ready: 1, deadLetters: 0 });
     expect(await rpc("deleteDeadLetters", q)).toEqual({ deleted: 0 });
   });

@@ -118,7 +118,7 @@ describe("waiters", () => {
     await stub.nack([{ seq: leased[1].seq, token: leased[1].leaseToken }], 0, "try again");
     await settle();
     expect(a.readies).toBe(0);
-    expect(await stub.redrive(null)).toBe(2);
+    expect(await stub.redrive(null)).toEqual({ redriven: 2, remaining: 0 });
     await vi.waitFor(() => expect(a.readies).toBe(1));
 
     const q = uniqueQueue();

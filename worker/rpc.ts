@@ -142,12 +142,12 @@ export class EdgeqService extends WorkerEntrypoint<Env & Secrets> {
     });
   }
 
-  /** Makes dead letters ready again (all, or those with `ids`). */
-  redrive(queue: string, ids?: string[]): Promise<RpcResult<{ redriven: number }>> {
+  /** Makes dead letters ready again (all, or those with `ids`), as many as maxDepth has room for. */
+  redrive(queue: string, ids?: string[]): Promise<RpcResult<{ redriven: number; remaining: number }>> {
     return answer(async () => {
       const name = queueOf(queue);
       const valid = check(redriveRequest, ids === undefined ? {} : { ids });
-      return { redriven: await redriveDeadLetters(this.env, name, valid.ids ?? null) };
+      return redriveDeadLetters(this.env, name, valid.ids ?? null);
     });
   }
 

@@ -303,10 +303,28 @@ export async function listDeadLetters(
   return { deadLetters: page.items, cursor: page.cursor };
 }
 
-export async function redriveDeadLetters(env: Env, queue: string, ids: string[] | null): Promise<number> {
+/**
+ * Puts dead letters back, oldest first in each partition, as many as the
+ * queue's maxDepth has room for; `remaining` counts those asked for that did
+ * not fit. When none fit, answers QUEUE_FULL (nothing moved).
+ */
+export async function redriveDeadLetters(
+  env: Env,
+  queue: string,
+  ids: string[] | null,
+): Promise<{ redriven: number; remaining: number }> {
   const config = await resolveQueue(env, queue, false);
-  const counts = await Promise.all(partitionsOf(config).map((p) => partitionStub(env, queue, p).redrive(ids)));
-  return counts.reduce((a, b) => a + b, 0);
+  const results = await Promise.all(partitionsOf(config).map((p) => partitionStub(env, queue, p).redrive(ids)));
+  const redriven = results.reduce((sum, r) => sum + r.redriven, 0);
+  const remaining = results.reduce((sum, r) => sum + r.remaining, 0);
+  if (redriven === 0 && remaining > 0) {
+    throw new ApiError(
+      "QUEUE_FULL",
+      `queue ${queue} is at its maxDepth of ${config.maxDepth}; none of the ${remaining} dead letters was redriven`,
+      { "retry-after": "1" },
+    );
+  }
+  return { redriven, remaining };
 }
 
 export async function deleteDeadLetters(env: Env, queue: string, ids: string[] | null): Promise<number> {

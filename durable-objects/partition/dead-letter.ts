@@ -80,23 +80,42 @@ export function listDeadLetters(
 }
 
 /**
- * Puts dead letters back at the end of the queue, ready now with attempts 0.
- * A redriven message starts a new life: its enqueue time is the redrive, so
- * the queue's retention does not expire it at once. `ids` null means all.
+ * Puts dead letters back at the end of the queue, ready now with attempts 0,
+ * oldest first and at most `room` of them (null: no limit; the partition's
+ * share of maxDepth). A redriven message starts a new life: its enqueue time
+ * is the redrive, so the queue's retention does not expire it at once.
+ * `ids` null means all. `remaining`: the ones asked for that did not fit.
  */
-export function redrive(sql: SqlStorage, ids: string[] | null, now: number): number {
+export function redrive(
+  sql: SqlStorage,
+  ids: string[] | null,
+  now: number,
+  room: number | null,
+): { redriven: number; remaining: number } {
   const filter = ids === null ? "" : "WHERE id IN (SELECT value FROM json_each(?))";
   const args = ids === null ? [] : [JSON.stringify(ids)];
-  const redriven = sql.exec(
+  const chosen = sql
+    .exec<{ dl_seq: number }>(
+      `SELECT dl_seq FROM dead_letters ${filter} ORDER BY dl_seq LIMIT ?`,
+      ...args,
+      room === null ? -1 : Math.max(0, room),
+    )
+    .toArray()
+    .map((r) => r.dl_seq);
+  const moved = JSON.stringify(chosen);
+  sql.exec(
     `INSERT INTO messages (id, body, attributes, group_id, visible_at, attempts, enqueued_at)
-     SELECT id, body, attributes, group_id, ?, 0, ? FROM dead_letters ${filter} ORDER BY dl_seq RETURNING 1`,
+     SELECT id, body, attributes, group_id, ?1, 0, ?1 FROM dead_letters
+     WHERE dl_seq IN (SELECT value FROM json_each(?2)) ORDER BY dl_seq`,
     now,
-    now,
-    ...args,
-  ).toArray().length;
-  sql.exec(`DELETE FROM dead_letters ${filter}`, ...args);
-  bump(sql, now, "enqueued", redriven);
-  return redriven;
+    moved,
+  );
+  sql.exec("DELETE FROM dead_letters WHERE dl_seq IN (SELECT value FROM json_each(?))", moved);
+  bump(sql, now, "enqueued", chosen.length);
+  // Asked for and still a dead letter: what did not fit.
+  const remaining =
+    room === null ? 0 : sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM dead_letters ${filter}`, ...args).one().n;
+  return { redriven: chosen.length, remaining };
 }
 
 export function deleteDeadLetters(sql: SqlStorage, ids: string[] | null): number {

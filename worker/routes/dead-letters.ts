@@ -20,7 +20,7 @@ deadLetters.get("/", queryParams(deadLetterQuery), async (c) => {
 
 deadLetters.post("/redrive", jsonBody(redriveRequest), async (c) => {
   const { ids } = c.req.valid("json");
-  return c.json({ redriven: await redriveDeadLetters(c.env, c.req.param("queue")!, ids ?? null) });
+  return c.json(await redriveDeadLetters(c.env, c.req.param("queue")!, ids ?? null));
 });
 
 /** Every dead letter of the queue, or only the one named by `?id=`. */
