@@ -81,6 +81,7 @@ export const DASHBOARD_SCRIPT = `
       const answer = await res.json().catch(() => ({}));
       notice.textContent = res.ok
         ? action + ": done" + (answer.redriven !== undefined ? " (" + answer.redriven + " redriven)" : "")
+          + (answer.remaining ? " (" + answer.remaining + " left: the queue is at its maxDepth)" : "")
           + (answer.deleted !== undefined ? " (" + answer.deleted + " deleted)" : "")
         : action + " failed: " + ((answer.error && answer.error.message) || "HTTP " + res.status);
       notice.className = res.ok ? "notice ok" : "notice error";
