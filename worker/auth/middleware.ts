@@ -92,8 +92,8 @@ function allowedOrigins(source: string): Set<string> {
  * are answered here, before authentication (browsers send them without the
  * Authorization header).
  */
-export const corsFromConfig = (): MiddlewareHandler<AppEnv> =>
-  cors({
+export const corsFromConfig = (): MiddlewareHandler<AppEnv> => {
+  const grant = cors({
     origin: (origin, c) => {
       const allowed = allowedOrigins(String(c.env.EDGEQ_CORS_ORIGINS ?? ""));
       if (allowed.has("*")) return "*";
@@ -104,3 +104,13 @@ export const corsFromConfig = (): MiddlewareHandler<AppEnv> =>
     exposeHeaders: ["Retry-After"],
     maxAge: 600,
   });
+  // Browsers send Origin with every cross-origin request; a request without
+  // it (a server, a Worker) gets no grant, only the Vary that keeps caches
+  // from mixing the two. Skipping Hono's cors there saves it building a
+  // placeholder Response per request to carry the expose header.
+  return async function corsFromConfig(c, next) {
+    if (c.req.method === "OPTIONS" || c.req.header("origin") !== undefined) return grant(c, next);
+    await next();
+    c.res.headers.append("Vary", "Origin");
+  };
+};
