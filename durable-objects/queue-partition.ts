@@ -18,7 +18,7 @@ import { migrate } from "./partition/schema";
 import { stats } from "./partition/stats";
 import { nextDueAt, sweep, sweepExpiredLeases } from "./partition/sweep";
 import type {
-  EnqueueItem,
+  EnqueueBatch,
   EnqueuedItem,
   LeaseOutcome,
   LeaseRef,
@@ -270,7 +270,7 @@ export class QueuePartition extends DurableObject<Env> {
    * deleted (the caller's view of the queue is stale) or when the batch
    * would take the partition past its share of maxDepth.
    */
-  async enqueue(items: EnqueueItem[], reservation?: string): Promise<EnqueueOutcome> {
+  async enqueue(batch: EnqueueBatch, reservation?: string): Promise<EnqueueOutcome> {
     if (this.deleted) return { ok: false, code: "UNCONFIGURED" };
     const ctx = this.op();
     const maxDepth = limitShares(this.config, this.place).maxDepth;
@@ -283,7 +283,7 @@ export class QueuePartition extends DurableObject<Env> {
         // The batch's own reservation held its room until now; from here its rows count instead.
         if (reservation !== undefined) this.reservations.delete(reservation);
         const depth = maxDepth === null ? 0 : this.currentDepth() + this.reserved(ctx.now);
-        const result = enqueue(ctx, items);
+        const result = enqueue(ctx, batch);
         // Counted after the insert so that duplicates (which store nothing) do not count.
         if (maxDepth !== null && depth + result.stored > maxDepth) {
           full = { depth };
@@ -298,7 +298,7 @@ export class QueuePartition extends DurableObject<Env> {
     if (outcome === "unconfigured") return { ok: false, code: "UNCONFIGURED" };
     if (!outcome) {
       const depth = (full as { depth: number } | null)?.depth ?? 0;
-      return { ok: false, code: "QUEUE_FULL", depth, maxDepth: maxDepth!, retryAfterMs: this.retryAfterFullMs(items.length) };
+      return { ok: false, code: "QUEUE_FULL", depth, maxDepth: maxDepth!, retryAfterMs: this.retryAfterFullMs(batch.count) };
     }
     if (outcome.stored > 0) {
       await this.wakeWaiters(ctx.now);

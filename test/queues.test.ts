@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
 import { app } from "../worker/app";
 import { ADMIN_TOKEN, BASE, call, get, partition, post, receive, send, settle, stats, uniqueQueue } from "./helpers";
+import { batchOf, item } from "./stub-calls";
 
 const put = (q: string, body: unknown) => call("PUT", `/v1/queues/${q}`, body);
 const del = (q: string) => call("DELETE", `/v1/queues/${q}`);
@@ -209,7 +210,7 @@ describe("DELETE /v1/queues/:queue", () => {
     const q = uniqueQueue();
     await put(q, { maxAttempts: 2 });
     await del(q);
-    const outcome = await partition(q).enqueue([{ body: "1", attributes: null, delayMs: 0, groupId: null, dedupId: null }]);
+    const outcome = await partition(q).enqueue(batchOf([item(1)]));
     expect(outcome).toEqual({ ok: false, code: "UNCONFIGURED" });
   });
 

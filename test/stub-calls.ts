@@ -1,11 +1,15 @@
 /** Direct calls on a partition object, unwrapped for tests that work inside the storage side. */
+import { packBatch } from "../durable-objects/partition/enqueue";
 import type { EnqueueItem } from "../durable-objects/partition/types";
 import type { partition } from "./helpers";
 
 type Stub = ReturnType<typeof partition>;
 
+/** A message as the worker hands it to a partition; `store` gives it an id when it has none. */
+export type StubItem = Omit<EnqueueItem, "id"> & { id?: string };
+
 /** A message as the worker hands it to a partition. */
-export const item = (body: unknown, extra: Partial<EnqueueItem> = {}): EnqueueItem => ({
+export const item = (body: unknown, extra: Partial<EnqueueItem> = {}): StubItem => ({
   body: JSON.stringify(body),
   attributes: null,
   delayMs: 0,
@@ -14,9 +18,12 @@ export const item = (body: unknown, extra: Partial<EnqueueItem> = {}): EnqueueIt
   ...extra,
 });
 
+/** The batch the worker would send for `items`. */
+export const batchOf = (items: StubItem[]) => packBatch(items.map((m) => ({ id: crypto.randomUUID(), ...m })));
+
 /** Enqueues and answers the results; a refusal fails the test. */
-export async function store(stub: Stub, items: EnqueueItem[]) {
-  const outcome = await stub.enqueue(items);
+export async function store(stub: Stub, items: StubItem[]) {
+  const outcome = await stub.enqueue(batchOf(items));
   if (!outcome.ok) throw new Error(`enqueue refused: ${outcome.code}`);
   return outcome.results;
 }

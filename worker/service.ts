@@ -13,6 +13,7 @@ import type {
 } from "../client/protocol";
 import type { EnqueueItem, LeaseOutcome, LeaseRef, LeasedMessage } from "../durable-objects/partition/types";
 import { logEvent } from "../durable-objects/log";
+import { packBatch } from "../durable-objects/partition/enqueue";
 import { ApiError } from "./errors";
 import { waitForMessages, type WaitTarget } from "./long-poll";
 import { fairOrder, nextSpread, pageAcrossPartitions, partitionFor, routingKey } from "./partitions";
@@ -21,6 +22,18 @@ import { formatReceipt, parseReceipt } from "./receipts";
 import { summarizeStats } from "./stats";
 
 const encoder = new TextEncoder();
+
+/**
+ * Refuses a message whose body and attributes, as JSON text, take more than
+ * `max` bytes of UTF-8. A UTF-16 code unit takes 1 to 3 bytes, so text of at
+ * most `max / 3` units cannot be too large and is not encoded at all.
+ */
+function checkSize(body: string, attributes: string | null, max: number, at: () => string): void {
+  const units = body.length + (attributes === null ? 0 : attributes.length);
+  if (units * 3 <= max) return;
+  const bytes = encoder.encode(body).length + (attributes === null ? 0 : encoder.encode(attributes).length);
+  if (bytes > max) throw new ApiError("PAYLOAD_TOO_LARGE", `${at()} is ${bytes} bytes; maxMessageBytes is ${max}`);
+}
 
 /**
  * Enqueues messages in the order given; each partition stores its share in
@@ -32,16 +45,21 @@ const encoder = new TextEncoder();
  */
 export async function sendMessages(env: Env, queue: string, input: SendMessage[]): Promise<SentMessage[]> {
   let config = await resolveQueue(env, queue);
-  const items = input.map((m, index): EnqueueItem => {
+  const items: EnqueueItem[] = new Array(input.length);
+  for (let index = 0; index < input.length; index++) {
+    const m = input[index];
     const body = JSON.stringify(m.body);
     const attributes = m.attributes === undefined ? null : JSON.stringify(m.attributes);
-    const bytes = encoder.encode(body).length + (attributes === null ? 0 : encoder.encode(attributes).length);
-    if (bytes > config.maxMessageBytes) {
-      const at = input.length > 1 ? `messages[${index}]` : "message";
-      throw new ApiError("PAYLOAD_TOO_LARGE", `${at} is ${bytes} bytes; maxMessageBytes is ${config.maxMessageBytes}`);
-    }
-    return { body, attributes, delayMs: m.delayMs ?? 0, groupId: m.groupId ?? null, dedupId: m.dedupId ?? null };
-  });
+    checkSize(body, attributes, config.maxMessageBytes, () => (input.length > 1 ? `messages[${index}]` : "message"));
+    items[index] = {
+      id: crypto.randomUUID(),
+      body,
+      attributes,
+      delayMs: m.delayMs ?? 0,
+      groupId: m.groupId ?? null,
+      dedupId: m.dedupId ?? null,
+    };
+  }
 
   const sent: SentMessage[] = new Array(input.length);
   let pending = input.map((_, index) => index);
@@ -50,15 +68,18 @@ export async function sendMessages(env: Env, queue: string, input: SendMessage[]
     const byPartition = new Map<number, number[]>();
     for (const index of pending) {
       const partition = partitionFor(config, routingKey(input[index]), spread);
-      byPartition.set(partition, [...(byPartition.get(partition) ?? []), index]);
+      const indexes = byPartition.get(partition);
+      if (indexes) indexes.push(index);
+      else byPartition.set(partition, [index]);
     }
     const reservations = await reserveRoom(env, queue, config, byPartition);
     const stale: number[] = [];
     const staleIndexes: number[] = [];
     await Promise.all(
       [...byPartition].map(async ([partition, indexes]) => {
+        const share = indexes.length === items.length ? items : indexes.map((i) => items[i]);
         const outcome = await partitionStub(env, queue, partition).enqueue(
-          indexes.map((i) => items[i]),
+          packBatch(share),
           reservations.get(partition) ?? undefined,
         );
         if (outcome.ok) return outcome.results.forEach((r, i) => (sent[indexes[i]] = r));

@@ -13,13 +13,31 @@ export interface OpContext {
   leases: LeaseClock;
 }
 
-/** A message as the worker hands it over: body and attributes already JSON text. */
+/** A message as the worker hands it over: its id already made, body and attributes already JSON text. */
 export interface EnqueueItem {
+  id: string;
   body: string;
   attributes: string | null;
   delayMs: number;
   groupId: string | null;
   dedupId: string | null;
+}
+
+/**
+ * A batch as the worker sends it to a partition (`packBatch` in enqueue.ts
+ * builds it): the items as one JSON text, built once, which the partition
+ * inserts from with `json_each` without taking it apart, and what the
+ * partition needs to know about them without parsing it.
+ */
+export interface EnqueueBatch {
+  /** `JSON.stringify` of the `EnqueueItem[]`, in the order given. */
+  items: string;
+  /** How many items `items` holds. */
+  count: number;
+  /** The smallest `delayMs` above 0 in the batch; null when no item is delayed. */
+  minDelayMs: number | null;
+  /** Whether any item has a `dedupId` (the partition then reads the items one by one). */
+  dedup: boolean;
 }
 
 export interface EnqueuedItem {
