@@ -27,7 +27,7 @@ import type {
   PartitionStats,
   StoredDeadLetter,
 } from "./partition/types";
-import { acceptWaiter, heldClaim, serveWaiters, settleWaiter } from "./partition/waiters";
+import { acceptWaiter, DONE_MESSAGE, endWait, hasWaiters, leaseToWaiters } from "./partition/waiters";
 
 /** What an enqueue answers; refusals store nothing of the batch. */
 export type EnqueueOutcome =
@@ -60,10 +60,15 @@ export interface ReceiveOutcome {
  * not survive RPC.
  *
  * Long-poll consumers wait in the Worker, connected here by hibernatable
- * WebSockets (see `partition/waiters.ts`): every operation that can make a
+ * WebSockets (see `partition/waiters.ts`). Every operation that can make a
  * message deliverable (enqueue, ack or dead-lettering of a group head, nack,
- * a lease given back, redrive, resume, and the alarm for delays, backoffs,
- * expired leases and delivery-rate tokens) ends with `wakeWaiters()`.
+ * a lease given back, redrive, resume, a waiter arriving, and the alarm for
+ * delays, backoffs, expired leases and delivery-rate tokens) marks
+ * `mayDeliver`; the group commit then leases to the waiters in the same
+ * transaction (`settleWaiters`) and pushes the leases over their sockets.
+ * An enqueue's message thus reaches a waiting consumer with the enqueue's
+ * own commit; operations outside the group commit run a group of their own
+ * (`pushToWaiters`).
  */
 export class QueuePartition extends DurableObject<Env> {
   private config: QueueConfig = { ...DEFAULT_QUEUE_CONFIG };
@@ -96,15 +101,20 @@ export class QueuePartition extends DurableObject<Env> {
   private readonly commits: GroupCommit;
   /** When leases end (in memory, from the rows; see partition/lease-clock.ts). */
   private readonly leases: LeaseClock;
+  /** Something may have become deliverable since the last group: waiters are served at the end of the group. */
+  private mayDeliver = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = this.metered.wrap(ctx.storage.sql);
     this.leases = new LeaseClock(this.sql);
-    // A group whose transaction failed left memory ahead of storage: count and scan again.
-    this.commits = new GroupCommit(ctx.storage, () => {
-      this.depth = null;
-      this.leases.reset();
+    this.commits = new GroupCommit(ctx.storage, {
+      // A group whose transaction failed left memory ahead of storage: count and scan again.
+      onRollback: () => {
+        this.depth = null;
+        this.leases.reset();
+      },
+      settle: () => this.settleWaiters(),
     });
     let failure: unknown;
     ctx.blockConcurrencyWhile(async () => {
@@ -168,64 +178,67 @@ export class QueuePartition extends DurableObject<Env> {
   }
 
   /**
-   * Wakes waiting long-polls for what can be delivered now, as a receive
-   * would see it: nothing while paused, at most the in-flight room and the
-   * delivery-rate tokens. Free when no one waits (one in-memory
-   * `getWebSockets()`). When the rate holds back ready messages from waiters,
-   * the alarm is set for the next token, and the alarm serves them again.
+   * Leases to waiting long-polls what can be delivered now, as a receive
+   * would (see `leaseNow`), at the end of a group commit that may have made
+   * something deliverable; answers the pushes to send once the group's
+   * transaction has run. Free when no one waits (one in-memory
+   * `getWebSockets()`). When the delivery rate holds ready messages back from
+   * a waiter, the alarm is set for the next token, and the alarm serves it.
    */
-  private async wakeWaiters(now = Date.now()): Promise<void> {
-    if (this.ctx.getWebSockets().length === 0) return;
-    const ctx = this.op(now, "internal");
-    const shares = limitShares(this.config, this.place);
-    const rate = shares.deliveryRatePerSec;
-    const bucket = rate === null ? null : refill(this.bucket, rate, now);
-    let heldByRate = false;
-    serveWaiters(
-      this.ctx,
-      (limit) => {
-        if (this.config.paused || this.deleted) return 0;
-        let room = limit;
-        if (shares.maxInFlight !== null) {
-          room = Math.min(room, Math.max(0, shares.maxInFlight - this.leases.inFlight));
-        }
-        const ready = countReady(ctx, room);
-        if (bucket === null) return ready;
-        const tokens = Math.floor(bucket.tokens);
-        heldByRate = ready > tokens;
-        return Math.min(ready, tokens);
-      },
-      now,
-    );
-    // The next whole token: when the fraction left in the bucket has grown to one.
-    if (heldByRate) await this.wakeBy(nextTokenAt({ tokens: bucket!.tokens % 1, at: now }, rate!));
+  private settleWaiters(): (() => void) | null {
+    if (!this.mayDeliver) return null;
+    this.mayDeliver = false;
+    if (!hasWaiters(this.ctx)) return null;
+    const ctx = this.op(Date.now(), "internal");
+    let swept = 0;
+    let wakeAt = Infinity;
+    const push = leaseToWaiters(this.ctx, (want, visibilityTimeoutMs) => {
+      const got = this.leaseNow(ctx, want, visibilityTimeoutMs);
+      swept += got.swept;
+      if (got.messages.length > 0) wakeAt = Math.min(wakeAt, ctx.now + visibilityTimeoutMs);
+      else if (got.nextDeliveryAt !== null && countReady(ctx, 1) > 0) wakeAt = Math.min(wakeAt, got.nextDeliveryAt);
+      return got.messages;
+    });
+    if (push === null && swept === 0 && wakeAt === Infinity) return null;
+    return () => {
+      push?.();
+      this.logDeadLettered(swept, "max_attempts", "lease expired");
+      if (wakeAt !== Infinity) {
+        this.wakeBy(wakeAt).catch((err) => logEvent("internal_error", { during: "alarm for waiters", error: String(err) }));
+      }
+    };
+  }
+
+  /** For operations outside the group commit: serves waiters in a group (and transaction) of its own. */
+  private async pushToWaiters(): Promise<void> {
+    if (!hasWaiters(this.ctx)) return;
+    this.mayDeliver = true;
+    await this.commits.run(() => undefined);
   }
 
   /** A long-poll waiter's WebSocket upgrade (the only thing this object serves over fetch). */
   override async fetch(request: Request): Promise<Response> {
-    const now = Date.now();
     this.metered.begin("request");
-    const accepted = acceptWaiter(this.ctx, request, now);
+    const accepted = acceptWaiter(this.ctx, request, Date.now());
     if (!accepted) return new Response("not found", { status: 404 });
     // Something may have become ready between the waiter's last receive and now.
-    await this.wakeWaiters(now);
+    if (accepted.status === 101) await this.pushToWaiters();
     return accepted;
   }
 
-  /** Waiters only listen. */
-  override async webSocketMessage(): Promise<void> {}
-
-  /** A waiter that leaves while it holds a claim passes it on. */
-  override async webSocketClose(ws: WebSocket): Promise<void> {
+  /** A waiter only ever says that it stops waiting; the socket is closed after anything already pushed on it. */
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     this.metered.begin("request");
-    if (heldClaim(ws)) {
-      ws.serializeAttachment(null);
-      await this.wakeWaiters();
-    }
+    if (message === DONE_MESSAGE) endWait(ws);
   }
 
-  override async webSocketError(ws: WebSocket): Promise<void> {
-    await this.webSocketClose(ws);
+  /** Nothing to hand on: a waiter holds nothing until a push, and a push is a lease of its own. */
+  override async webSocketClose(): Promise<void> {
+    this.metered.begin("request");
+  }
+
+  override async webSocketError(): Promise<void> {
+    await this.webSocketClose();
   }
 
   /** Messages stored now, counted once, then kept up to date. */
@@ -258,7 +271,7 @@ export class QueuePartition extends DurableObject<Env> {
     this.version = version;
     this.place = place;
     this.deleted = false;
-    await this.wakeWaiters(); // a resumed queue, or a larger limit, may deliver again
+    await this.pushToWaiters(); // a resumed queue, or a larger limit, may deliver again
     // Retention or dedup window may have shrunk: let the alarm recompute. A
     // resumed queue fires it at once, which is what wakes waiting receives.
     await this.wakeBy(wasPaused && !config.paused ? Date.now() : nextDueAt(this.op()));
@@ -290,6 +303,7 @@ export class QueuePartition extends DurableObject<Env> {
           throw new Error("queue full"); // rolls the whole batch back
         }
         this.addDepth(result.stored);
+        if (result.stored > 0) this.mayDeliver = true;
         return result;
       });
     } catch (err) {
@@ -301,7 +315,6 @@ export class QueuePartition extends DurableObject<Env> {
       return { ok: false, code: "QUEUE_FULL", depth, maxDepth: maxDepth!, retryAfterMs: this.retryAfterFullMs(batch.count) };
     }
     if (outcome.stored > 0) {
-      await this.wakeWaiters(ctx.now);
       await this.wakeBy(Math.min(outcome.earliestDueAt ?? Infinity, ctx.now + this.config.retentionMs));
     }
     return { ok: true, results: outcome.results };
@@ -357,55 +370,53 @@ export class QueuePartition extends DurableObject<Env> {
   /**
    * Leases up to `max` ready messages, fewer when the partition's share of
    * maxInFlight or of the delivery rate allows fewer. Paused: nothing.
-   *
-   * The token bucket lives in memory and is saved in the receive's own
-   * transaction whenever tokens are taken: no extra write or sync, and an
-   * evicted or restarted partition does not hand out a fresh burst.
    * `nextDeliveryAt` says when the rate allows the next lease (null when the
-   * rate did not limit this receive), so a waiting receive can wait for it.
-   * `waiter` names the long-poll wait this receive follows a "ready" for,
-   * settling its claim.
+   * rate did not limit this receive).
    */
-  async receive(max: number, visibilityTimeoutMs: number, waiter?: string): Promise<ReceiveOutcome> {
-    const outcome = await this.lease(max, visibilityTimeoutMs);
-    if (waiter !== undefined) settleWaiter(this.ctx, waiter, outcome.messages.length);
-    return outcome;
-  }
-
-  private async lease(max: number, visibilityTimeoutMs: number): Promise<ReceiveOutcome> {
+  async receive(max: number, visibilityTimeoutMs: number): Promise<ReceiveOutcome> {
     if (this.config.paused || this.deleted) return { messages: [], nextDeliveryAt: null };
     const ctx = this.op();
+    const { messages, swept, nextDeliveryAt } = await this.commits.run(() => this.leaseNow(ctx, max, visibilityTimeoutMs));
+    this.logDeadLettered(swept, "max_attempts", "lease expired");
+    if (messages.length > 0) await this.wakeBy(ctx.now + visibilityTimeoutMs);
+    return { messages, nextDeliveryAt };
+  }
+
+  /**
+   * One lease, in the caller's transaction: what a receive does, and what a
+   * push to a long-poll waiter does. Expired leases are swept first.
+   *
+   * The token bucket lives in memory and is saved in the lease's own
+   * transaction whenever tokens are taken: no extra write or sync, and an
+   * evicted or restarted partition does not hand out a fresh burst. The
+   * bucket is refilled inside the group, so that leases in one group share
+   * its tokens.
+   */
+  private leaseNow(
+    ctx: OpContext,
+    max: number,
+    visibilityTimeoutMs: number,
+  ): { messages: LeasedMessage[]; swept: number; nextDeliveryAt: number | null } {
+    if (this.config.paused || this.deleted) return { messages: [], swept: 0, nextDeliveryAt: null };
     const shares = limitShares(this.config, this.place);
     const rate = shares.deliveryRatePerSec;
-    // The bucket is refilled inside the group, so that receives in one group share its tokens.
-    let bucket: TokenBucket | null = null;
-    let byRate = max;
-    let allowed = max;
-    let swept = 0;
-    const leased = await this.commits.run(() => {
-      if (this.config.paused || this.deleted) return [];
-      bucket = rate === null ? null : refill(this.bucket, rate, ctx.now);
-      byRate = bucket === null ? max : Math.min(max, Math.floor(bucket.tokens));
-      allowed = byRate;
-      swept = sweepExpiredLeases(ctx).deadLettered;
-      if (shares.maxInFlight !== null) {
-        allowed = Math.min(allowed, Math.max(0, shares.maxInFlight - this.leases.inFlight));
-      }
-      const got = receive(ctx, allowed, visibilityTimeoutMs);
-      if (bucket !== null && got.length > 0) {
-        bucket.tokens -= got.length;
-        this.setMeta("bucket", bucket);
-      }
-      if (bucket !== null) this.bucket = bucket;
-      this.addDepth(-swept);
-      return got;
-    });
-    this.logDeadLettered(swept, "max_attempts", "lease expired");
-    if (leased.length > 0) await this.wakeBy(ctx.now + visibilityTimeoutMs);
-    // The rate, not the lack of messages or of in-flight room, stopped this receive.
-    const spent = bucket as TokenBucket | null;
-    const rateBound = spent !== null && byRate < max && leased.length === allowed && allowed === byRate;
-    return { messages: leased, nextDeliveryAt: rateBound ? nextTokenAt(spent, rate!) : null };
+    const bucket = rate === null ? null : refill(this.bucket, rate, ctx.now);
+    const byRate = bucket === null ? max : Math.min(max, Math.floor(bucket.tokens));
+    let allowed = byRate;
+    const swept = sweepExpiredLeases(ctx).deadLettered;
+    if (shares.maxInFlight !== null) {
+      allowed = Math.min(allowed, Math.max(0, shares.maxInFlight - this.leases.inFlight));
+    }
+    const messages = receive(ctx, allowed, visibilityTimeoutMs);
+    if (bucket !== null && messages.length > 0) {
+      bucket.tokens -= messages.length;
+      this.setMeta("bucket", bucket);
+    }
+    if (bucket !== null) this.bucket = bucket;
+    this.addDepth(-swept);
+    // The rate, not the lack of messages or of in-flight room, stopped this lease.
+    const rateBound = bucket !== null && byRate < max && messages.length === allowed && allowed === byRate;
+    return { messages, swept, nextDeliveryAt: rateBound ? nextTokenAt(bucket, rate!) : null };
   }
 
   /**
@@ -414,8 +425,11 @@ export class QueuePartition extends DurableObject<Env> {
    */
   async releaseLeases(refs: LeaseRef[]): Promise<LeaseOutcome[]> {
     const ctx = this.op();
-    const { outcomes, released } = await this.commits.run(() => releaseLeases(ctx, refs));
-    if (released > 0) await this.wakeWaiters(ctx.now);
+    const { outcomes } = await this.commits.run(() => {
+      const released = releaseLeases(ctx, refs);
+      if (released.released > 0) this.mayDeliver = true;
+      return released;
+    });
     return outcomes;
   }
 
@@ -424,10 +438,10 @@ export class QueuePartition extends DurableObject<Env> {
     const outcomes = await this.commits.run(() => {
       const { outcomes, acked } = ack(ctx, refs);
       this.addDepth(-acked);
-      return { outcomes, acked };
+      if (acked > 0) this.mayDeliver = true; // the next of a group, or in-flight room
+      return outcomes;
     });
-    if (outcomes.acked > 0) await this.wakeWaiters(ctx.now); // the next of a group, or in-flight room
-    return outcomes.outcomes;
+    return outcomes;
   }
 
   async nack(refs: LeaseRef[], delayMs: number | null, error: string | null): Promise<LeaseOutcome[]> {
@@ -435,10 +449,10 @@ export class QueuePartition extends DurableObject<Env> {
     const result = await this.commits.run(() => {
       const nacked = nack(ctx, refs, delayMs, error);
       this.addDepth(-nacked.deadLettered);
+      if (nacked.retried + nacked.deadLettered > 0) this.mayDeliver = true;
       return nacked;
     });
     this.logDeadLettered(result.deadLettered, "max_attempts", "nack");
-    if (result.retried + result.deadLettered > 0) await this.wakeWaiters(ctx.now);
     await this.wakeBy(result.earliestDueAt);
     return result.outcomes;
   }
@@ -474,13 +488,10 @@ export class QueuePartition extends DurableObject<Env> {
       const room = maxDepth === null ? null : maxDepth - this.currentDepth() - this.reserved(ctx.now);
       const moved = redrive(ctx.sql, ids, ctx.now, room);
       this.addDepth(moved.redriven);
+      if (moved.redriven > 0) this.mayDeliver = true;
       return moved;
     });
-    const n = result.redriven;
-    if (n > 0) {
-      await this.wakeWaiters(ctx.now);
-      await this.wakeBy(ctx.now + this.config.retentionMs);
-    }
+    if (result.redriven > 0) await this.wakeBy(ctx.now + this.config.retentionMs);
     return result;
   }
 
@@ -534,7 +545,7 @@ export class QueuePartition extends DurableObject<Env> {
     this.logDeadLettered(swept.deadLettered, "max_attempts", "lease expired");
     this.logDeadLettered(swept.expired, "expired", "retention");
     this.addDepth(-(swept.deadLettered + swept.expired));
-    await this.wakeWaiters(ctx.now); // delays, backoffs, expired leases and rate tokens that came due
+    await this.pushToWaiters(); // delays, backoffs, expired leases and rate tokens that came due
     const next = nextDueAt(ctx);
     if (next !== null) await this.wakeBy(Math.max(next, ctx.now + 1));
   }

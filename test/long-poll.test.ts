@@ -1,6 +1,7 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_QUEUE_CONFIG, type ReceiveResponse } from "../client/protocol";
+import { receiveMessages } from "../worker/service";
 import { ADMIN_TOKEN, BASE, call, partition, receive, send, settle, stats, uniqueQueue } from "./helpers";
 
 /** Live waiter sockets of a partition. */
@@ -63,6 +64,95 @@ describe("long-poll receive", () => {
     const { messages } = await waiting;
     expect(messages.map((m) => m.body)).toEqual([{ hello: "waiter" }]);
     expect(performance.now() - sentAt).toBeLessThan(1_000);
+  });
+
+  it("a waiting receive gets the enqueued message pushed, with a receipt that acks", async () => {
+    const q = uniqueQueue();
+    const waiting = longPoll(q, { max: 5, waitMs: 10_000, visibilityTimeoutMs: 45_000 });
+    await untilWaiting(q, 1);
+    const before = Date.now();
+    await send(q, { body: "pushed" });
+    const { messages } = await waiting;
+    expect(messages.map((m) => [m.body, m.attempts])).toEqual([["pushed", 1]]);
+    expect(messages[0].leaseExpiresAt).toBeGreaterThanOrEqual(before + 45_000);
+    expect(await stats(q)).toMatchObject({ ready: 0, inFlight: 1 });
+    expect(await settle(q, "ack", { receipts: [messages[0].receipt] })).toEqual([{ receipt: messages[0].receipt, ok: true }]);
+    expect(await stats(q)).toMatchObject({ ready: 0, inFlight: 0 });
+    await vi.waitFor(async () => expect(await waiters(q)).toBe(0));
+  });
+
+  it("a push that reaches a consumer already gone is given back, its attempt not counted", async () => {
+    const q = uniqueQueue();
+    const controller = new AbortController();
+    // The consumer leaves the moment the push reaches the Worker, before the wait can answer with it.
+    const ns = env.QUEUE_PARTITION;
+    const leaving = {
+      ...env,
+      QUEUE_PARTITION: {
+        idFromName: (name: string) => ns.idFromName(name),
+        get: (id: DurableObjectId) => {
+          const stub = ns.get(id);
+          return new Proxy(stub, {
+            get(target, key) {
+              if (key === "fetch") {
+                return async (...args: Parameters<typeof stub.fetch>) => {
+                  const res = await target.fetch(...args);
+                  res.webSocket?.addEventListener("message", () => controller.abort());
+                  return res;
+                };
+              }
+              return (...args: unknown[]) => (target as any)[key](...args);
+            },
+          });
+        },
+      },
+    } as unknown as Env;
+    const lingering: Promise<unknown>[] = [];
+    const waiting = receiveMessages(leaving, q, {
+      max: 1,
+      waitMs: 5_000,
+      signal: controller.signal,
+      waitUntil: (p) => lingering.push(p),
+    });
+    await untilWaiting(q, 1);
+    await send(q, { body: "back" });
+    expect(await waiting).toEqual([]);
+    await Promise.all(lingering);
+    expect(await stats(q)).toMatchObject({ ready: 1, inFlight: 0 });
+    expect((await receive(q)).map((m) => [m.body, m.attempts])).toEqual([["back", 1]]);
+  });
+
+  it("when several partitions push to one wait, one answers and the others' leases go back", async () => {
+    const q = uniqueQueue();
+    expect((await call("PUT", `/v1/queues/${q}`, { partitions: 3 })).status).toBe(201);
+    const sockets = () =>
+      Promise.all([0, 1, 2].map((p) => runInDurableObject(partition(q, p), (_, state) => state.getWebSockets().length)));
+    const waiting = longPoll(q, { max: 2, waitMs: 10_000 });
+    await vi.waitFor(async () => expect(await sockets()).toEqual([1, 1, 1]), { timeout: 2_000, interval: 10 });
+    const groups = ["g-1", "g-2", "g-3", "g-4", "g-5", "g-6"];
+    await send(q, { messages: groups.map((groupId) => ({ body: groupId, groupId })) }); // groups hash over the partitions
+    const { messages } = await waiting;
+    expect(messages.length).toBeGreaterThan(0);
+    expect(messages.length).toBeLessThanOrEqual(2);
+    // What the other partitions pushed after the first answered is released in waitUntil, just after.
+    await vi.waitFor(async () => expect(await stats(q)).toMatchObject({ ready: 6 - messages.length, inFlight: messages.length }));
+    const rest = await receive(q, { max: 10 });
+    expect(rest.map((m) => m.attempts)).toEqual(rest.map(() => 1));
+    expect([...messages, ...rest].map((m) => m.body).sort()).toEqual(groups);
+  });
+
+  it("a paused queue pushes nothing to a waiting receive; resuming does", async () => {
+    const q = uniqueQueue();
+    expect((await call("PUT", `/v1/queues/${q}`, { paused: true })).status).toBe(201);
+    await send(q, { body: "held" });
+    const waiting = longPoll(q, { waitMs: 10_000 });
+    await untilWaiting(q, 1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await stats(q)).toMatchObject({ ready: 1, inFlight: 0 });
+    expect((await call("POST", `/v1/queues/${q}/resume`)).status).toBe(200);
+    const { messages, ms } = await waiting;
+    expect(messages.map((m) => m.body)).toEqual(["held"]);
+    expect(ms).toBeLessThan(5_000);
   });
 
   it("one enqueue wakes exactly one of many waiters; the others time out empty and lease nothing", async () => {

@@ -29,6 +29,6 @@ export async function store(stub: Stub, items: StubItem[]) {
 }
 
 /** Leases and answers the messages. */
-export async function lease(stub: Stub, max: number, visibilityTimeoutMs: number, waiter?: string) {
-  return (await stub.receive(max, visibilityTimeoutMs, waiter)).messages;
+export async function lease(stub: Stub, max: number, visibilityTimeoutMs: number) {
+  return (await stub.receive(max, visibilityTimeoutMs)).messages;
 }

@@ -1,160 +1,217 @@
 /**
  * The partition's side of long-poll, driven with raw waiter sockets: who is
- * woken, how many, and what wakes them.
+ * served, how much, with what lease, and what serves them.
  */
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
+import type { LeasedMessage } from "../durable-objects/partition/types";
 import { receiveMessages } from "../worker/service";
 import { partition, send, stats, uniqueQueue } from "./helpers";
 import { item, lease, store } from "./stub-calls";
 
 type Stub = ReturnType<typeof partition>;
 
-
-/** A waiter socket as the Worker opens it, counting the "ready"s it gets. */
-async function openWaiter(stub: Stub, want = 1) {
+/** A waiter socket as the Worker opens it, keeping what the partition pushes and whether it closed the socket. */
+async function openWaiter(stub: Stub, want = 1, visibilityTimeoutMs = 30_000) {
   const waiter = crypto.randomUUID().replace(/-/g, "");
-  const res = await stub.fetch(`https://partition/waiters?waiter=${waiter}&want=${want}`, {
-    headers: { upgrade: "websocket" },
-  });
+  const res = await stub.fetch(
+    `https://partition/waiters?waiter=${waiter}&want=${want}&visibilityTimeoutMs=${visibilityTimeoutMs}`,
+    { headers: { upgrade: "websocket" } },
+  );
   expect(res.status).toBe(101);
   const ws = res.webSocket!;
   ws.accept();
-  const w = { waiter, ws, readies: 0 };
-  ws.addEventListener("message", () => {
-    w.readies += 1;
+  const w = { waiter, ws, pushes: [] as LeasedMessage[][], closed: false };
+  ws.addEventListener("message", (event) => {
+    const push = JSON.parse(event.data as string) as { type: string; messages: LeasedMessage[] };
+    expect(push.type).toBe("leased");
+    w.pushes.push(push.messages);
+  });
+  ws.addEventListener("close", () => {
+    w.closed = true;
   });
   return w;
 }
 
-/** Lets notifications in flight arrive (a wake is a message over a local socket). */
+type Waiter = Awaited<ReturnType<typeof openWaiter>>;
+
+/** Lets pushes in flight arrive (a push is a message over a local socket). */
 const settle = () => new Promise((r) => setTimeout(r, 100));
-const readies = (ws: { readies: number }[]) => ws.map((w) => w.readies);
+/** The bodies each waiter got, push by push. */
+const bodies = (ws: Waiter[]) => ws.map((w) => w.pushes.map((p) => p.map((m) => JSON.parse(m.body))));
+const ref = (m: LeasedMessage) => ({ seq: m.seq, token: m.leaseToken });
 
 afterEach(() => {
   vi.useRealTimers();
 });
 
 describe("waiters", () => {
-  it("refuses what is not a waiter's upgrade", async () => {
+  it("refuses what is not a waiter's upgrade, and a waiter out of the receive's bounds", async () => {
     const stub = partition(uniqueQueue());
-    expect((await stub.fetch("https://partition/waiters?waiter=abcdefgh&want=1")).status).toBe(404);
-    expect((await stub.fetch("https://partition/other", { headers: { upgrade: "websocket" } })).status).toBe(404);
-    const bad = await stub.fetch("https://partition/waiters?waiter=x&want=0", { headers: { upgrade: "websocket" } });
-    expect(bad.status).toBe(400);
+    const upgrade = { headers: { upgrade: "websocket" } };
+    expect((await stub.fetch("https://partition/waiters?waiter=abcdefgh&want=1&visibilityTimeoutMs=30000")).status).toBe(404);
+    expect((await stub.fetch("https://partition/other", upgrade)).status).toBe(404);
+    for (const query of [
+      "waiter=x&want=1&visibilityTimeoutMs=30000",
+      "waiter=abcdefgh&want=0&visibilityTimeoutMs=30000",
+      "waiter=abcdefgh&want=101&visibilityTimeoutMs=30000",
+      "waiter=abcdefgh&want=1",
+      "waiter=abcdefgh&want=1&visibilityTimeoutMs=999",
+      "waiter=abcdefgh&want=1&visibilityTimeoutMs=43200001",
+      "waiter=abcdefgh&want=1&visibilityTimeoutMs=1e4",
+    ]) {
+      expect((await stub.fetch(`https://partition/waiters?${query}`, upgrade)).status, query).toBe(400);
+    }
+    expect(await runInDurableObject(stub, (_, state) => state.getWebSockets().length)).toBe(0);
   });
 
-  it("one message wakes one waiter; a woken waiter that leaves passes its claim on", async () => {
+  it("an enqueue leases to the oldest waiter in its own transaction and pushes a normal lease", async () => {
     const stub = partition(uniqueQueue());
-    const ws = [await openWaiter(stub), await openWaiter(stub), await openWaiter(stub)];
+    const ws = [await openWaiter(stub, 1, 45_000), await openWaiter(stub), await openWaiter(stub)];
+    const before = Date.now();
     await store(stub, [item("m")]);
+    // Leased by the time the enqueue answered: no second request, no second commit.
+    expect(await stub.stats()).toMatchObject({ ready: 0, inFlight: 1 });
+    await vi.waitFor(() => expect(ws[0].closed).toBe(true));
+    expect(bodies(ws)).toEqual([[["m"]], [], []]);
+    const [m] = ws[0].pushes[0];
+    expect(m.attempts).toBe(1);
+    expect(m.leaseExpiresAt).toBeGreaterThanOrEqual(before + 45_000);
+    expect(m.leaseExpiresAt).toBeLessThanOrEqual(Date.now() + 45_000);
+    // The receipt works like any receive's: extend, then ack; a second ack finds it gone.
+    expect(await stub.extend([ref(m)], 60_000)).toMatchObject([{ ok: true }]);
+    expect(await stub.ack([ref(m)])).toEqual([{ ok: true }]);
+    expect(await stub.ack([ref(m)])).toEqual([{ ok: false, code: "NOT_FOUND" }]);
     await settle();
-    expect(readies(ws)).toEqual([1, 0, 0]); // the oldest waiter first
-    ws[0].ws.close(1000, "gone");
-    await vi.waitFor(() => expect(readies(ws)).toEqual([1, 1, 0]));
-    const leased = await lease(stub, 1, 30_000, ws[1].waiter);
-    expect(leased.map((m) => m.body)).toEqual(['"m"']);
-    await settle();
-    expect(readies(ws)).toEqual([1, 1, 0]);
+    expect(bodies(ws)).toEqual([[["m"]], [], []]);
   });
 
-  it("a woken waiter that finds nothing waits again; one that leased is not woken again", async () => {
+  it("a waiter gets up to what it asked for; the rest goes to the next", async () => {
     const stub = partition(uniqueQueue());
-    const [a, b] = [await openWaiter(stub), await openWaiter(stub)];
-    await store(stub, [item(1)]);
-    await settle();
-    expect(readies([a, b])).toEqual([1, 0]);
-    expect(await lease(stub, 1, 30_000)).toHaveLength(1); // a consumer that did not wait was faster
-    expect(await lease(stub, 1, 30_000, a.waiter)).toEqual([]);
-    await store(stub, [item(2)]);
-    await settle();
-    expect(readies([a, b])).toEqual([2, 0]);
-    expect(await lease(stub, 1, 30_000, a.waiter)).toHaveLength(1);
-    await store(stub, [item(3)]);
-    await settle();
-    expect(readies([a, b])).toEqual([2, 1]);
+    const [a, b, c] = [await openWaiter(stub, 3), await openWaiter(stub, 2), await openWaiter(stub, 2)];
+    await store(stub, [item(1), item(2), item(3), item(4)]);
+    await vi.waitFor(() => expect(bodies([a, b, c])).toEqual([[[1, 2, 3]], [[4]], []]));
+    // Each push is a lease of its own.
+    expect(a.pushes[0][0].leaseToken).not.toBe(b.pushes[0][0].leaseToken);
   });
 
-  it("a waiter is promised up to what it asked for", async () => {
-    const stub = partition(uniqueQueue());
-    const [a, b] = [await openWaiter(stub, 3), await openWaiter(stub, 1)];
-    await store(stub, [item(1), item(2), item(3)]);
-    await settle();
-    expect(readies([a, b])).toEqual([1, 0]);
-    await store(stub, [item(4)]);
-    await settle();
-    expect(readies([a, b])).toEqual([1, 1]); // 4 ready, 3 promised to a: one left for b
-  });
-
-  it("a waiter that connects while a message is ready is woken at once", async () => {
+  it("a waiter that connects while a message is ready gets it at once", async () => {
     const stub = partition(uniqueQueue());
     await store(stub, [item("early")]);
     const a = await openWaiter(stub);
-    await vi.waitFor(() => expect(a.readies).toBe(1));
+    await vi.waitFor(() => expect(bodies([a])).toEqual([[["early"]]]));
   });
 
-  it("messages of one group wake one waiter; the ack of the head wakes the next", async () => {
+  it("messages of one group go to one waiter at a time; the ack of the head serves the next", async () => {
     const stub = partition(uniqueQueue());
-    const [a, b] = [await openWaiter(stub), await openWaiter(stub)];
-    await store(stub, [item(1, { groupId: "g" }), item(2, { groupId: "g" })]);
+    const [a, b] = [await openWaiter(stub, 5), await openWaiter(stub, 5)];
+    await store(stub, [item(1, { groupId: "g" }), item(2, { groupId: "g" }), item(3, { groupId: "h" })]);
+    await vi.waitFor(() => expect(bodies([a, b])).toEqual([[[1, 3]], []]));
     await settle();
-    expect(readies([a, b])).toEqual([1, 0]);
-    const [head] = await lease(stub, 5, 30_000, a.waiter);
-    expect(head.body).toBe("1");
-    await settle();
-    expect(readies([a, b])).toEqual([1, 0]);
-    await stub.ack([{ seq: head.seq, token: head.leaseToken }]);
-    await vi.waitFor(() => expect(readies([a, b])).toEqual([1, 1]));
+    expect(bodies([a, b])).toEqual([[[1, 3]], []]);
+    await stub.ack([ref(a.pushes[0][0])]);
+    await vi.waitFor(() => expect(bodies([a, b])).toEqual([[[1, 3]], [[2]]]));
   });
 
-  it("a nack, a redrive and a resume wake waiters; a paused queue wakes none", async () => {
+  it("a nack, a redrive and a resume serve waiters; a paused queue pushes nothing", async () => {
     const stub = partition(uniqueQueue());
     await stub.configure({ ...DEFAULT_QUEUE_CONFIG, maxAttempts: 1 });
     await store(stub, [item("n"), item("d")]);
     const leased = await lease(stub, 2, 30_000);
     const a = await openWaiter(stub);
-    await stub.nack([{ seq: leased[0].seq, token: leased[0].leaseToken }], 0, "try again"); // max 1: dead letter
-    await stub.nack([{ seq: leased[1].seq, token: leased[1].leaseToken }], 0, "try again");
+    await stub.nack([ref(leased[0])], 0, "try again"); // max 1: dead letter
+    await stub.nack([ref(leased[1])], 0, "try again");
     await settle();
-    expect(a.readies).toBe(0);
+    expect(a.pushes).toEqual([]);
     expect(await stub.redrive(null)).toEqual({ redriven: 2, remaining: 0 });
-    await vi.waitFor(() => expect(a.readies).toBe(1));
+    await vi.waitFor(() => expect(bodies([a])).toEqual([[["n"]]]));
 
-    const q = uniqueQueue();
-    const p = partition(q);
+    const p = partition(uniqueQueue());
     await p.configure({ ...DEFAULT_QUEUE_CONFIG, paused: true });
     const b = await openWaiter(p);
     await store(p, [item("held")]);
     await settle();
-    expect(b.readies).toBe(0);
+    expect(b.pushes).toEqual([]);
+    expect(await p.stats()).toMatchObject({ ready: 1, inFlight: 0 });
     await p.configure({ ...DEFAULT_QUEUE_CONFIG, paused: false });
-    await vi.waitFor(() => expect(b.readies).toBe(1));
+    await vi.waitFor(() => expect(bodies([b])).toEqual([[["held"]]]));
 
-    const c = uniqueQueue();
-    const r = partition(c);
+    const r = partition(uniqueQueue());
     await store(r, [item("retry")]);
     const [m] = await lease(r, 1, 30_000);
     const w = await openWaiter(r);
-    await r.nack([{ seq: m.seq, token: m.leaseToken }], 0, null);
-    await vi.waitFor(() => expect(w.readies).toBe(1));
+    await r.nack([ref(m)], 0, null);
+    await vi.waitFor(() => expect(w.pushes.map((p) => p.map((x) => x.attempts))).toEqual([[2]]));
   });
 
-  it("an expired lease wakes a waiter once its backoff ends (by the alarm)", async () => {
+  it("maxInFlight holds pushes back until an ack makes room", async () => {
     const stub = partition(uniqueQueue());
-    await store(stub, [item("x")]);
+    await stub.configure({ ...DEFAULT_QUEUE_CONFIG, maxInFlight: 2 });
+    await store(stub, [item(1)]);
+    const [first] = await lease(stub, 1, 30_000);
+    const [a, b] = [await openWaiter(stub, 5), await openWaiter(stub, 5)];
+    await store(stub, [item(2), item(3), item(4)]);
+    await vi.waitFor(() => expect(bodies([a, b])).toEqual([[[2]], []]));
+    await settle();
+    expect(bodies([a, b])).toEqual([[[2]], []]);
+    expect(await stub.stats()).toMatchObject({ ready: 2, inFlight: 2 });
+    await stub.ack([ref(first)]);
+    await vi.waitFor(() => expect(bodies([a, b])).toEqual([[[2]], [[3]]]));
+  });
+
+  it("the delivery rate holds pushes back; the alarm serves the next token, and the bucket is saved with the push", async () => {
+    const stub = partition(uniqueQueue());
     const start = Date.now();
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(start);
-    await lease(stub, 1, 1_000);
+    await stub.configure({ ...DEFAULT_QUEUE_CONFIG, deliveryRatePerSec: 1 });
+    const a = await openWaiter(stub, 5);
+    vi.setSystemTime(start + 1); // b waits after a (with the clock stopped, both would be as old)
+    const b = await openWaiter(stub, 5);
+    await store(stub, [item(1), item(2), item(3)]);
+    // A full bucket holds one second's worth: one token.
+    await vi.waitFor(() => expect(bodies([a, b])).toEqual([[[1]], []]));
+    const bucket = await runInDurableObject(stub, (_, state) =>
+      state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'bucket'").one().value,
+    );
+    expect(JSON.parse(bucket)).toMatchObject({ tokens: 0 });
+    // No token yet: the alarm is due when the next one is.
+    await evictDurableObject(stub, { webSockets: "hibernate" });
+    await store(stub, [item(4)]);
+    await settle();
+    expect(bodies([a, b])).toEqual([[[1]], []]);
+    vi.setSystemTime(start + 1_001);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await vi.waitFor(() => expect(bodies([a, b])).toEqual([[[1]], [[2]]]));
+  });
+
+  it("an expired lease serves a waiter once its backoff ends (by the alarm); a pushed lease expires like any other", async () => {
+    const stub = partition(uniqueQueue());
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(start);
+    const first = await openWaiter(stub, 1, 1_000);
+    await store(stub, [item("x")]);
+    await vi.waitFor(() => expect(first.pushes).toHaveLength(1));
     const a = await openWaiter(stub);
     vi.setSystemTime(start + 1_001);
-    await runDurableObjectAlarm(stub); // the lease ends: retry after a backoff of 0.5..1 s
+    await runDurableObjectAlarm(stub); // the pushed lease ends unacked: retry after a backoff of 0.5..1 s
     await settle();
-    expect(a.readies).toBe(0);
+    expect(a.pushes).toEqual([]);
+    expect(await stub.ack([ref(first.pushes[0][0])])).toEqual([{ ok: false, code: "LEASE_LOST" }]);
     vi.setSystemTime(start + 5_000);
     await runDurableObjectAlarm(stub);
-    await vi.waitFor(() => expect(a.readies).toBe(1));
+    await vi.waitFor(() => expect(a.pushes.map((p) => p.map((m) => [JSON.parse(m.body), m.attempts]))).toEqual([[["x", 2]]]));
+  });
+
+  it("a Worker that says done is never served again, and its socket is closed", async () => {
+    const stub = partition(uniqueQueue());
+    const [a, b] = [await openWaiter(stub), await openWaiter(stub)];
+    a.ws.send("done");
+    await vi.waitFor(() => expect(a.closed).toBe(true));
+    await store(stub, [item("for b")]);
+    await vi.waitFor(() => expect(bodies([a, b])).toEqual([[], [["for b"]]]));
   });
 
   it("waiters keep no storage: the attachment is all", async () => {
@@ -164,7 +221,6 @@ describe("waiters", () => {
     const before = await runInDurableObject(stub, (_, state) => state.storage.sql.databaseSize);
     await openWaiter(stub);
     await openWaiter(stub);
-    await store(stub, [item("y")]);
     await settle();
     const tables = await runInDurableObject(stub, (_, state) =>
       state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").toArray().map((r) => r.name),

@@ -4,22 +4,27 @@
  * A receive that found nothing opens one WebSocket to each partition of the
  * queue. The partition accepts it as a hibernatable socket, so it can sleep
  * (and is not billed) while the consumer waits; the Worker is billed for
- * CPU, not for waiting. When messages become ready the partition sends
- * "ready" to as many waiters as they can satisfy, and the woken Worker
- * leases through the ordinary receive, naming its waiter. A woken waiter
- * that finds nothing (another consumer was faster) waits again; after
- * `waitMs` it answers empty.
+ * CPU, not for waiting. When messages become deliverable the partition
+ * leases them to the waiters itself (for an enqueue, in the enqueue's own
+ * commit) and pushes the leased messages over the socket: the first push
+ * answers the wait. After `waitMs` with no push it answers empty.
  *
  * One socket per partition per waiting receive: the runtime's limit of six
  * simultaneous connections only counts connections waiting for response
  * headers, and an upgrade answers at once, so a queue of many partitions
  * opens its sockets six at a time, quickly. Each is one subrequest.
  *
- * A consumer that goes away takes no lease with it: the Worker checks the
- * request's signal before each lease, and gives back (`release`) a lease
- * that came back after the consumer left.
+ * No lease is left with nobody: a push can cross the end of the wait (the
+ * timer, the consumer leaving, another partition's push). So the Worker
+ * ends a wait by sending "done" on each socket still open and listens on
+ * until the partition closes it: the partition closes a socket after
+ * anything it already pushed there, so every push that crossed the end
+ * arrives first, and is handed to `release` (the leases go back, the
+ * attempt not counted). That listening runs under `waitUntil`, bounded by
+ * `LINGER_MS`.
  */
 import type { LeasedMessage } from "../durable-objects/partition/types";
+import { DONE_MESSAGE, WAITERS_PATH, type PushMessage } from "../durable-objects/partition/waiters";
 import { ApiError } from "./errors";
 
 /** The waiting side's view of one partition. */
@@ -27,39 +32,72 @@ export interface WaitTarget {
   partition: number;
   /** Opens the waiter's socket (a WebSocket upgrade to the partition). */
   connect: (path: string) => Promise<Response>;
-  /** Leases as a woken waiter. */
-  receive: (waiter: string) => Promise<LeasedMessage[]>;
 }
 
 export interface WaitOptions {
-  /** Messages the receive asked for. */
+  /** Messages the receive asked for; each partition pushes at most this many. */
   max: number;
+  /** Lease length of what a partition pushes, ms. */
+  visibilityTimeoutMs: number;
   /** How long to wait, ms. */
   waitMs: number;
-  /** Aborts when the consumer disconnects. */
+  /** Aborts when the consumer disconnects. Default none. */
   signal?: AbortSignal;
+  /** Gives back leases that arrived after the wait ended. */
+  release: (partition: number, messages: LeasedMessage[]) => Promise<void>;
+  /** ExecutionContext.waitUntil: keeps listening for crossing pushes after the answer. Default none. */
+  waitUntil?: (promise: Promise<unknown>) => void;
 }
 
 /** A socket that closes on its own while we wait is opened again, this often at most per wait. */
 const MAX_RECONNECTS = 3;
 
 /**
- * Waits until one partition's "ready" leads to a lease, `waitMs` passes, or
- * the signal aborts. Resolves with the partition and what it leased, or
- * null. A lease that lands after an abort is still returned: the caller
- * releases it.
+ * How long after the end of a wait the Worker listens for pushes that
+ * crossed it. The partition closes the socket as soon as it reads "done",
+ * so this only bounds a partition that went away meanwhile.
+ */
+export const LINGER_MS = 5_000;
+
+/** The wait's id as the partition knows it (its socket's tag). */
+const newWaiterId = () => crypto.randomUUID().replace(/-/g, "");
+
+/**
+ * Waits until a partition pushes leased messages, `waitMs` passes, or the
+ * signal aborts. Resolves with the partition and what it leased, or null.
+ * A push that comes after the end is released through `opts.release`.
  */
 export function waitForMessages(
   targets: WaitTarget[],
   opts: WaitOptions,
 ): Promise<{ partition: number; messages: LeasedMessage[] } | null> {
-  const waiter = crypto.randomUUID().replace(/-/g, "");
-  const path = `/waiters?waiter=${waiter}&want=${opts.max}`;
+  const path = `${WAITERS_PATH}?waiter=${newWaiterId()}&want=${opts.max}&visibilityTimeoutMs=${opts.visibilityTimeoutMs}`;
   const sockets = new Map<number, WebSocket>();
-  const woken: WaitTarget[] = [];
+  const releases: Promise<void>[] = [];
+  let opening = 0;
   let reconnects = 0;
-  let busy = false;
   let done = false;
+  let lingered: (() => void) | null = null;
+
+  const giveBack = (partition: number, messages: LeasedMessage[]) => {
+    releases.push(opts.release(partition, messages).catch(() => undefined));
+  };
+
+  /** After the end: once no socket is open or opening (or after LINGER_MS), and every release is done. */
+  const linger = async () => {
+    if (sockets.size > 0 || opening > 0) {
+      await new Promise<void>((resolve) => {
+        const bound = setTimeout(resolve, LINGER_MS);
+        lingered = () => (clearTimeout(bound), resolve());
+      });
+      for (const ws of sockets.values()) closeQuietly(ws);
+      sockets.clear();
+    }
+    await Promise.all(releases);
+  };
+  const settled = () => {
+    if (done && sockets.size === 0 && opening === 0) lingered?.();
+  };
 
   return new Promise((resolve, reject) => {
     const finish = (result: { partition: number; messages: LeasedMessage[] } | null, error?: unknown) => {
@@ -67,66 +105,76 @@ export function waitForMessages(
       done = true;
       clearTimeout(timer);
       opts.signal?.removeEventListener("abort", onAbort);
-      for (const ws of sockets.values()) closeQuietly(ws);
-      sockets.clear();
+      for (const ws of sockets.values()) sendQuietly(ws, DONE_MESSAGE);
+      opts.waitUntil?.(linger());
       if (error !== undefined) reject(error);
       else resolve(result);
     };
-    // While a lease is in flight, its answer decides; the timer and an abort only stop the waiting.
-    let expired = false;
-    const timer = setTimeout(() => {
-      expired = true;
-      if (!busy) finish(null);
-    }, opts.waitMs);
-    const onAbort = () => {
-      if (!busy) finish(null);
-    };
+    const timer = setTimeout(() => finish(null), opts.waitMs);
+    const onAbort = () => finish(null);
     opts.signal?.addEventListener("abort", onAbort);
 
-    const drain = async () => {
-      if (busy) return;
-      busy = true;
-      try {
-        while (!done && woken.length > 0) {
-          if (opts.signal?.aborted || expired) return finish(null);
-          const target = woken.shift()!;
-          const messages = await target.receive(waiter);
-          if (messages.length > 0) return finish({ partition: target.partition, messages });
-        }
-        if (opts.signal?.aborted || expired) finish(null);
-      } catch (err) {
-        finish(null, err);
-      } finally {
-        busy = false;
-      }
-    };
-
-    const wake = (target: WaitTarget) => {
-      if (done || woken.includes(target)) return;
-      woken.push(target);
-      void drain();
+    const forget = (partition: number, ws: WebSocket) => {
+      if (sockets.get(partition) !== ws) return false;
+      sockets.delete(partition);
+      settled();
+      return true;
     };
 
     const open = async (target: WaitTarget): Promise<void> => {
-      const res = await target.connect(path);
-      const ws = res.webSocket;
-      if (!ws) throw new ApiError("UNAVAILABLE", `partition ${target.partition} refused to wait (${res.status})`);
-      ws.accept();
-      if (done) return closeQuietly(ws);
-      sockets.set(target.partition, ws);
-      ws.addEventListener("message", () => wake(target));
-      ws.addEventListener("close", () => {
-        if (done || sockets.get(target.partition) !== ws) return;
-        sockets.delete(target.partition);
-        // The partition went away (a restart or a deploy): look once, then wait on a new socket.
+      opening += 1;
+      let ws: WebSocket | null;
+      try {
+        ws = (await target.connect(path)).webSocket;
+      } finally {
+        opening -= 1;
+      }
+      if (!ws) {
+        settled();
+        throw new ApiError("UNAVAILABLE", `partition ${target.partition} refused to wait`);
+      }
+      const socket = ws;
+      socket.accept();
+      sockets.set(target.partition, socket);
+      socket.addEventListener("message", (event) => {
+        const messages = pushed(event.data);
+        if (messages.length === 0) return;
+        if (done) return giveBack(target.partition, messages);
+        // The partition closes this socket after its push and pushes nothing more on it.
+        forget(target.partition, socket);
+        finish({ partition: target.partition, messages });
+      });
+      socket.addEventListener("close", () => {
+        if (!forget(target.partition, socket) || done) return;
+        // The partition went away (a restart or a deploy): wait on a new socket; it is served as it connects.
         if (reconnects++ >= MAX_RECONNECTS) return finish(null);
-        wake(target);
         open(target).catch((err) => finish(null, err));
       });
+      // Connected after the end: the partition may have served it as it connected, so it is heard out too.
+      if (done) sendQuietly(socket, DONE_MESSAGE);
     };
 
     Promise.all(targets.map(open)).catch((err) => finish(null, err));
   });
+}
+
+/** The leased messages of a push; anything else (none is expected) counts as none. */
+function pushed(data: unknown): LeasedMessage[] {
+  if (typeof data !== "string") return [];
+  try {
+    const push = JSON.parse(data) as PushMessage;
+    return push.type === "leased" && Array.isArray(push.messages) ? push.messages : [];
+  } catch {
+    return [];
+  }
+}
+
+function sendQuietly(ws: WebSocket, text: string): void {
+  try {
+    ws.send(text);
+  } catch {
+    /* already closed */
+  }
 }
 
 function closeQuietly(ws: WebSocket): void {

@@ -91,7 +91,11 @@ export class EdgeqService extends WorkerEntrypoint<Env & Secrets> {
   receive(queue: string, options: ReceiveRequest = {}): Promise<RpcResult<ReceiveResponse>> {
     return answer(async () => {
       const name = queueOf(queue);
-      const leased = await receiveMessages(this.env, name, check(receiveRequest, options));
+      // waitUntil: a long-poll listens a little after its answer, to give back a push that crossed its end.
+      const leased = await receiveMessages(this.env, name, {
+        ...check(receiveRequest, options),
+        waitUntil: (p) => this.ctx.waitUntil(p),
+      });
       return JSON.parse(`{"messages":[${leased.map(leasedJson).join(",")}]}`) as ReceiveResponse;
     });
   }

@@ -150,16 +150,17 @@ export interface ReceiveOptions {
   waitMs?: number;
   /** The consumer's request signal: once aborted nothing more is leased, and a lease that lands anyway is released. Default none. */
   signal?: AbortSignal;
-  /** ExecutionContext.waitUntil: keeps that release running after the consumer has gone. Default none. */
+  /** ExecutionContext.waitUntil: keeps those releases (and a long-poll's listening for crossing pushes) running after the answer. Default none. */
   waitUntil?: (promise: Promise<unknown>) => void;
 }
 
 /**
  * Leases up to `max` messages, asking the partitions in a fair order; with
- * nothing ready and `waitMs` > 0, waits for a message (worker/long-poll.ts)
- * and answers empty after `waitMs`. When the delivery rate ran out of
- * tokens, the wait lasts until a partition has a token again (the partition
- * sets its alarm for it and wakes its waiters) rather than answering empty.
+ * nothing ready and `waitMs` > 0, waits for a partition to lease messages to
+ * the wait and push them (worker/long-poll.ts), and answers empty after
+ * `waitMs`. When the delivery rate ran out of tokens, the wait lasts until a
+ * partition has a token again (the partition sets its alarm for it and
+ * serves its waiters) rather than answering empty.
  */
 export function receiveMessages(env: Env, queue: string, opts: ReceiveOptions): Promise<Leased[]> {
   const work = receiveOrWait(env, queue, opts);
@@ -180,14 +181,17 @@ async function receiveOrWait(env: Env, queue: string, opts: ReceiveOptions): Pro
   if (out.length === 0 && (opts.waitMs ?? 0) > 0 && !gone()) {
     const targets = fairOrder(config).map((partition): WaitTarget => {
       const stub = partitionStub(env, queue, partition);
-      return {
-        partition,
-        connect: (path) => stub.fetch(`https://partition${path}`, { headers: { upgrade: "websocket" } }),
-        receive: async (waiter) => (await stub.receive(opts.max, leaseMs, waiter)).messages,
-      };
+      return { partition, connect: (path) => stub.fetch(`https://partition${path}`, { headers: { upgrade: "websocket" } }) };
     });
-    const woken = await waitForMessages(targets, { max: opts.max, waitMs: opts.waitMs!, signal: opts.signal });
-    out = woken ? woken.messages.map((message) => ({ partition: woken.partition, message })) : [];
+    const pushed = await waitForMessages(targets, {
+      max: opts.max,
+      visibilityTimeoutMs: leaseMs,
+      waitMs: opts.waitMs!,
+      signal: opts.signal,
+      release: (partition, messages) => releaseLeases(env, queue, messages.map((message) => ({ partition, message }))),
+      waitUntil: opts.waitUntil,
+    });
+    out = pushed ? pushed.messages.map((message) => ({ partition: pushed.partition, message })) : [];
   }
   if (out.length > 0 && gone()) {
     await releaseLeases(env, queue, out);

@@ -1,3 +1,5 @@
+import { logEvent } from "../log";
+
 /**
  * Group commit. Local workerd commits a Durable Object's SQLite once per
  * request and fsyncs the WAL each time (measured: one fsync per request at
@@ -11,15 +13,24 @@
  * its caller gets the error; the others commit. Durability is unchanged:
  * the output gate holds every response until the commit that holds its
  * writes is durable, so a 2xx still means committed.
+ *
+ * `settle`, when given, runs once per group after its operations, in the
+ * same transaction and a savepoint of its own (long-poll pushes: leases for
+ * waiting consumers, see waiters.ts). What it answers runs once the
+ * transaction has run, still before the commit, whose output gate holds any
+ * message it sends until the group is durable.
  */
 export class GroupCommit {
   private waiting: { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   private running = false;
 
-  /** `onRollback` runs when a group's transaction fails as a whole, for state kept in memory beside storage. */
+  /**
+   * `onRollback` runs when a group's transaction fails as a whole, for state
+   * kept in memory beside storage; `settle`, see above.
+   */
   constructor(
     private readonly storage: DurableObjectStorage,
-    private readonly onRollback: () => void = () => {},
+    private readonly hooks: { onRollback?: () => void; settle?: () => (() => void) | null } = {},
   ) {}
 
   /** Runs `operation` in the next group's transaction; resolves its result. */
@@ -37,26 +48,42 @@ export class GroupCommit {
         const group = this.waiting;
         this.waiting = [];
         let outcomes: { ok: boolean; value?: unknown; error?: unknown }[];
+        let after: (() => void) | null = null;
         try {
-          outcomes = this.storage.transactionSync(() =>
-            group.map((op) => {
+          outcomes = this.storage.transactionSync(() => {
+            const done = group.map((op) => {
               try {
                 return { ok: true, value: this.storage.transactionSync(op.run) };
               } catch (error) {
                 return { ok: false, error };
               }
-            }),
-          );
+            });
+            after = this.settleGroup();
+            return done;
+          });
         } catch (error) {
           outcomes = group.map(() => ({ ok: false, error }));
-          this.onRollback();
+          this.hooks.onRollback?.();
         }
+        (after as (() => void) | null)?.();
         group.forEach((op, i) => (outcomes[i].ok ? op.resolve(outcomes[i].value) : op.reject(outcomes[i].error)));
         // Requests that come while this group is being committed gather for the next one.
         await this.storage.sync().catch(() => {});
       }
     } finally {
       this.running = false;
+    }
+  }
+
+  /** The group's `settle`; one that throws is rolled back alone and logged, and the group commits without it. */
+  private settleGroup(): (() => void) | null {
+    const settle = this.hooks.settle;
+    if (!settle) return null;
+    try {
+      return this.storage.transactionSync(settle);
+    } catch (error) {
+      logEvent("internal_error", { during: "group settle", error: String(error) });
+      return null;
     }
   }
 }

@@ -8,42 +8,58 @@
  * opens one hibernatable WebSocket per partition (`ctx.acceptWebSocket`),
  * the partition remembers what the waiter wants in the socket's attachment
  * (memory the runtime keeps across hibernation; nothing is written to
- * SQLite), and goes back to sleep. When messages become ready, the
- * operation that made them ready sends "ready" to as many waiters as the
- * new messages can satisfy; each woken Worker then leases through the
- * ordinary `receive`, naming its waiter so the partition can settle the claim.
+ * SQLite), and goes back to sleep.
+ *
+ * When messages become deliverable, the partition leases them to the
+ * waiters itself, oldest waiter first, each up to its `max` and for its
+ * visibility timeout, and pushes the leased messages over the socket: for
+ * an enqueue in the enqueue's own transaction, so one commit covers the
+ * insert and the lease. Nothing is delivered that is not committed: the
+ * runtime's output gate holds a WebSocket send made after a write until
+ * that write is durable (workerd: `WebSocket::send` queues each message
+ * with `waitForOutputLocksIfNecessary()`, and a SQLite write takes the
+ * output lock until its commit). Before this, a waiter was sent "ready" and
+ * leased through its own receive: a second commit in series and an RPC
+ * round trip (W4, BENCHMARKS.md).
+ *
+ * A socket that got its messages is closed by the partition right after
+ * them. A Worker that stops waiting (timeout, consumer gone, another
+ * partition was first) sends "done" and the partition closes the socket;
+ * the close follows any push already sent on the same socket, so the Worker
+ * sees every lease that reached it and gives back (`releaseLeases`) those it
+ * can no longer answer with.
  *
  * A partition without waiters pays one `getWebSockets()` (in memory) per
- * operation that can make a message ready, and nothing else.
+ * group commit that made a message deliverable, and nothing else.
  */
+import { LIMITS } from "../../client/protocol";
+import type { LeasedMessage } from "./types";
+
 /** What a waiting socket wants, kept in its attachment (survives hibernation, max 2 KiB). */
 export interface WaiterState {
   /** The Worker's id for this wait; also the socket's tag. */
   waiter: string;
   /** Messages the waiting receive asked for (its `max`). */
   want: number;
-  /** When it started waiting: older waiters are woken first. */
+  /** The lease length the waiting receive asked for. */
+  visibilityTimeoutMs: number;
+  /** When it started waiting: older waiters are served first. */
   since: number;
-  /** Messages promised by the last "ready" and not yet taken; 0 while waiting. */
-  claim: number;
-  /** When the claim was made. */
-  claimedAt: number;
-  /** It leased what it came for and is about to close: never woken again. */
+  /** It got its messages or stopped waiting: never served again. */
   done: boolean;
 }
-
-/**
- * A claim not followed by a receive within this long no longer holds back
- * other waiters. A live Worker follows a "ready" within milliseconds and a
- * dead one closes its socket; this only bounds a slow one.
- */
-export const CLAIM_TTL_MS = 5_000;
 
 const TAG_PREFIX = "waiter:";
 export const WAITERS_PATH = "/waiters";
 
-/** The message a woken waiter gets. */
-export const READY_MESSAGE = '{"type":"ready"}';
+/** What the Worker sends when it stops waiting; the partition answers by closing the socket. */
+export const DONE_MESSAGE = "done";
+
+/** A push: the messages leased to the waiter (bodies still JSON text). */
+export interface PushMessage {
+  type: "leased";
+  messages: LeasedMessage[];
+}
 
 const stateOf = (ws: WebSocket): WaiterState | null => {
   try {
@@ -53,88 +69,87 @@ const stateOf = (ws: WebSocket): WaiterState | null => {
   }
 };
 
+/** A whole number within [min, max], or null. */
+function intParam(url: URL, name: string, min: number, max: number): number | null {
+  const raw = url.searchParams.get(name);
+  if (raw === null || !/^\d{1,9}$/.test(raw)) return null;
+  const n = Number(raw);
+  return n >= min && n <= max ? n : null;
+}
+
 /**
- * Accepts a waiter's WebSocket upgrade (`GET /waiters?waiter=<id>&want=<n>`)
- * as a hibernatable socket. Answers null when the request is not one.
+ * Accepts a waiter's WebSocket upgrade
+ * (`GET /waiters?waiter=<id>&want=<n>&visibilityTimeoutMs=<ms>`) as a
+ * hibernatable socket. Answers null when the request is not one, 400 when
+ * its parameters are out of the receive's bounds.
  */
 export function acceptWaiter(state: DurableObjectState, request: Request, now: number): Response | null {
   const url = new URL(request.url);
   if (url.pathname !== WAITERS_PATH || request.headers.get("upgrade")?.toLowerCase() !== "websocket") return null;
   const waiter = url.searchParams.get("waiter") ?? "";
-  const want = Number(url.searchParams.get("want"));
-  if (!/^[A-Za-z0-9_-]{8,64}$/.test(waiter) || !Number.isInteger(want) || want < 1 || want > 1000) {
+  const want = intParam(url, "want", 1, LIMITS.maxReceive);
+  const visibilityTimeoutMs = intParam(url, "visibilityTimeoutMs", LIMITS.minVisibilityTimeoutMs, LIMITS.maxVisibilityTimeoutMs);
+  if (!/^[A-Za-z0-9_-]{8,64}$/.test(waiter) || want === null || visibilityTimeoutMs === null) {
     return new Response("bad waiter", { status: 400 });
   }
   const pair = new WebSocketPair();
   const [client, server] = Object.values(pair);
   state.acceptWebSocket(server, [TAG_PREFIX + waiter]);
-  const initial: WaiterState = { waiter, want, since: now, claim: 0, claimedAt: 0, done: false };
-  server.serializeAttachment(initial);
+  server.serializeAttachment({ waiter, want, visibilityTimeoutMs, since: now, done: false } satisfies WaiterState);
   return new Response(null, { status: 101, webSocket: client });
 }
 
+/** Whether any waiter still waits (in memory: one `getWebSockets()`). */
+export function hasWaiters(state: DurableObjectState): boolean {
+  return state.getWebSockets().length > 0;
+}
+
 /**
- * Wakes as many waiting sockets as the ready messages can satisfy, oldest
- * first: the ready count, less what earlier "ready"s already promised and
- * was not yet taken, is handed out in claims of up to each waiter's `want`.
- * One new message wakes one waiter; the others keep sleeping.
- *
- * `ready(limit)` counts deliverable messages (the same rule as receive,
- * group heads only), stopping at `limit`. A limit that holds delivery back
- * (paused, a delivery rate) should make it count fewer and set the alarm
- * for when it lifts: the alarm serves waiters again.
+ * Leases to waiting sockets, oldest first, each up to its `want` and for
+ * its visibility timeout, until `lease` finds nothing more (nothing ready,
+ * no in-flight room, no rate token, paused). Runs inside the caller's
+ * transaction; answers the sends to make once that transaction has run (the
+ * output gate then holds them until it is committed). A served waiter is
+ * marked done at once, so a later pass never serves it twice.
  */
-export function serveWaiters(
+export function leaseToWaiters(
   state: DurableObjectState,
-  ready: (limit: number) => number,
-  now: number,
-): number {
-  const sockets = state.getWebSockets();
-  if (sockets.length === 0) return 0;
-  let claimed = 0;
+  lease: (want: number, visibilityTimeoutMs: number) => LeasedMessage[],
+): (() => void) | null {
   const waiting: { ws: WebSocket; s: WaiterState }[] = [];
-  for (const ws of sockets) {
+  for (const ws of state.getWebSockets()) {
     const s = stateOf(ws);
-    if (!s || s.done) continue;
-    if (s.claim > 0 && now - s.claimedAt < CLAIM_TTL_MS) claimed += s.claim;
-    else waiting.push({ ws, s });
+    if (s && !s.done) waiting.push({ ws, s });
   }
-  if (waiting.length === 0) return 0;
-  const wanted = waiting.reduce((sum, w) => sum + w.s.want, 0);
-  let budget = ready(claimed + wanted) - claimed;
-  if (budget <= 0) return 0;
+  if (waiting.length === 0) return null;
   waiting.sort((a, b) => a.s.since - b.s.since);
-  let woken = 0;
+  const pushes: { ws: WebSocket; text: string }[] = [];
   for (const { ws, s } of waiting) {
-    if (budget <= 0) break;
-    const claim = Math.min(s.want, budget);
-    budget -= claim;
-    try {
-      ws.serializeAttachment({ ...s, claim, claimedAt: now } satisfies WaiterState);
-      ws.send(READY_MESSAGE);
-      woken += 1;
-    } catch {
-      // The socket is closing; its close handler serves the others.
+    const messages = lease(s.want, s.visibilityTimeoutMs);
+    if (messages.length === 0) break;
+    ws.serializeAttachment({ ...s, done: true } satisfies WaiterState);
+    pushes.push({ ws, text: JSON.stringify({ type: "leased", messages } satisfies PushMessage) });
+  }
+  if (pushes.length === 0) return null;
+  return () => {
+    for (const { ws, text } of pushes) {
+      try {
+        ws.send(text);
+        ws.close(1000, "delivered");
+      } catch {
+        // The socket closed under us: the Worker is gone, and its leases end after their timeout like any consumer's.
+      }
     }
-  }
-  return woken;
+  };
 }
 
-/**
- * A woken waiter came back to receive: its claim is settled. With messages
- * it is done (the Worker closes the socket); with none (another consumer was
- * faster) it waits again.
- */
-export function settleWaiter(state: DurableObjectState, waiter: string, leased: number): void {
-  for (const ws of state.getWebSockets(TAG_PREFIX + waiter)) {
-    const s = stateOf(ws);
-    if (s) ws.serializeAttachment({ ...s, claim: 0, claimedAt: 0, done: leased > 0 } satisfies WaiterState);
-  }
-}
-
-/** Whether a closing socket held a claim that other waiters should now get. */
-export function heldClaim(ws: WebSocket): boolean {
+/** A Worker that stops waiting: never served again, and the socket is closed after anything already pushed on it. */
+export function endWait(ws: WebSocket): void {
   const s = stateOf(ws);
-  return s !== null && !s.done && s.claim > 0;
+  if (s) ws.serializeAttachment({ ...s, done: true } satisfies WaiterState);
+  try {
+    ws.close(1000, "done");
+  } catch {
+    /* already closing */
+  }
 }
-
