@@ -113,6 +113,7 @@ export class QueuePartition extends DurableObject<Env> {
       onRollback: () => {
         this.depth = null;
         this.leases.reset();
+        this.mayDeliver = true;
       },
       settle: () => this.settleWaiters(),
     });

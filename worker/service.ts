@@ -172,13 +172,18 @@ async function receiveOrWait(env: Env, queue: string, opts: ReceiveOptions): Pro
   const config = await resolveQueue(env, queue);
   const leaseMs = opts.visibilityTimeoutMs ?? config.visibilityTimeoutMs;
   const gone = () => opts.signal?.aborted === true;
+  const waitMs = opts.waitMs ?? 0;
   let out: Leased[] = [];
-  for (const partition of fairOrder(config)) {
+  // A long-poll on one partition goes straight to its socket: the partition leases what is ready as the
+  // waiter arrives and pushes it at once, which saves the receive call (one round trip, one group-commit
+  // pass). With several partitions each would push to the same wait, so they are asked in turn first.
+  const direct = waitMs > 0 && config.partitions === 1;
+  for (const partition of direct ? [] : fairOrder(config)) {
     if (out.length >= opts.max || gone()) break;
     const { messages } = await partitionStub(env, queue, partition).receive(opts.max - out.length, leaseMs);
     for (const message of messages) out.push({ partition, message });
   }
-  if (out.length === 0 && (opts.waitMs ?? 0) > 0 && !gone()) {
+  if (out.length === 0 && waitMs > 0 && !gone()) {
     const targets = fairOrder(config).map((partition): WaitTarget => {
       const stub = partitionStub(env, queue, partition);
       return { partition, connect: (path) => stub.fetch(`https://partition${path}`, { headers: { upgrade: "websocket" } }) };
@@ -186,7 +191,7 @@ async function receiveOrWait(env: Env, queue: string, opts: ReceiveOptions): Pro
     const pushed = await waitForMessages(targets, {
       max: opts.max,
       visibilityTimeoutMs: leaseMs,
-      waitMs: opts.waitMs!,
+      waitMs,
       signal: opts.signal,
       release: (partition, messages) => releaseLeases(env, queue, messages.map((message) => ({ partition, message }))),
       waitUntil: opts.waitUntil,

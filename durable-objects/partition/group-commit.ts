@@ -50,22 +50,25 @@ export class GroupCommit {
         let outcomes: { ok: boolean; value?: unknown; error?: unknown }[];
         let after: (() => void) | null = null;
         try {
-          outcomes = this.storage.transactionSync(() => {
-            const done = group.map((op) => {
+          ({ outcomes, after } = this.storage.transactionSync(() => ({
+            outcomes: group.map((op) => {
               try {
                 return { ok: true, value: this.storage.transactionSync(op.run) };
               } catch (error) {
                 return { ok: false, error };
               }
-            });
-            after = this.settleGroup();
-            return done;
-          });
+            }),
+            after: this.settleGroup(),
+          })));
         } catch (error) {
           outcomes = group.map(() => ({ ok: false, error }));
           this.hooks.onRollback?.();
         }
-        (after as (() => void) | null)?.();
+        try {
+          after?.();
+        } catch (error) {
+          logEvent("internal_error", { during: "group settle", error: String(error) });
+        }
         group.forEach((op, i) => (outcomes[i].ok ? op.resolve(outcomes[i].value) : op.reject(outcomes[i].error)));
         // Requests that come while this group is being committed gather for the next one.
         await this.storage.sync().catch(() => {});
