@@ -222,7 +222,7 @@ export class QueuePartition extends DurableObject<Env> {
     this.metered.begin("request");
     const accepted = acceptWaiter(this.ctx, request, Date.now());
     if (!accepted) return new Response("not found", { status: 404 });
-    // Something may have become ready between the waiter's last receive and now.
+    // What is ready now goes to it at once: a one-partition long-poll comes here without receiving first.
     if (accepted.status === 101) await this.pushToWaiters();
     return accepted;
   }

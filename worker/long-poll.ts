@@ -1,13 +1,15 @@
 /**
  * The waiting half of a long-poll receive, in the stateless Worker.
  *
- * A receive that found nothing opens one WebSocket to each partition of the
- * queue. The partition accepts it as a hibernatable socket, so it can sleep
+ * A receive that found nothing (or, on a queue of one partition, any receive
+ * with `waitMs`: see receiveMessages) opens one WebSocket to each partition
+ * of the queue. The partition accepts it as a hibernatable socket, so it can sleep
  * (and is not billed) while the consumer waits; the Worker is billed for
  * CPU, not for waiting. When messages become deliverable the partition
  * leases them to the waiters itself (for an enqueue, in the enqueue's own
- * commit) and pushes the leased messages over the socket: the first push
- * answers the wait. After `waitMs` with no push it answers empty.
+ * commit, and for what is ready when the waiter arrives, at once) and
+ * pushes the leased messages over the socket: the first push answers the
+ * wait. After `waitMs` with no push it answers empty.
  *
  * One socket per partition per waiting receive: the runtime's limit of six
  * simultaneous connections only counts connections waiting for response
