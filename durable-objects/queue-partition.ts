@@ -6,10 +6,11 @@ import { deleteDeadLetters, listDeadLetters, redrive } from "./partition/dead-le
 import { enqueue } from "./partition/enqueue";
 import { extend } from "./partition/extend";
 import { GroupCommit } from "./partition/group-commit";
+import { Depth } from "./partition/depth";
 import { LeaseClock } from "./partition/lease-clock";
 import { nack } from "./partition/nack";
 import { Meter, type MeterReading } from "./partition/meter";
-import { limitShares, nextTokenAt, refill, type PartitionPlace, type TokenBucket } from "./partition/limits";
+import { limitShares, nextTokenAt, refill, retryAfterFullMs, type PartitionPlace, type TokenBucket } from "./partition/limits";
 import { peek, type PeekedRow } from "./partition/peek";
 import { purge } from "./partition/purge";
 import { countReady, receive } from "./partition/receive";
@@ -19,35 +20,18 @@ import { stats } from "./partition/stats";
 import { nextDueAt, sweep, sweepExpiredLeases } from "./partition/sweep";
 import type {
   EnqueueBatch,
+  EnqueueOutcome,
   EnqueuedItem,
   LeaseOutcome,
   LeaseRef,
   LeasedMessage,
   OpContext,
   PartitionStats,
+  ReceiveOutcome,
+  ReserveOutcome,
   StoredDeadLetter,
 } from "./partition/types";
 import { acceptWaiter, DONE_MESSAGE, endWait, hasWaiters, leaseToWaiters } from "./partition/waiters";
-
-/** What an enqueue answers; refusals store nothing of the batch. */
-export type EnqueueOutcome =
-  | { ok: true; results: EnqueuedItem[] }
-  | { ok: false; code: "UNCONFIGURED" }
-  | { ok: false; code: "QUEUE_FULL"; depth: number; maxDepth: number; retryAfterMs: number };
-
-/** What a reserve answers; `reservation` is null when the partition has no maxDepth. */
-export type ReserveOutcome =
-  | { ok: true; reservation: string | null }
-  | Exclude<EnqueueOutcome, { ok: true }>;
-
-/** How long `reserve` holds room: far longer than the enqueue that follows takes. */
-const RESERVATION_MS = 10_000;
-
-/** What a receive answers: the leases, and when the delivery rate allows the next one if it stopped this receive. */
-export interface ReceiveOutcome {
-  messages: LeasedMessage[];
-  nextDeliveryAt: number | null;
-}
 
 /**
  * One partition of one queue. Every message of the partition lives in this
@@ -79,20 +63,10 @@ export class QueuePartition extends DurableObject<Env> {
   private deleted = false;
   /** The alarm as last set by this instance (null: none). Lets most operations skip setAlarm. */
   private alarmAt: number | null = null;
-  /**
-   * Messages stored (ready, delayed, in flight), counted once when maxDepth
-   * first needs it and then kept by every operation that adds or removes
-   * rows, so the depth check costs no scan. Null: not counted yet.
-   */
-  private depth: number | null = null;
+  /** Messages stored and room reserved, for maxDepth (see partition/depth.ts). */
+  private readonly depth: Depth;
   /** The delivery-rate bucket; also saved with each receive that takes tokens (see `receive`). */
   private bucket: TokenBucket | null = null;
-  /**
-   * Room held for batches that span several partitions (see `reserve`).
-   * In memory on purpose: a reservation lives seconds, and one lost with an
-   * eviction only means that batch's enqueue checks the depth again.
-   */
-  private reservations = new Map<string, { count: number; until: number }>();
   /** Requests, statements and rows of this instance, for the benchmark (W7). */
   private readonly metered = new Meter();
   /** This object's SQL, metered: operations use it through `op()`. */
@@ -108,10 +82,11 @@ export class QueuePartition extends DurableObject<Env> {
     super(ctx, env);
     this.sql = this.metered.wrap(ctx.storage.sql);
     this.leases = new LeaseClock(this.sql);
+    this.depth = new Depth(ctx.storage.sql);
     this.commits = new GroupCommit(ctx.storage, {
       // A group whose transaction failed left memory ahead of storage: count and scan again.
       onRollback: () => {
-        this.depth = null;
+        this.depth.set(null);
         this.leases.reset();
         this.mayDeliver = true;
       },
@@ -242,16 +217,6 @@ export class QueuePartition extends DurableObject<Env> {
     await this.webSocketClose();
   }
 
-  /** Messages stored now, counted once, then kept up to date. */
-  private currentDepth(): number {
-    this.depth ??= this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages").one().n;
-    return this.depth;
-  }
-
-  private addDepth(delta: number): void {
-    if (this.depth !== null) this.depth += delta;
-  }
-
   /**
    * Stores the queue's configuration; it applies from the next operation on.
    * `version` is the registry's: a push older than the stored one (two
@@ -295,15 +260,15 @@ export class QueuePartition extends DurableObject<Env> {
       outcome = await this.commits.run(() => {
         if (this.deleted) return "unconfigured" as const;
         // The batch's own reservation held its room until now; from here its rows count instead.
-        if (reservation !== undefined) this.reservations.delete(reservation);
-        const depth = maxDepth === null ? 0 : this.currentDepth() + this.reserved(ctx.now);
+        if (reservation !== undefined) this.depth.release(reservation);
+        const depth = maxDepth === null ? 0 : this.depth.used(ctx.now);
         const result = enqueue(ctx, batch);
         // Counted after the insert so that duplicates (which store nothing) do not count.
         if (maxDepth !== null && depth + result.stored > maxDepth) {
           full = { depth };
           throw new Error("queue full"); // rolls the whole batch back
         }
-        this.addDepth(result.stored);
+        this.depth.add(result.stored);
         if (result.stored > 0) this.mayDeliver = true;
         return result;
       });
@@ -313,22 +278,12 @@ export class QueuePartition extends DurableObject<Env> {
     if (outcome === "unconfigured") return { ok: false, code: "UNCONFIGURED" };
     if (!outcome) {
       const depth = (full as { depth: number } | null)?.depth ?? 0;
-      return { ok: false, code: "QUEUE_FULL", depth, maxDepth: maxDepth!, retryAfterMs: this.retryAfterFullMs(batch.count) };
+      return { ok: false, code: "QUEUE_FULL", depth, maxDepth: maxDepth!, retryAfterMs: retryAfterFullMs(limitShares(this.config, this.place), batch.count) };
     }
     if (outcome.stored > 0) {
       await this.wakeBy(Math.min(outcome.earliestDueAt ?? Infinity, ctx.now + this.config.retentionMs));
     }
     return { ok: true, results: outcome.results };
-  }
-
-  /** Room held by live reservations. */
-  private reserved(now: number): number {
-    let sum = 0;
-    for (const [id, r] of this.reservations) {
-      if (r.until <= now) this.reservations.delete(id);
-      else sum += r.count;
-    }
-    return sum;
   }
 
   /**
@@ -346,26 +301,17 @@ export class QueuePartition extends DurableObject<Env> {
     // In the commit group, after the enqueues queued before it, so that it counts them.
     return this.commits.run((): ReserveOutcome => {
       if (this.deleted) return { ok: false, code: "UNCONFIGURED" };
-      const depth = this.currentDepth() + this.reserved(now);
+      const depth = this.depth.used(now);
       if (depth + count > maxDepth) {
-        return { ok: false, code: "QUEUE_FULL", depth, maxDepth, retryAfterMs: this.retryAfterFullMs(count) };
+        return { ok: false, code: "QUEUE_FULL", depth, maxDepth, retryAfterMs: retryAfterFullMs(limitShares(this.config, this.place), count) };
       }
-      const reservation = crypto.randomUUID();
-      this.reservations.set(reservation, { count, until: now + RESERVATION_MS });
-      return { ok: true, reservation };
+      return { ok: true, reservation: this.depth.reserve(count, now) };
     });
   }
 
   /** Gives back room held by `reserve` (another partition refused the batch). */
   async release(reservation: string): Promise<void> {
-    this.reservations.delete(reservation);
-  }
-
-  /** A guess at when a full partition has room: the time the delivery rate takes to drain the batch, else a second. */
-  private retryAfterFullMs(count: number): number {
-    const rate = limitShares(this.config, this.place).deliveryRatePerSec;
-    const ms = rate === null ? 1000 : (count / rate) * 1000;
-    return Math.min(Math.max(Math.ceil(ms), 1000), 60_000);
+    this.depth.release(reservation);
   }
 
   /**
@@ -414,7 +360,7 @@ export class QueuePartition extends DurableObject<Env> {
       this.setMeta("bucket", bucket);
     }
     if (bucket !== null) this.bucket = bucket;
-    this.addDepth(-swept);
+    this.depth.add(-swept);
     // The rate, not the lack of messages or of in-flight room, stopped this lease.
     const rateBound = bucket !== null && byRate < max && messages.length === allowed && allowed === byRate;
     return { messages, swept, nextDeliveryAt: rateBound ? nextTokenAt(bucket, rate!) : null };
@@ -438,7 +384,7 @@ export class QueuePartition extends DurableObject<Env> {
     const ctx = this.op();
     const outcomes = await this.commits.run(() => {
       const { outcomes, acked } = ack(ctx, refs);
-      this.addDepth(-acked);
+      this.depth.add(-acked);
       if (acked > 0) this.mayDeliver = true; // the next of a group, or in-flight room
       return outcomes;
     });
@@ -449,7 +395,7 @@ export class QueuePartition extends DurableObject<Env> {
     const ctx = this.op();
     const result = await this.commits.run(() => {
       const nacked = nack(ctx, refs, delayMs, error);
-      this.addDepth(-nacked.deadLettered);
+      this.depth.add(-nacked.deadLettered);
       if (nacked.retried + nacked.deadLettered > 0) this.mayDeliver = true;
       return nacked;
     });
@@ -469,7 +415,7 @@ export class QueuePartition extends DurableObject<Env> {
   async stats(): Promise<PartitionStats> {
     const s = stats(this.op());
     // The counts are there anyway: keep the depth honest for free.
-    if (this.depth !== null) this.depth = s.ready + s.delayed + s.inFlight;
+    if (this.depth.counted) this.depth.set(s.ready + s.delayed + s.inFlight);
     return s;
   }
 
@@ -486,9 +432,9 @@ export class QueuePartition extends DurableObject<Env> {
     const maxDepth = limitShares(this.config, this.place).maxDepth;
     // In the commit group, after the enqueues queued before it, so that the room counts them.
     const result = await this.commits.run(() => {
-      const room = maxDepth === null ? null : maxDepth - this.currentDepth() - this.reserved(ctx.now);
+      const room = maxDepth === null ? null : maxDepth - this.depth.used(ctx.now);
       const moved = redrive(ctx.sql, ids, ctx.now, room);
-      this.addDepth(moved.redriven);
+      this.depth.add(moved.redriven);
       if (moved.redriven > 0) this.mayDeliver = true;
       return moved;
     });
@@ -499,7 +445,7 @@ export class QueuePartition extends DurableObject<Env> {
   /** Deletes ready and delayed messages; leased ones stay. Answers how many went. */
   async purge(): Promise<number> {
     const n = this.ctx.storage.transactionSync(() => purge(this.ctx.storage.sql, Date.now()));
-    this.addDepth(-n);
+    this.depth.add(-n);
     return n;
   }
 
@@ -524,7 +470,7 @@ export class QueuePartition extends DurableObject<Env> {
     this.place = { index: 0, partitions: 1 };
     this.deleted = true;
     this.alarmAt = null;
-    this.depth = 0;
+    this.depth.clear();
     this.bucket = null;
     this.leases.reset();
   }
@@ -545,7 +491,7 @@ export class QueuePartition extends DurableObject<Env> {
     const swept = await this.commits.run(() => sweep(ctx));
     this.logDeadLettered(swept.deadLettered, "max_attempts", "lease expired");
     this.logDeadLettered(swept.expired, "expired", "retention");
-    this.addDepth(-(swept.deadLettered + swept.expired));
+    this.depth.add(-(swept.deadLettered + swept.expired));
     await this.pushToWaiters(); // delays, backoffs, expired leases and rate tokens that came due
     const next = nextDueAt(ctx);
     if (next !== null) await this.wakeBy(Math.max(next, ctx.now + 1));

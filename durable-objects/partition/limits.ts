@@ -41,3 +41,10 @@ export function nextTokenAt(bucket: TokenBucket, ratePerSec: number): number {
   if (bucket.tokens >= 1) return bucket.at;
   return bucket.at + Math.ceil(((1 - bucket.tokens) * 1000) / ratePerSec);
 }
+
+/** A guess at when a full partition has room: the time its delivery rate takes to drain `count`, else a second (at most a minute). */
+export function retryAfterFullMs(shares: { deliveryRatePerSec: number | null }, count: number): number {
+  const rate = shares.deliveryRatePerSec;
+  const ms = rate === null ? 1000 : (count / rate) * 1000;
+  return Math.min(Math.max(Math.ceil(ms), 1000), 60_000);
+}

@@ -111,3 +111,20 @@ export interface PartitionStats {
   /** Latency histograms of the last minutes, summed by kind and bucket. */
   latency: { kind: LatencyKind; bucket: number; count: number }[];
 }
+
+/** What an enqueue answers; refusals store nothing of the batch. */
+export type EnqueueOutcome =
+  | { ok: true; results: EnqueuedItem[] }
+  | { ok: false; code: "UNCONFIGURED" }
+  | { ok: false; code: "QUEUE_FULL"; depth: number; maxDepth: number; retryAfterMs: number };
+
+/** What a reserve answers; `reservation` is null when the partition has no maxDepth. */
+export type ReserveOutcome =
+  | { ok: true; reservation: string | null }
+  | Exclude<EnqueueOutcome, { ok: true }>;
+
+/** What a receive answers: the leases, and when the delivery rate allows the next one if it stopped this receive. */
+export interface ReceiveOutcome {
+  messages: LeasedMessage[];
+  nextDeliveryAt: number | null;
+}
