@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_QUEUE_CONFIG, type ReceiveResponse } from "../client/protocol";
 import { receiveMessages } from "../worker/service";
 import { ADMIN_TOKEN, BASE, call, partition, receive, send, settle, stats, uniqueQueue } from "./helpers";
+import { envWithPartitionMethod } from "./stub-calls";
 
 /** Live waiter sockets of a partition. */
 const waiters = (queue: string) => runInDurableObject(partition(queue), (_, state) => state.getWebSockets().length);
@@ -85,28 +86,11 @@ describe("long-poll receive", () => {
     const q = uniqueQueue();
     const controller = new AbortController();
     // The consumer leaves the moment the push reaches the Worker, before the wait can answer with it.
-    const ns = env.QUEUE_PARTITION;
-    const leaving = {
-      ...env,
-      QUEUE_PARTITION: {
-        idFromName: (name: string) => ns.idFromName(name),
-        get: (id: DurableObjectId) => {
-          const stub = ns.get(id);
-          return new Proxy(stub, {
-            get(target, key) {
-              if (key === "fetch") {
-                return async (...args: Parameters<typeof stub.fetch>) => {
-                  const res = await target.fetch(...args);
-                  res.webSocket?.addEventListener("message", () => controller.abort());
-                  return res;
-                };
-              }
-              return (...args: unknown[]) => (target as any)[key](...args);
-            },
-          });
-        },
-      },
-    } as unknown as Env;
+    const leaving = envWithPartitionMethod("fetch", (fetch) => async (...args: unknown[]) => {
+      const res = await fetch(...args);
+      res.webSocket?.addEventListener("message", () => controller.abort());
+      return res;
+    });
     const lingering: Promise<unknown>[] = [];
     const waiting = receiveMessages(leaving, q, {
       max: 1,

@@ -1,6 +1,7 @@
 /** Direct calls on a partition object, unwrapped for tests that work inside the storage side. */
 import { packBatch } from "../durable-objects/partition/enqueue";
 import type { EnqueueItem } from "../durable-objects/partition/types";
+import { env } from "cloudflare:test";
 import type { partition } from "./helpers";
 
 type Stub = ReturnType<typeof partition>;
@@ -31,4 +32,34 @@ export async function store(stub: Stub, items: StubItem[]) {
 /** Leases and answers the messages. */
 export async function lease(stub: Stub, max: number, visibilityTimeoutMs: number) {
   return (await stub.receive(max, visibilityTimeoutMs)).messages;
+}
+
+/**
+ * An Env whose partition stubs run `replace(original)` in place of their
+ * method `key`, every other call unchanged: for tests that act at the
+ * moment a Worker calls a partition (a consumer leaving mid-call).
+ */
+export function envWithPartitionMethod(
+  key: "fetch" | "receive",
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  replace: (original: (...args: any[]) => Promise<any>) => (...args: any[]) => Promise<any>,
+): Env {
+  const ns = env.QUEUE_PARTITION;
+  return {
+    ...env,
+    QUEUE_PARTITION: {
+      idFromName: (name: string) => ns.idFromName(name),
+      get: (id: DurableObjectId) => {
+        const stub = ns.get(id);
+        return new Proxy(stub, {
+          get(target, name) {
+            // RPC stub methods are called by name: a stub method has no `apply` of its own.
+            // eslint-disable-next-line @typescript-eslint/no-explicit-any
+            const call = (...args: unknown[]) => (target as any)[name](...args);
+            return name === key ? replace(call) : call;
+          },
+        });
+      },
+    },
+  } as unknown as Env;
 }

@@ -8,7 +8,7 @@ import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
 import type { LeasedMessage } from "../durable-objects/partition/types";
 import { receiveMessages } from "../worker/service";
 import { partition, send, stats, uniqueQueue } from "./helpers";
-import { item, lease, store } from "./stub-calls";
+import { envWithPartitionMethod, item, lease, store } from "./stub-calls";
 
 type Stub = ReturnType<typeof partition>;
 
@@ -251,28 +251,11 @@ describe("release", () => {
     await send(q, { body: "x" });
     const controller = new AbortController();
     // The consumer leaves while the partition is leasing: the answer comes back to nobody.
-    const ns = env.QUEUE_PARTITION;
-    const leaving = {
-      ...env,
-      QUEUE_PARTITION: {
-        idFromName: (name: string) => ns.idFromName(name),
-        get: (id: DurableObjectId) => {
-          const stub = ns.get(id);
-          return new Proxy(stub, {
-            get(target, key) {
-              if (key === "receive") {
-                return async (...args: Parameters<Stub["receive"]>) => {
-                  const leased = await target.receive(...args);
-                  controller.abort();
-                  return leased;
-                };
-              }
-              return (...args: unknown[]) => (target as any)[key](...args);
-            },
-          });
-        },
-      },
-    } as unknown as Env;
+    const leaving = envWithPartitionMethod("receive", (receive) => async (...args: unknown[]) => {
+      const leased = await receive(...args);
+      controller.abort();
+      return leased;
+    });
     expect(await receiveMessages(leaving, q, { max: 1, signal: controller.signal })).toEqual([]);
     expect(await stats(q)).toMatchObject({ ready: 1, inFlight: 0 });
   });
