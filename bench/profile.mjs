@@ -1,12 +1,15 @@
-// npm run bench:profile [-- enqueue|batch|drain] : where the time goes.
+// npm run bench:profile [-- enqueue|batch|drain|w4] : where the time goes.
 // Runs edgeq with workerd's inspector on, drives one workload for a few
 // seconds while V8's sampling profiler runs in the worker's isolate (the
 // Worker and its Durable Objects share it), and prints self time by function
-// and by source file. A development aid for BENCHMARKS.md, not a benchmark.
+// and by source file, and the longest stretches the isolate spent in one
+// function (a garbage collection pause shows there). `w4` runs the W4
+// workload (long-poll end to end) and also samples the isolate's heap.
+// A development aid for BENCHMARKS.md, not a benchmark.
 import { readFileSync, rmSync } from "node:fs";
 import { AUTH, buildWorker, startServer, stopServer, tempDir } from "./harness.mjs";
 import { closedLoop, request } from "./http.mjs";
-import { body, drain } from "./workloads.mjs";
+import { body, drain, w4 } from "./workloads.mjs";
 
 const which = process.argv[2] ?? "enqueue";
 const PORT = 9300 + Math.floor(Math.random() * 500);
@@ -46,6 +49,15 @@ const workloads = {
   drain: async () => {
     for (let i = 0; i < 100; i++) await send("p", batch(i * 100));
     return drain(server, "p", { consumers: 4, total: 10_000, timeoutMs: 60_000 });
+  },
+  w4: async () => {
+    const heap = [];
+    const timer = setInterval(() => cdp("Runtime.getHeapUsage").then((h) => heap.push(h.usedSize / 1e6)), 1000);
+    const rows = await w4(server, 1);
+    clearInterval(timer);
+    for (const r of rows) console.log(`${r.case}: p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms`);
+    console.log(`heap used, sampled each second: ${Math.min(...heap).toFixed(0)} to ${Math.max(...heap).toFixed(0)} MB`);
+    return { perSec: rows[0].value };
   },
 };
 if (which === "drain") {
@@ -97,3 +109,22 @@ for (const [k, us] of selfBy(moduleAt).slice(0, 25)) console.log(pct(us), k);
 console.log("\nself time by function (of wall time, isolate thread):");
 for (const [k, us] of selfBy((f) => `${f.functionName || "(anonymous)"} ${f.url.split("/").pop()}:${f.lineNumber + 1}`).slice(0, 30))
   console.log(pct(us), k);
+
+// The longest runs of consecutive samples in one function: a pause of the isolate (a garbage collection) shows here.
+const nodeById = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
+const runs = [];
+let at = profile.startTime;
+for (let i = 0; i < profile.samples.length; i++) {
+  at += profile.timeDeltas[i];
+  const f = nodeById.get(profile.samples[i]);
+  const k = `${f.functionName || "(anonymous)"} ${f.url.split("/").pop()}:${f.lineNumber + 1}`;
+  const last = runs.at(-1);
+  // A gap between samples (the thread was out of V8) is no time spent in the function: count at most 1 ms per sample.
+  const us = Math.min(profile.timeDeltas[i], 1000);
+  if (last && last.k === k) last.us += us;
+  else runs.push({ k, us, at });
+}
+console.log("\nlongest stretches in one function (idle excluded):");
+for (const r of runs.filter((r) => r.k !== "(idle) :0").sort((a, b) => b.us - a.us).slice(0, 5)) {
+  console.log(`${(r.us / 1000).toFixed(1).padStart(7)} ms ${r.k} at ${((r.at - profile.startTime) / 1e6).toFixed(2)} s`);
+}
