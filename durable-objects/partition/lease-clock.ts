@@ -117,11 +117,13 @@ export class LeaseClock {
       for (const seq of [...entry.seqs]) {
         const row = rows.get(seq);
         if (!row || row.lease_token !== token) entry.seqs.delete(seq); // gone, or leased again under another token
-        else if (row.visible_at <= now) expired.set(seq, { attempts: row.attempts, failedAt: row.visible_at, token });
-        else endsBy = Math.min(endsBy, row.visible_at);
+        else if (row.visible_at <= now) {
+          expired.set(seq, { attempts: row.attempts, failedAt: row.visible_at, token });
+          endsBy = now; // due until the caller reports it ended (its operation may yet roll back)
+        } else endsBy = Math.min(endsBy, row.visible_at);
       }
       if (entry.seqs.size === 0) this.byToken.delete(token);
-      else entry.endsBy = endsBy === Infinity ? now : endsBy;
+      else entry.endsBy = endsBy;
     }
     this.earliest = this.nextEnd ?? Infinity;
     return expired;
