@@ -330,6 +330,26 @@ export class QueuePartition extends DurableObject<Env> {
   }
 
   /**
+   * How many messages a receive could lease now, counting no further than
+   * `limit` and within the partition's share of maxInFlight and of the
+   * delivery rate: what the Worker asks every partition of a queue at once
+   * before it leases from the ones that have some. A read, no commit. While
+   * a lease has ended unswept it answers `limit` (the receive sweeps first).
+   */
+  async deliverable(limit: number): Promise<number> {
+    if (this.config.paused || this.deleted) return 0;
+    const ctx = this.op();
+    const leaseEnds = this.leases.nextEnd;
+    if (leaseEnds !== null && leaseEnds <= ctx.now) return limit;
+    const shares = limitShares(this.config, this.place);
+    let room = limit;
+    if (shares.maxInFlight !== null) room = Math.min(room, Math.max(0, shares.maxInFlight - this.leases.inFlight));
+    const rate = shares.deliveryRatePerSec;
+    if (rate !== null) room = Math.min(room, Math.floor(refill(this.bucket, rate, ctx.now).tokens));
+    return countReady(ctx, room);
+  }
+
+  /**
    * One lease, in the caller's transaction: what a receive does, and what a
    * push to a long-poll waiter does. Expired leases are swept first.
    *

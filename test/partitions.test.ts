@@ -1,6 +1,8 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { hashKey } from "../worker/partitions";
+import { receiveMessages } from "../worker/service";
 import { call, get, partition, post, receive, send, settle, stats, uniqueQueue } from "./helpers";
+import { envWithPartitionMethod } from "./stub-calls";
 
 const put = (q: string, body: unknown) => call("PUT", `/v1/queues/${q}`, body);
 const partitionOf = (receipt: string) => Number(receipt.split(".")[0]);
@@ -81,6 +83,39 @@ describe("partitions", () => {
     const firsts = new Set<number>();
     for (let i = 0; i < 4; i++) firsts.add(partitionOf((await receive(q, { max: 10 }))[0].receipt));
     expect(firsts.size).toBeGreaterThan(1);
+  });
+
+  it("asks the partitions its first one did not fill at once what they hold, and leases only from those that have some", async () => {
+    const q = uniqueQueue();
+    await put(q, { partitions: 8 });
+    let receives = 0;
+    const counted = envWithPartitionMethod("receive", (receive) => async (...args: unknown[]) => {
+      receives += 1;
+      return receive(...args);
+    });
+    expect(await receiveMessages(counted, q, { max: 10 })).toEqual([]);
+    expect(receives).toBe(1); // the first in turn only: the seven others said they had nothing
+
+    await send(q, { messages: [{ body: "a", key: "k1" }, { body: "b", key: "k1" }] }); // one partition
+    receives = 0;
+    const got = await receiveMessages(counted, q, { max: 10 });
+    expect(got.map((l) => JSON.parse(l.message.body))).toEqual(["a", "b"]);
+    expect(receives).toBeLessThanOrEqual(2); // the first in turn, and the one that has them when that was not it
+  });
+
+  it("a receive still sweeps a partition whose lease has ended and that no alarm has swept yet", async () => {
+    const q = uniqueQueue();
+    await put(q, { partitions: 4 });
+    await send(q, { body: "x", key: "k1" });
+    await receive(q, { max: 1, visibilityTimeoutMs: 1_000 });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(Date.now() + 1_001); // the lease has ended; the alarm has not run
+      expect(await receive(q, { max: 1 })).toEqual([]); // the message now waits out its backoff
+      expect(await stats(q)).toMatchObject({ inFlight: 0, delayed: 1 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("grows while in use: stored messages stay where they are and are still delivered, old receipts still work", async () => {

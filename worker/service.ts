@@ -155,6 +155,14 @@ export interface ReceiveOptions {
 }
 
 /**
+ * From this many partitions on, a receive that its first partition did not
+ * fill asks all the others at once how many they could deliver, then
+ * leases only from those that have some: one parallel round instead of
+ * asking one empty partition after another.
+ */
+const PROBE_FROM_PARTITIONS = 3;
+
+/**
  * Leases up to `max` messages, asking the partitions in a fair order; with
  * nothing ready and `waitMs` > 0, waits for a partition to lease messages to
  * the wait and push them (worker/long-poll.ts), and answers empty after
@@ -178,10 +186,21 @@ async function receiveOrWait(env: Env, queue: string, opts: ReceiveOptions): Pro
   // waiter arrives and pushes it at once, which saves the receive call (one round trip, one group-commit
   // pass). With several partitions each would push to the same wait, so they are asked in turn first.
   const direct = waitMs > 0 && config.partitions === 1;
-  for (const partition of direct ? [] : fairOrder(config)) {
-    if (out.length >= opts.max || gone()) break;
+  const take = async (partition: number) => {
     const { messages } = await partitionStub(env, queue, partition).receive(opts.max - out.length, leaseMs);
     for (const message of messages) out.push({ partition, message });
+  };
+  let order = direct ? [] : fairOrder(config);
+  if (order.length >= PROBE_FROM_PARTITIONS) {
+    // The first in turn is asked straight away: on a busy queue it fills the receive alone.
+    await take(order[0]);
+    const others = out.length >= opts.max || gone() ? [] : order.slice(1);
+    const counts = await Promise.all(others.map((p) => partitionStub(env, queue, p).deliverable(opts.max - out.length)));
+    order = others.filter((_, i) => counts[i] > 0);
+  }
+  for (const partition of order) {
+    if (out.length >= opts.max || gone()) break;
+    await take(partition);
   }
   if (out.length === 0 && waitMs > 0 && !gone()) {
     const targets = fairOrder(config).map((partition): WaitTarget => {
