@@ -34,18 +34,11 @@ export class Limits extends DurableObject {
   }
 
   /**
-   * Like insertSet, but requests that arrive while one is being written are
-   * queued and written together in one transaction (one commit, one fsync):
-   * a group commit, to compare with one commit per request.
+   * Group commit as edgeq does it (no timer): a request that comes while a
+   * commit is in flight waits for it, then goes with the others. Not a bench
+   * workload: `/insert-after-sync?n=1` against `/insert-set?n=1` is the A/B in
+   * BENCHMARKS.md ("Commits").
    */
-  insertGrouped(n) {
-    return new Promise((resolve, reject) => {
-      (this.queued ??= []).push({ n, resolve, reject });
-      if (this.queued.length === 1) setTimeout(() => this.flushGrouped(), 0);
-    });
-  }
-
-  /** Group commit without a timer: a request that comes while a commit is in flight waits for it, then goes with the others. */
   insertAfterSync(n) {
     return new Promise((resolve, reject) => {
       (this.waiting ??= []).push({ n, resolve, reject });
@@ -71,19 +64,6 @@ export class Limits extends DurableObject {
       }
     } finally {
       this.committing = false;
-    }
-  }
-
-  flushGrouped() {
-    const batch = this.queued;
-    this.queued = [];
-    try {
-      this.ctx.storage.transactionSync(() => {
-        for (const b of batch) this.insertSet(b.n);
-      });
-      for (const b of batch) b.resolve(b.n);
-    } catch (err) {
-      for (const b of batch) b.reject(err);
     }
   }
 
@@ -142,8 +122,6 @@ export default {
         return new Response(String(await stub().ping()));
       case "/insert-each":
         return new Response(String(await stub().insertEach(Number(url.searchParams.get("n") ?? 100))));
-      case "/insert-grouped":
-        return new Response(String(await stub().insertGrouped(Number(url.searchParams.get("n") ?? 100))));
       case "/insert-after-sync":
         return new Response(String(await stub().insertAfterSync(Number(url.searchParams.get("n") ?? 100))));
       case "/rows-written-probe":
