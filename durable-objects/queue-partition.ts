@@ -341,12 +341,21 @@ export class QueuePartition extends DurableObject<Env> {
     const ctx = this.op();
     const leaseEnds = this.leases.nextEnd;
     if (leaseEnds !== null && leaseEnds <= ctx.now) return limit;
+    return countReady(ctx, this.allowance(ctx.now, limit).allowed);
+  }
+
+  /**
+   * How many of `max` a lease may take now: `byRate` as the delivery-rate
+   * bucket (refilled to now, not yet spent) allows, `allowed` also within
+   * the partition's share of maxInFlight.
+   */
+  private allowance(now: number, max: number): { bucket: TokenBucket | null; byRate: number; allowed: number } {
     const shares = limitShares(this.config, this.place);
-    let room = limit;
-    if (shares.maxInFlight !== null) room = Math.min(room, Math.max(0, shares.maxInFlight - this.leases.inFlight));
     const rate = shares.deliveryRatePerSec;
-    if (rate !== null) room = Math.min(room, Math.floor(refill(this.bucket, rate, ctx.now).tokens));
-    return countReady(ctx, room);
+    const bucket = rate === null ? null : refill(this.bucket, rate, now);
+    const byRate = bucket === null ? max : Math.min(max, Math.floor(bucket.tokens));
+    const room = shares.maxInFlight === null ? byRate : Math.max(0, shares.maxInFlight - this.leases.inFlight);
+    return { bucket, byRate, allowed: Math.min(byRate, room) };
   }
 
   /**
@@ -365,15 +374,9 @@ export class QueuePartition extends DurableObject<Env> {
     visibilityTimeoutMs: number,
   ): { messages: LeasedMessage[]; swept: number; nextDeliveryAt: number | null } {
     if (this.config.paused || this.deleted) return { messages: [], swept: 0, nextDeliveryAt: null };
-    const shares = limitShares(this.config, this.place);
-    const rate = shares.deliveryRatePerSec;
-    const bucket = rate === null ? null : refill(this.bucket, rate, ctx.now);
-    const byRate = bucket === null ? max : Math.min(max, Math.floor(bucket.tokens));
-    let allowed = byRate;
+    // Swept first: leases that ended no longer count against maxInFlight.
     const swept = sweepExpiredLeases(ctx).deadLettered;
-    if (shares.maxInFlight !== null) {
-      allowed = Math.min(allowed, Math.max(0, shares.maxInFlight - this.leases.inFlight));
-    }
+    const { bucket, byRate, allowed } = this.allowance(ctx.now, max);
     const messages = receive(ctx, allowed, visibilityTimeoutMs);
     if (bucket !== null && messages.length > 0) {
       bucket.tokens -= messages.length;
@@ -383,6 +386,7 @@ export class QueuePartition extends DurableObject<Env> {
     this.depth.add(-swept);
     // The rate, not the lack of messages or of in-flight room, stopped this lease.
     const rateBound = bucket !== null && byRate < max && messages.length === allowed && allowed === byRate;
+    const rate = limitShares(this.config, this.place).deliveryRatePerSec;
     return { messages, swept, nextDeliveryAt: rateBound ? nextTokenAt(bucket, rate!) : null };
   }
 
