@@ -7,7 +7,6 @@ import { enqueue } from "./partition/enqueue";
 import { extend } from "./partition/extend";
 import { GroupCommit } from "./partition/group-commit";
 import { Depth } from "./partition/depth";
-import { LeaseClock } from "./partition/lease-clock";
 import { nack } from "./partition/nack";
 import { Meter, type MeterReading } from "./partition/meter";
 import { limitShares, nextTokenAt, refill, retryAfterFullMs, type PartitionPlace, type TokenBucket } from "./partition/limits";
@@ -15,6 +14,7 @@ import { peek, type PeekedRow } from "./partition/peek";
 import { purge } from "./partition/purge";
 import { countReady, receive } from "./partition/receive";
 import { release as releaseLeases } from "./partition/release";
+import { Leases } from "./partition/leases";
 import { migrate } from "./partition/schema";
 import { stats } from "./partition/stats";
 import { nextDueAt, sweep, sweepExpiredLeases } from "./partition/sweep";
@@ -73,15 +73,15 @@ export class QueuePartition extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   /** Writes of concurrent requests share one commit. */
   private readonly commits: GroupCommit;
-  /** When leases end (in memory, from the rows; see partition/lease-clock.ts). */
-  private readonly leases: LeaseClock;
+  /** The leases: one row per receive, mirrored in memory (see partition/leases.ts). */
+  private readonly leases: Leases;
   /** Something may have become deliverable since the last group: waiters are served at the end of the group. */
   private mayDeliver = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = this.metered.wrap(ctx.storage.sql);
-    this.leases = new LeaseClock(this.sql);
+    this.leases = new Leases(this.sql);
     this.depth = new Depth(ctx.storage.sql);
     this.commits = new GroupCommit(ctx.storage, {
       // A group whose transaction failed left memory ahead of storage: count and scan again.
@@ -90,6 +90,8 @@ export class QueuePartition extends DurableObject<Env> {
         this.leases.reset();
         this.mayDeliver = true;
       },
+      // One operation rolled back alone: the leases it may have changed in memory are read again.
+      onOpRollback: () => this.leases.reset(),
       settle: () => this.settleWaiters(),
     });
     let failure: unknown;
@@ -468,14 +470,14 @@ export class QueuePartition extends DurableObject<Env> {
 
   /** Deletes ready and delayed messages; leased ones stay. Answers how many went. */
   async purge(): Promise<number> {
-    const n = this.ctx.storage.transactionSync(() => purge(this.ctx.storage.sql, Date.now()));
+    const n = this.ctx.storage.transactionSync(() => purge(this.ctx.storage.sql, this.leases, Date.now()));
     this.depth.add(-n);
     return n;
   }
 
   /** One page of messages in `seq` order, without leasing any. */
   async peek(afterSeq: number, limit: number): Promise<{ messages: PeekedRow[]; next: number | null }> {
-    return peek(this.ctx.storage.sql, afterSeq, limit, Date.now());
+    return peek(this.ctx.storage.sql, this.leases, afterSeq, limit, Date.now());
   }
 
   /**

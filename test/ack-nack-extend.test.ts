@@ -185,7 +185,7 @@ describe("extend", () => {
     clock.advance(9_000);
     const [r] = await settle(q, "extend", { receipts: [receipt], visibilityTimeoutMs: 20_000 });
     expect(r).toEqual({ receipt, ok: true, leaseExpiresAt: clock.now() + 20_000 });
-    expect((await inspect(q)).messages[0]).toMatchObject({ id, visible_at: clock.now() + 20_000 });
+    expect((await inspect(q)).messages[0]).toMatchObject({ id, lease_ends_at: clock.now() + 20_000 });
     clock.advance(19_999);
     expect(await receive(q)).toEqual([]);
     expect(await settle(q, "ack", { receipts: [receipt] })).toEqual([{ receipt, ok: true }]);
@@ -214,7 +214,7 @@ describe("extend", () => {
     const got = await receive(q, { max: 100, visibilityTimeoutMs: 10_000 });
     const results = await settle(q, "extend", { receipts: got.map((m) => m.receipt), visibilityTimeoutMs: 60_000 });
     expect(results.every((r) => r.ok && r.leaseExpiresAt === clock.now() + 60_000)).toBe(true);
-    expect((await inspect(q)).messages.every((m) => m.visible_at === clock.now() + 60_000)).toBe(true);
+    expect((await inspect(q)).messages.every((m) => m.lease_ends_at === clock.now() + 60_000)).toBe(true);
   });
 
   it("of a message that is gone answers NOT_FOUND", async () => {

@@ -100,7 +100,7 @@ describe("eviction", () => {
     expect(await runDurableObjectAlarm(partition(q))).toBe(true);
     let rows = (await inspect(q)).messages;
     expect(rows.find((m) => m.id === a.id)).toMatchObject({ lease_token: null, attempts: 1, last_error: "lease expired" });
-    expect(rows.find((m) => m.id === b.id)).toMatchObject({ visible_at: clock.now() + 50_000 });
+    expect(rows.find((m) => m.id === b.id)).toMatchObject({ lease_ends_at: clock.now() + 50_000 });
     expect(rows.find((m) => m.id === b.id)!.lease_token).not.toBeNull();
 
     await evict(q);

@@ -43,8 +43,12 @@ export interface MessageRowView {
   id: string;
   body: string;
   attributes: string | null;
+  /** Deliveries that failed (a leased message is on the next one). */
   attempts: number;
+  /** The lease that holds it, from the leases table; null when not leased. */
   lease_token: string | null;
+  /** When that lease ends; null when not leased. */
+  lease_ends_at: number | null;
   visible_at: number;
   enqueued_at: number;
   last_error: string | null;
@@ -76,8 +80,11 @@ export function inspect(queue: string, index = 0): Promise<PartitionState> {
     return {
       messages: sql
         .exec<Record<string, SqlStorageValue>>(
-          `SELECT seq, id, body, attributes, attempts, lease_token, visible_at, enqueued_at, last_error
-           FROM messages ORDER BY seq`,
+          // lease_token: the receive's lease row that names the message (partition/leases.ts).
+          `SELECT seq, id, body, attributes, attempts, visible_at, enqueued_at, last_error,
+                  (SELECT l.token FROM leases l, json_each(l.items) j WHERE j.value ->> 0 = m.seq) AS lease_token,
+                  (SELECT j.value ->> 1 FROM leases l, json_each(l.items) j WHERE j.value ->> 0 = m.seq) AS lease_ends_at
+           FROM messages m ORDER BY seq`,
         )
         .toArray() as unknown as MessageRowView[],
       deadLetters: sql

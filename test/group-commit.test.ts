@@ -57,7 +57,8 @@ describe("group commit", () => {
     await runInDurableObject(partition(uniqueQueue("gc")), async (_instance, state) => {
       const sql = state.storage.sql;
       sql.exec("CREATE TABLE gc_probe (v TEXT)");
-      const group = new GroupCommit(state.storage);
+      let opRollbacks = 0;
+      const group = new GroupCommit(state.storage, { onOpRollback: () => (opRollbacks += 1) });
       const results = await Promise.allSettled([
         group.run(() => sql.exec("INSERT INTO gc_probe VALUES ('a')")),
         group.run(() => {
@@ -69,6 +70,8 @@ describe("group commit", () => {
       expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
       expect((results[1] as PromiseRejectedResult).reason.message).toBe("b fails");
       expect(sql.exec<{ v: string }>("SELECT v FROM gc_probe ORDER BY v").toArray().map((r) => r.v)).toEqual(["a", "c"]);
+      // Memory kept beside storage is told, once, so that it can forget what the failed request did.
+      expect(opRollbacks).toBe(1);
     });
   });
 

@@ -5,18 +5,18 @@ import { checkLeases } from "./leases";
 
 /** Deletes the messages whose lease is current; the others are refused, untouched. */
 export function ack({ sql, now, leases }: OpContext, refs: LeaseRef[]): { outcomes: LeaseOutcome[]; acked: number } {
-  const { current, outcomes } = checkLeases(sql, refs, now);
+  const { current, outcomes } = checkLeases(sql, leases, refs, now);
   if (current.size > 0) {
     const deleted = sql
-      .exec<{ enqueuedAt: number; deliveredAt: number | null }>(
+      .exec<{ seq: number; enqueuedAt: number }>(
         `DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?))
-         RETURNING enqueued_at AS enqueuedAt, delivered_at AS deliveredAt`,
+         RETURNING seq, enqueued_at AS enqueuedAt`,
         JSON.stringify([...current.keys()]),
       )
       .toArray();
     bump(sql, now, "acked", current.size);
-    recordLatencies(sql, now, deleted);
-    leases.ended([...current].map(([seq, { token }]) => ({ seq, token })));
+    recordLatencies(sql, now, deleted.map((m) => ({ enqueuedAt: m.enqueuedAt, deliveredAt: current.get(m.seq)!.deliveredAt })));
+    leases.end([...current].map(([seq, { token }]) => ({ seq, token })));
   }
   return { outcomes, acked: current.size };
 }

@@ -6,32 +6,36 @@ import { bump } from "./counters";
 /**
  * Moves messages to the dead letters: the copy and the delete run in the
  * caller's transaction, so a message is never in both tables, never in none.
- * `seqs` is a JSON array of message seqs.
+ * A message that dies on a delivery (`max_attempts`: its last lease ended
+ * without an ack) has that delivery counted in its attempts; `deliveredAt`
+ * is when that delivery began. The others (`expired`) die unleased, and pass null.
  */
 export function deadLetter(
   sql: SqlStorage,
-  seqs: number[],
+  dying: { seq: number; deliveredAt: number | null }[],
   reason: DeadLetterReason,
   lastError: string | null,
   now: number,
 ): number {
-  if (seqs.length === 0) return 0;
-  const list = JSON.stringify(seqs);
+  if (dying.length === 0) return 0;
+  const onDelivery = reason === "max_attempts" ? 1 : 0;
   sql.exec(
     `INSERT INTO dead_letters (id, seq, body, attributes, group_id, attempts, reason, last_error,
                                enqueued_at, first_delivered_at, dead_lettered_at)
-     SELECT id, seq, body, attributes, group_id, attempts, ?, COALESCE(?, last_error),
-            enqueued_at, first_delivered_at, ?
-     FROM messages WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq`,
+     SELECT m.id, m.seq, m.body, m.attributes, m.group_id, m.attempts + ?, ?, COALESCE(?, m.last_error),
+            m.enqueued_at, COALESCE(m.first_delivered_at, j.value ->> 1), ?
+     FROM json_each(?) AS j JOIN messages m ON m.seq = j.value ->> 0 ORDER BY m.seq`,
+    onDelivery,
     reason,
     lastError,
     now,
-    list,
+    JSON.stringify(dying.map((d) => [d.seq, d.deliveredAt])),
   );
   // rowsWritten would count index entries too; RETURNING counts rows.
-  const moved = sql.exec("DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?)) RETURNING 1", list)
+  const moved = sql
+    .exec("DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?)) RETURNING 1", JSON.stringify(dying.map((d) => d.seq)))
     .toArray().length;
-  bump(sql, now, "dead_lettered", seqs.length);
+  bump(sql, now, "dead_lettered", dying.length);
   return moved;
 }
 

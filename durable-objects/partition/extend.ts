@@ -7,15 +7,8 @@ export function extend(
   refs: LeaseRef[],
   visibilityTimeoutMs: number,
 ): { outcomes: LeaseOutcome[]; leaseExpiresAt: number } {
-  const { current, outcomes } = checkLeases(sql, refs, now);
+  const { current, outcomes } = checkLeases(sql, leases, refs, now);
   const leaseExpiresAt = now + visibilityTimeoutMs;
-  if (current.size > 0) {
-    sql.exec(
-      "UPDATE messages SET visible_at = ? WHERE seq IN (SELECT value FROM json_each(?))",
-      leaseExpiresAt,
-      JSON.stringify([...current.keys()]),
-    );
-    for (const { token } of current.values()) leases.endsAt(token, leaseExpiresAt);
-  }
+  leases.extend([...current].map(([seq, { token }]) => ({ seq, token })), leaseExpiresAt);
   return { outcomes: outcomes.map((o) => (o.ok ? { ok: true, leaseExpiresAt } : o)), leaseExpiresAt };
 }

@@ -25,12 +25,17 @@ export class GroupCommit {
   private running = false;
 
   /**
-   * `onRollback` runs when a group's transaction fails as a whole, for state
-   * kept in memory beside storage; `settle`, see above.
+   * For state kept in memory beside storage: `onRollback` runs when a
+   * group's transaction fails as a whole, `onOpRollback` when one operation
+   * (or the settle step) is rolled back alone; `settle`, see above.
    */
   constructor(
     private readonly storage: DurableObjectStorage,
-    private readonly hooks: { onRollback?: () => void; settle?: () => (() => void) | null } = {},
+    private readonly hooks: {
+      onRollback?: () => void;
+      onOpRollback?: () => void;
+      settle?: () => (() => void) | null;
+    } = {},
   ) {}
 
   /** Runs `operation` in the next group's transaction; resolves its result. */
@@ -55,6 +60,7 @@ export class GroupCommit {
               try {
                 return { ok: true, value: this.storage.transactionSync(op.run) };
               } catch (error) {
+                this.hooks.onOpRollback?.();
                 return { ok: false, error };
               }
             }),
@@ -85,6 +91,7 @@ export class GroupCommit {
     try {
       return this.storage.transactionSync(settle);
     } catch (error) {
+      this.hooks.onOpRollback?.();
       logEvent("internal_error", { during: "group settle", error: String(error) });
       return null;
     }

@@ -1,31 +1,247 @@
 import type { LeaseOutcome, LeaseRef } from "./types";
 
 /**
- * Splits receipts into the ones whose lease is current (token matches and
- * the lease has not ended) and the rest, which get LEASE_LOST when the
- * message is still stored and NOT_FOUND when it is gone. This is the fence:
- * only the holder of the current lease may ack, nack or extend.
+ * The partition's leases: one row per receive in the `leases` table, and
+ * the same in memory.
+ *
+ * A receive writes one row, whatever it leased: the token, when it leased
+ * and, for each message, when its lease ends. The message rows are not
+ * touched: a message row changes only when the message is acked (deleted),
+ * fails (nack or lease end: attempts + 1 and a new due time) or dies. So a
+ * message's life batched by 100 writes about 2 rows per message instead of
+ * 3 (W7 in BENCHMARKS.md). A message is leased while a lease row names it;
+ * `attempts` in its row counts the deliveries that failed, and the one it
+ * is on is the next.
+ *
+ * Memory mirrors the table exactly: loaded by one scan when first needed,
+ * then changed by each write right after its statement, in the same
+ * synchronous operation. An operation or group commit that fails rolls back
+ * the table, and the partition then forgets memory (`reset`) so that the
+ * next use loads it again.
+ */
+
+/** One receive's lease: when it was delivered, and when each message it still holds is due back. */
+interface Lease {
+  deliveredAt: number | null;
+  ends: Map<number, number>;
+  /** No lease of `ends` ends before this (it may be earlier than the first end, never later). */
+  endsBy: number;
+}
+
+/** A lease that has ended without an ack: what the sweep needs to fail it. */
+export interface EndedLease {
+  seq: number;
+  token: string;
+  endedAt: number;
+  deliveredAt: number | null;
+}
+
+const itemsOf = (ends: Map<number, number>): string => JSON.stringify([...ends]);
+
+export class Leases {
+  private byToken: Map<string, Lease> | null = null;
+  private tokenBySeq = new Map<number, string>();
+  /** JSON array of the leased seqs, made when first asked for after a change. */
+  private seqsText: string | null = null;
+  /** No lease ends before this: lets `ended` answer the common "none yet" without a walk. */
+  private earliest = -Infinity;
+
+  constructor(private readonly sql: SqlStorage) {}
+
+  /** The leases, read from the table when first needed. */
+  private load(): Map<string, Lease> {
+    if (this.byToken === null) {
+      const byToken = new Map<string, Lease>();
+      const tokenBySeq = new Map<number, string>();
+      for (const row of this.sql.exec<{ token: string; delivered_at: number | null; items: string }>(
+        "SELECT token, delivered_at, items FROM leases",
+      )) {
+        const ends = new Map(JSON.parse(row.items) as [number, number][]);
+        byToken.set(row.token, { deliveredAt: row.delivered_at, ends, endsBy: Math.min(...ends.values()) });
+        for (const seq of ends.keys()) tokenBySeq.set(seq, row.token);
+      }
+      this.byToken = byToken;
+      this.tokenBySeq = tokenBySeq;
+      this.seqsText = null;
+      this.earliest = -Infinity;
+    }
+    return this.byToken;
+  }
+
+  /** Forgets memory: the next use reads the table again (after a rollback, or when storage was wiped). */
+  reset(): void {
+    this.byToken = null;
+    this.tokenBySeq = new Map();
+    this.seqsText = null;
+    this.earliest = -Infinity;
+  }
+
+  /** Leases `seqs` under `token` from `deliveredAt` until `endsAt`: one row. */
+  take(token: string, seqs: number[], deliveredAt: number, endsAt: number): void {
+    if (seqs.length === 0) return;
+    const all = this.load();
+    const ends = new Map(seqs.map((seq) => [seq, endsAt]));
+    this.sql.exec("INSERT INTO leases (token, delivered_at, items) VALUES (?, ?, ?)", token, deliveredAt, itemsOf(ends));
+    all.set(token, { deliveredAt, ends, endsBy: endsAt });
+    for (const seq of seqs) this.tokenBySeq.set(seq, token);
+    this.seqsText = null;
+    this.earliest = Math.min(this.earliest, endsAt);
+  }
+
+  /** The lease `token` holds on `seq`, if it still does (whether or not it has ended). */
+  held(seq: number, token: string): { endsAt: number; deliveredAt: number | null } | null {
+    const lease = this.load().get(token);
+    const endsAt = lease?.ends.get(seq);
+    return lease && endsAt !== undefined ? { endsAt, deliveredAt: lease.deliveredAt } : null;
+  }
+
+  /** When the lease on `seq` ends; undefined when it is not leased. */
+  endOf(seq: number): number | undefined {
+    const all = this.load();
+    const token = this.tokenBySeq.get(seq);
+    return token === undefined ? undefined : all.get(token)!.ends.get(seq);
+  }
+
+  /** Messages leased (ended or not): what counts against maxInFlight. */
+  get inFlight(): number {
+    this.load();
+    return this.tokenBySeq.size;
+  }
+
+  /** The leased seqs as a JSON array, for `seq NOT IN (SELECT value FROM json_each(?))`. */
+  get seqsJson(): string {
+    this.load();
+    this.seqsText ??= JSON.stringify([...this.tokenBySeq.keys()]);
+    return this.seqsText;
+  }
+
+  /** The earliest time a lease may end (never later than it does); null with no leases. */
+  get nextEnd(): number | null {
+    let next: number | null = null;
+    for (const lease of this.load().values()) next = Math.min(next ?? Infinity, lease.endsBy);
+    return next;
+  }
+
+  /** The leases that have ended by `now`; they stay until the caller ends them (`end`). */
+  ended(now: number): EndedLease[] {
+    const ended: EndedLease[] = [];
+    const all = this.load();
+    if (now < this.earliest) return ended;
+    let earliest = Infinity;
+    for (const [token, lease] of all) {
+      if (lease.endsBy <= now) {
+        let endsBy = Infinity;
+        for (const [seq, endedAt] of lease.ends) {
+          if (endedAt <= now) ended.push({ seq, token, endedAt, deliveredAt: lease.deliveredAt });
+          endsBy = Math.min(endsBy, endedAt);
+        }
+        lease.endsBy = endsBy;
+      }
+      earliest = Math.min(earliest, lease.endsBy);
+    }
+    this.earliest = earliest;
+    return ended;
+  }
+
+  /**
+   * These leases are over (ack, nack, release, lease end, dead letter): each
+   * receive's row loses them, and goes when it holds none. Refs whose lease
+   * is not held are skipped. Two statements at most, whatever the count.
+   */
+  end(refs: Iterable<LeaseRef>): void {
+    const all = this.load();
+    const gone = new Map<string, Set<number>>();
+    for (const { seq, token } of refs) {
+      if (this.tokenBySeq.get(seq) !== token) continue;
+      let seqs = gone.get(token);
+      if (!seqs) gone.set(token, (seqs = new Set()));
+      seqs.add(seq);
+    }
+    if (gone.size === 0) return;
+    const emptied: string[] = [];
+    const kept: [token: string, items: string][] = [];
+    for (const [token, seqs] of gone) {
+      const ends = all.get(token)!.ends;
+      if (seqs.size === ends.size) emptied.push(token);
+      else kept.push([token, JSON.stringify([...ends].filter(([seq]) => !seqs.has(seq)))]);
+    }
+    if (emptied.length > 0) {
+      this.sql.exec("DELETE FROM leases WHERE token IN (SELECT value FROM json_each(?))", JSON.stringify(emptied));
+    }
+    if (kept.length > 0) {
+      this.sql.exec(
+        "UPDATE leases SET items = j.value ->> 1 FROM json_each(?) AS j WHERE leases.token = j.value ->> 0",
+        JSON.stringify(kept),
+      );
+    }
+    for (const [token, seqs] of gone) {
+      const lease = all.get(token)!;
+      for (const seq of seqs) {
+        lease.ends.delete(seq);
+        this.tokenBySeq.delete(seq);
+      }
+      if (lease.ends.size === 0) all.delete(token);
+    }
+    this.seqsText = null;
+  }
+
+  /** Moves the end of these (held) leases to `endsAt`: one row per receive they came from. */
+  extend(refs: Iterable<LeaseRef>, endsAt: number): void {
+    const all = this.load();
+    const moved = new Map<string, Map<number, number>>();
+    for (const { seq, token } of refs) {
+      const lease = all.get(token);
+      if (!lease?.ends.has(seq)) continue;
+      let ends = moved.get(token);
+      if (!ends) moved.set(token, (ends = new Map(lease.ends)));
+      ends.set(seq, endsAt);
+    }
+    if (moved.size === 0) return;
+    this.sql.exec(
+      "UPDATE leases SET items = j.value ->> 1 FROM json_each(?) AS j WHERE leases.token = j.value ->> 0",
+      JSON.stringify([...moved].map(([token, ends]) => [token, itemsOf(ends)])),
+    );
+    for (const [token, ends] of moved) {
+      const lease = all.get(token)!;
+      lease.ends = ends;
+      lease.endsBy = Math.min(lease.endsBy, endsAt);
+    }
+    this.earliest = Math.min(this.earliest, endsAt);
+  }
+}
+
+/**
+ * Splits receipts into the ones whose lease is current (held by that token
+ * and not ended) and the rest, which get LEASE_LOST when the message is
+ * still stored and NOT_FOUND when it is gone. This is the fence: only the
+ * holder of the current lease may ack, nack, extend or release. Current
+ * leases are answered from memory; only refused ones are looked up.
  */
 export function checkLeases(
   sql: SqlStorage,
+  leases: Leases,
   refs: LeaseRef[],
   now: number,
-): { current: Map<number, { attempts: number; token: string }>; outcomes: LeaseOutcome[] } {
-  const seqs = JSON.stringify([...new Set(refs.map((r) => r.seq))]);
-  const stored = new Map<number, { token: string | null; leaseEndsAt: number; attempts: number }>();
-  for (const row of sql.exec<{ seq: number; lease_token: string | null; visible_at: number; attempts: number }>(
-    "SELECT seq, lease_token, visible_at, attempts FROM messages WHERE seq IN (SELECT value FROM json_each(?))",
-    seqs,
-  )) {
-    stored.set(row.seq, { token: row.lease_token, leaseEndsAt: row.visible_at, attempts: row.attempts });
+): { current: Map<number, { token: string; deliveredAt: number | null }>; outcomes: LeaseOutcome[] } {
+  const current = new Map<number, { token: string; deliveredAt: number | null }>();
+  const refused: number[] = [];
+  for (const ref of refs) {
+    const held = leases.held(ref.seq, ref.token);
+    if (held && held.endsAt > now) current.set(ref.seq, { token: ref.token, deliveredAt: held.deliveredAt });
+    else refused.push(ref.seq);
   }
-  const current = new Map<number, { attempts: number; token: string }>();
+  const stored = new Set<number>();
+  if (refused.length > 0) {
+    for (const row of sql.exec<{ seq: number }>(
+      "SELECT seq FROM messages WHERE seq IN (SELECT value FROM json_each(?))",
+      JSON.stringify(refused),
+    )) {
+      stored.add(row.seq);
+    }
+  }
   const outcomes = refs.map((ref): LeaseOutcome => {
-    const m = stored.get(ref.seq);
-    if (!m) return { ok: false, code: "NOT_FOUND" };
-    if (m.token !== ref.token || m.leaseEndsAt <= now) return { ok: false, code: "LEASE_LOST" };
-    current.set(ref.seq, { attempts: m.attempts, token: ref.token });
-    return { ok: true };
+    if (current.get(ref.seq)?.token === ref.token) return { ok: true };
+    return { ok: false, code: stored.has(ref.seq) ? "LEASE_LOST" : "NOT_FOUND" };
   });
   return { current, outcomes };
 }

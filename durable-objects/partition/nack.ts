@@ -9,7 +9,7 @@ export function nack(
   delayMs: number | null,
   error: string | null,
 ): { outcomes: LeaseOutcome[]; retried: number; deadLettered: number; earliestDueAt: number | null } {
-  const { current, outcomes } = checkLeases(ctx.sql, refs, ctx.now);
+  const { current, outcomes } = checkLeases(ctx.sql, ctx.leases, refs, ctx.now);
   const moved = retryOrDeadLetter(ctx, current, error, delayMs);
   return { outcomes, ...moved };
 }

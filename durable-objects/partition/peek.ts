@@ -1,5 +1,6 @@
 import type { MessageState } from "../../client/protocol";
 import { pageOf } from "./page";
+import type { Leases } from "./leases";
 import type { MessageRow } from "./types";
 
 /** A stored message as peek shows it, body still JSON text. */
@@ -17,10 +18,16 @@ export interface PeekedRow {
 }
 
 /** Messages after `afterSeq` in `seq` order, read without leasing (a plain SELECT on the primary key). */
-export function peek(sql: SqlStorage, afterSeq: number, limit: number, now: number): { messages: PeekedRow[]; next: number | null } {
+export function peek(
+  sql: SqlStorage,
+  leases: Leases,
+  afterSeq: number,
+  limit: number,
+  now: number,
+): { messages: PeekedRow[]; next: number | null } {
   const rows = sql
     .exec<MessageRow>(
-      `SELECT seq, id, body, attributes, group_id, attempts, lease_token, visible_at, enqueued_at, last_error
+      `SELECT seq, id, body, attributes, group_id, attempts, visible_at, enqueued_at, last_error
        FROM messages WHERE seq > ? ORDER BY seq LIMIT ?`,
       afterSeq,
       limit + 1,
@@ -28,19 +35,23 @@ export function peek(sql: SqlStorage, afterSeq: number, limit: number, now: numb
     .toArray();
   const { page, next } = pageOf(rows, limit, (r) => r.seq);
   return {
-    messages: page.map((r) => ({
-      id: r.id,
-      seq: r.seq,
+    messages: page.map((r) => {
       // A lease that has ended stays in flight until the next sweep or receive takes it back.
-      state: r.lease_token !== null ? "inFlight" : r.visible_at > now ? "delayed" : "ready",
-      body: r.body,
-      attributes: r.attributes,
-      attempts: r.attempts,
-      enqueuedAt: r.enqueued_at,
-      visibleAt: r.visible_at,
-      groupId: r.group_id,
-      lastError: r.last_error,
-    })),
+      const leaseEnd = leases.endOf(r.seq);
+      return {
+        id: r.id,
+        seq: r.seq,
+        state: leaseEnd !== undefined ? "inFlight" : r.visible_at > now ? "delayed" : "ready",
+        body: r.body,
+        attributes: r.attributes,
+        // Deliveries so far: an in-flight message is on one more than have failed.
+        attempts: r.attempts + (leaseEnd !== undefined ? 1 : 0),
+        enqueuedAt: r.enqueued_at,
+        visibleAt: leaseEnd ?? r.visible_at,
+        groupId: r.group_id,
+        lastError: r.last_error,
+      };
+    }),
     next,
   };
 }

@@ -8,25 +8,33 @@ export function newLeaseToken(): string {
 }
 
 /**
- * Deliverable now: no lease, visible, and first of its group (no earlier
- * message of the group is still stored, whatever its state). `?1` is now.
+ * Deliverable now: visible, not leased, and first of its group (no earlier
+ * message of the group is still stored, whatever its state). `?1` is now,
+ * `?2` the leased seqs (`Leases.seqsJson`).
  */
-const READY = `m.lease_token IS NULL AND m.visible_at <= ?1
+const READY = `m.visible_at <= ?1 AND m.seq NOT IN (SELECT value FROM json_each(?2))
   AND (m.group_id IS NULL OR NOT EXISTS (
         SELECT 1 FROM messages g WHERE g.group_id = m.group_id AND g.seq < m.seq))`;
 
 /** How many messages a receive could lease now, counting no further than `limit`. */
-export function countReady({ sql, now }: OpContext, limit: number): number {
+export function countReady({ sql, now, leases }: OpContext, limit: number): number {
   if (limit <= 0) return 0;
   return sql
-    .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages m WHERE ${READY} LIMIT ?2)`, now, limit)
+    .exec<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages m WHERE ${READY} LIMIT ?3)`,
+      now,
+      leases.seqsJson,
+      limit,
+    )
     .one().n;
 }
 
 /**
- * Leases up to `max` ready messages in `seq` order with one UPDATE.
+ * Leases up to `max` ready messages in `seq` order: one SELECT, and one
+ * lease row for all of them (the message rows stay as they are, see
+ * leases.ts).
  *
- * Ready means: no lease, visible now, and first of its group (no earlier
+ * Ready means: visible now, not leased, and first of its group (no earlier
  * message of the group is still stored, whatever its state). That one rule
  * gives per-group FIFO and "at most one per group per receive".
  * All messages of one receive share a lease token; a receipt names the seq
@@ -42,26 +50,23 @@ export function receive(
   const leaseExpiresAt = now + visibilityTimeoutMs;
   const rows = sql
     .exec<Pick<MessageRow, "seq" | "id" | "body" | "attributes" | "attempts" | "enqueued_at" | "group_id">>(
-      `UPDATE messages
-       SET lease_token = ?2, visible_at = ?3, attempts = attempts + 1, delivered_at = ?1,
-           first_delivered_at = COALESCE(first_delivered_at, ?1)
-       WHERE seq IN (SELECT m.seq FROM messages m WHERE ${READY} ORDER BY m.seq LIMIT ?4)
-       RETURNING seq, id, body, attributes, attempts, enqueued_at, group_id`,
+      `SELECT seq, id, body, attributes, attempts, enqueued_at, group_id FROM messages m
+       WHERE ${READY} ORDER BY m.seq LIMIT ?3`,
       now,
-      token,
-      leaseExpiresAt,
+      leases.seqsJson,
       max,
     )
     .toArray();
-  rows.sort((a, b) => a.seq - b.seq);
+  if (rows.length === 0) return [];
+  leases.take(token, rows.map((r) => r.seq), now, leaseExpiresAt);
   bump(sql, now, "delivered", rows.length);
-  leases.leased(token, rows.map((r) => r.seq), leaseExpiresAt);
   return rows.map((r) => ({
     id: r.id,
     seq: r.seq,
     body: r.body,
     attributes: r.attributes,
-    attempts: r.attempts,
+    // The delivery this lease is: the failed ones before it, plus this one.
+    attempts: r.attempts + 1,
     enqueuedAt: r.enqueued_at,
     leaseToken: token,
     leaseExpiresAt,

@@ -4,35 +4,42 @@ import { bump } from "./counters";
 import { deadLetter } from "./dead-letter";
 
 /**
- * Ends the leases of `failed` messages (seq -> deliveries so far): each one
- * that has used its `maxAttempts` becomes a dead letter (`max_attempts`),
- * the others wait `delayMs` (or the queue's backoff) and become ready again.
- * Both moves are in the caller's transaction; the lease clock is told.
+ * Ends the leases of `failed` messages (seq -> its lease): the delivery
+ * counts as a failed attempt. Each message that has used its `maxAttempts`
+ * becomes a dead letter (`max_attempts`), the others wait `delayMs` (or the
+ * queue's backoff) and become ready again. All in the caller's transaction.
  *
  * The wait runs from `failedAt` when given (a lease that ended on its own
  * failed when it ended, not when a sweep noticed it), else from now.
  */
 export function retryOrDeadLetter(
   { sql, config, now, leases }: OpContext,
-  failed: Map<number, { attempts: number; token: string; failedAt?: number }>,
+  failed: Map<number, { token: string; deliveredAt: number | null; failedAt?: number }>,
   lastError: string | null,
   delayMs: number | null,
 ): { retried: number; deadLettered: number; earliestDueAt: number | null } {
-  const dead: number[] = [];
-  const retry: [seq: number, visibleAt: number][] = [];
+  if (failed.size === 0) return { retried: 0, deadLettered: 0, earliestDueAt: null };
+  const dead: { seq: number; deliveredAt: number | null }[] = [];
+  const retry: [seq: number, visibleAt: number, deliveredAt: number | null][] = [];
   let earliestDueAt: number | null = null;
-  for (const [seq, { attempts, failedAt }] of failed) {
+  for (const { seq, attempts: before } of sql.exec<{ seq: number; attempts: number }>(
+    "SELECT seq, attempts FROM messages WHERE seq IN (SELECT value FROM json_each(?))",
+    JSON.stringify([...failed.keys()]),
+  )) {
+    const { deliveredAt, failedAt } = failed.get(seq)!;
+    const attempts = before + 1; // this delivery
     if (attempts >= config.maxAttempts) {
-      dead.push(seq);
+      dead.push({ seq, deliveredAt });
       continue;
     }
     const visibleAt = (failedAt ?? now) + (delayMs ?? backoffMs(attempts, config));
-    retry.push([seq, visibleAt]);
+    retry.push([seq, visibleAt, deliveredAt]);
     earliestDueAt = Math.min(earliestDueAt ?? Infinity, visibleAt);
   }
   if (retry.length > 0) {
     sql.exec(
-      `UPDATE messages SET lease_token = NULL, visible_at = j.value ->> 1,
+      `UPDATE messages SET attempts = attempts + 1, visible_at = j.value ->> 1,
+              first_delivered_at = COALESCE(first_delivered_at, j.value ->> 2),
               last_error = COALESCE(?, last_error)
        FROM json_each(?) AS j WHERE messages.seq = j.value ->> 0`,
       lastError,
@@ -41,6 +48,6 @@ export function retryOrDeadLetter(
     bump(sql, now, "retried", retry.length);
   }
   deadLetter(sql, dead, "max_attempts", lastError, now);
-  leases.ended([...failed].map(([seq, { token }]) => ({ seq, token })));
+  leases.end([...failed].map(([seq, { token }]) => ({ seq, token })));
   return { retried: retry.length, deadLettered: dead.length, earliestDueAt };
 }

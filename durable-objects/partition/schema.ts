@@ -98,6 +98,27 @@ const MIGRATIONS: readonly string[] = [
   UPDATE counter_totals
   SET count = count - COALESCE((SELECT SUM(c.count) FROM counters c WHERE c.name = counter_totals.name), 0);
   `,
+  // 4: a receive writes one lease row, not a row per message (partition/leases.ts).
+  // A message row now changes only when the message ends or fails: \`attempts\`
+  // counts the deliveries that ended without an ack, and a leased message is
+  // on its (attempts + 1)th. Leases taken before this move to the new table
+  // with the delivery they are on taken off \`attempts\`.
+  `
+  CREATE TABLE leases (
+    token TEXT PRIMARY KEY,                 -- the receive's lease token (in every receipt)
+    delivered_at INTEGER,                   -- ms; when the receive leased them (NULL: leased before migration 2)
+    items TEXT NOT NULL                     -- JSON [[seq, lease end ms], ...], the messages still leased
+  ) WITHOUT ROWID;
+  INSERT INTO leases (token, delivered_at, items)
+  SELECT lease_token, MAX(delivered_at), json_group_array(json_array(seq, visible_at))
+  FROM messages WHERE lease_token IS NOT NULL GROUP BY lease_token;
+  UPDATE messages SET attempts = attempts - 1, visible_at = enqueued_at WHERE lease_token IS NOT NULL;
+  DROP INDEX messages_delayed;
+  ALTER TABLE messages DROP COLUMN lease_token;
+  ALTER TABLE messages DROP COLUMN delivered_at;
+  -- Delayed and retrying messages by due time: the next alarm (wakes long-polls).
+  CREATE INDEX messages_delayed ON messages(visible_at) WHERE visible_at > enqueued_at;
+  `,
 ];
 
 /** Applies the migrations that have not run yet (up to `target`, tests only), each in one transaction. */

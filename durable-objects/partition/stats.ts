@@ -11,17 +11,17 @@ export const LATENCY_WINDOW_MINUTES = 5;
  * histograms of the last minutes. The worker merges partitions and derives
  * rates, percentiles and status from them (worker/stats.ts).
  */
-export function stats({ sql, now }: OpContext): PartitionStats {
+export function stats({ sql, now, leases }: OpContext): PartitionStats {
   const row = sql
-    .exec<{ ready: number; delayed: number; inFlight: number; oldest: number | null; deadLetters: number }>(
+    .exec<{ ready: number; delayed: number; oldest: number | null; deadLetters: number }>(
       `SELECT
-         COALESCE(SUM(lease_token IS NULL AND visible_at <= ?1), 0) AS ready,
-         COALESCE(SUM(lease_token IS NULL AND visible_at > ?1), 0) AS delayed,
-         COALESCE(SUM(lease_token IS NOT NULL), 0) AS inFlight,
-         MIN(CASE WHEN lease_token IS NULL AND visible_at <= ?1 THEN enqueued_at END) AS oldest,
+         COALESCE(SUM(visible_at <= ?1), 0) AS ready,
+         COALESCE(SUM(visible_at > ?1), 0) AS delayed,
+         MIN(CASE WHEN visible_at <= ?1 THEN enqueued_at END) AS oldest,
          (SELECT COUNT(*) FROM dead_letters) AS deadLetters
-       FROM messages`,
+       FROM messages WHERE seq NOT IN (SELECT value FROM json_each(?2))`,
       now,
+      leases.seqsJson,
     )
     .one();
   const minute = minuteOf(now);
@@ -29,7 +29,7 @@ export function stats({ sql, now }: OpContext): PartitionStats {
     now,
     ready: row.ready,
     delayed: row.delayed,
-    inFlight: row.inFlight,
+    inFlight: leases.inFlight,
     deadLetters: row.deadLetters,
     oldestReadyAgeMs: row.oldest === null ? 0 : Math.max(0, now - row.oldest),
     counters: minuteCounts(sql, minute - COUNTER_RETENTION_MINUTES + 1),

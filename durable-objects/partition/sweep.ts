@@ -18,22 +18,24 @@ export const LEASE_EXPIRED_ERROR = "lease expired";
  * - dedup ids, counters and latency histograms past their window are forgotten.
  */
 export function sweep(ctx: OpContext): { retried: number; deadLettered: number; expired: number } {
-  const { sql, config, now } = ctx;
+  const { sql, config, now, leases } = ctx;
   const { retried, deadLettered } = sweepExpiredLeases(ctx);
 
   let expired = 0;
   const cutoff = now - config.retentionMs;
   // enqueued_at grows with seq (a redrive re-enqueues), so the first unleased row tells
   // whether anything is old enough before any scan.
-  const oldest = sql
-    .exec<{ enqueued_at: number }>("SELECT enqueued_at FROM messages WHERE lease_token IS NULL ORDER BY seq LIMIT 1")
-    .toArray()[0];
-  if (oldest && oldest.enqueued_at <= cutoff) {
-    const seqs = sql
-      .exec<{ seq: number }>("SELECT seq FROM messages WHERE lease_token IS NULL AND enqueued_at <= ?", cutoff)
+  const oldest = oldestUnleased(ctx);
+  if (oldest !== null && oldest <= cutoff) {
+    const dying = sql
+      .exec<{ seq: number }>(
+        "SELECT seq FROM messages WHERE enqueued_at <= ? AND seq NOT IN (SELECT value FROM json_each(?))",
+        cutoff,
+        leases.seqsJson,
+      )
       .toArray()
-      .map((r) => r.seq);
-    expired = deadLetter(sql, seqs, "expired", null, now);
+      .map((r) => ({ seq: r.seq, deliveredAt: null }));
+    expired = deadLetter(sql, dying, "expired", null, now);
   }
 
   sql.exec("DELETE FROM dedup WHERE expires_at <= ?", now);
@@ -48,10 +50,22 @@ export function sweep(ctx: OpContext): { retried: number; deadLettered: number; 
  * expired lease runs from its end (`failedAt`), not from this sweep.
  */
 export function sweepExpiredLeases(ctx: OpContext): { retried: number; deadLettered: number } {
-  const expired = ctx.leases.checkDue(ctx.now);
-  if (expired.size === 0) return { retried: 0, deadLettered: 0 };
-  const { retried, deadLettered } = retryOrDeadLetter(ctx, expired, LEASE_EXPIRED_ERROR, null);
+  const ended = ctx.leases.ended(ctx.now);
+  if (ended.length === 0) return { retried: 0, deadLettered: 0 };
+  const failed = new Map(ended.map((l) => [l.seq, { token: l.token, deliveredAt: l.deliveredAt, failedAt: l.endedAt }]));
+  const { retried, deadLettered } = retryOrDeadLetter(ctx, failed, LEASE_EXPIRED_ERROR, null);
   return { retried, deadLettered };
+}
+
+/** When the first unleased message in `seq` order was enqueued (the oldest: see the retention sweep); null when none is. */
+function oldestUnleased({ sql, leases }: OpContext): number | null {
+  const row = sql
+    .exec<{ enqueued_at: number }>(
+      "SELECT enqueued_at FROM messages WHERE seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT 1",
+      leases.seqsJson,
+    )
+    .toArray()[0];
+  return row?.enqueued_at ?? null;
 }
 
 /**
@@ -59,21 +73,22 @@ export function sweepExpiredLeases(ctx: OpContext): { retried: number; deadLette
  * message becomes ready, the oldest message reaches the retention, a dedup
  * id expires. Null when nothing ever will.
  */
-export function nextDueAt({ sql, config, now, leases }: OpContext): number | null {
+export function nextDueAt(ctx: OpContext): number | null {
+  const { sql, config, now, leases } = ctx;
+  // A delayed message is never leased: only a visible one can be.
   const row = sql
-    .exec<{ delayed: number | null; oldest: number | null; dedup: number | null }>(
+    .exec<{ delayed: number | null; dedup: number | null }>(
       `SELECT
-         (SELECT MIN(visible_at) FROM messages
-            WHERE lease_token IS NULL AND visible_at > enqueued_at AND visible_at > ?) AS delayed,
-         (SELECT enqueued_at FROM messages WHERE lease_token IS NULL ORDER BY seq LIMIT 1) AS oldest,
+         (SELECT MIN(visible_at) FROM messages WHERE visible_at > enqueued_at AND visible_at > ?) AS delayed,
          (SELECT MIN(expires_at) FROM dedup) AS dedup`,
       now,
     )
     .one();
+  const oldest = oldestUnleased(ctx);
   const candidates = [
     leases.nextEnd,
     row.delayed,
-    row.oldest === null ? null : row.oldest + config.retentionMs,
+    oldest === null ? null : oldest + config.retentionMs,
     row.dedup,
   ].filter((t): t is number => t !== null);
   return candidates.length === 0 ? null : Math.min(...candidates);

@@ -1,7 +1,7 @@
 import type { DeadLetterReason, QueueConfig } from "../../client/protocol";
 import type { CounterName } from "./counters";
 import type { LatencyKind } from "./latency";
-import type { LeaseClock } from "./lease-clock";
+import type { Leases } from "./leases";
 
 /** What every storage operation gets: the partition's SQL, its settings and the time. */
 export interface OpContext {
@@ -9,8 +9,8 @@ export interface OpContext {
   config: QueueConfig;
   /** The operation's time, ms since the epoch. */
   now: number;
-  /** When the partition's leases end; operations that take or end leases report to it. */
-  leases: LeaseClock;
+  /** The partition's leases (table and memory, see leases.ts); operations take and end leases through it. */
+  leases: Leases;
 }
 
 /** A message as the worker hands it over: its id already made, body and attributes already JSON text. */
@@ -89,7 +89,6 @@ export type MessageRow = {
   attributes: string | null;
   group_id: string | null;
   attempts: number;
-  lease_token: string | null;
   visible_at: number;
   enqueued_at: number;
   last_error: string | null;

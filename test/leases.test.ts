@@ -1,0 +1,109 @@
+import { runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { checkLeases, Leases } from "../durable-objects/partition/leases";
+import { partition, uniqueQueue } from "./helpers";
+
+/** Runs `fn` on a fresh partition's SQL (schema migrated), with three stored messages (seqs 1, 2, 3). */
+function withMessages(fn: (sql: SqlStorage) => void): Promise<void> {
+  return runInDurableObject(partition(uniqueQueue("leases")), (_instance, state) => {
+    const sql = state.storage.sql;
+    sql.exec(
+      `INSERT INTO messages (seq, id, body, visible_at, enqueued_at) VALUES
+         (1, 'm1', '"x"', 0, 0), (2, 'm2', '"x"', 0, 0), (3, 'm3', '"x"', 0, 0)`,
+    );
+    fn(sql);
+  });
+}
+
+/** What the table holds, as [token, [[seq, end], ...]] in token order. */
+const table = (sql: SqlStorage) =>
+  sql
+    .exec<{ token: string; items: string }>("SELECT token, items FROM leases ORDER BY token")
+    .toArray()
+    .map((r) => [r.token, JSON.parse(r.items)]);
+
+describe("leases", () => {
+  it("keeps one row per receive, and memory read back from the rows says the same as memory kept", async () => {
+    await withMessages((sql) => {
+      const leases = new Leases(sql);
+      leases.take("a", [1, 2], 100, 1_000);
+      leases.take("b", [3], 150, 500);
+      leases.extend([{ seq: 2, token: "a" }], 2_000);
+      leases.end([{ seq: 1, token: "a" }]);
+      expect(table(sql)).toEqual([
+        ["a", [[2, 2_000]]],
+        ["b", [[3, 500]]],
+      ]);
+      const reread = new Leases(sql);
+      for (const l of [leases, reread]) {
+        expect(l.inFlight).toBe(2);
+        expect(l.held(2, "a")).toEqual({ endsAt: 2_000, deliveredAt: 100 });
+        expect(l.held(1, "a")).toBeNull();
+        expect(l.held(3, "a")).toBeNull(); // another receive's lease
+        expect(l.endOf(3)).toBe(500);
+        expect(JSON.parse(l.seqsJson).sort()).toEqual([2, 3]);
+      }
+      leases.end([{ seq: 2, token: "a" }, { seq: 3, token: "b" }]);
+      expect(table(sql)).toEqual([]);
+      expect(leases.inFlight).toBe(0);
+      expect(leases.nextEnd).toBeNull();
+    });
+  });
+
+  it("reports ended leases on time, never late: an end moved earlier or later, and seqs ended meanwhile", async () => {
+    await withMessages((sql) => {
+      const leases = new Leases(sql);
+      leases.take("a", [1, 2, 3], 0, 1_000);
+      leases.extend([{ seq: 1, token: "a" }], 3_000);
+      leases.extend([{ seq: 2, token: "a" }], 400);
+      expect(leases.nextEnd).toBe(400);
+      expect(leases.ended(399)).toEqual([]);
+      expect(leases.ended(400)).toEqual([{ seq: 2, token: "a", endedAt: 400, deliveredAt: 0 }]);
+      // Reported until the caller ends it (its operation may yet roll back).
+      expect(leases.ended(500).map((l) => l.seq)).toEqual([2]);
+      leases.end([{ seq: 2, token: "a" }]);
+      expect(leases.ended(999)).toEqual([]);
+      expect(leases.nextEnd).toBe(1_000);
+      expect(leases.ended(1_000).map((l) => l.seq)).toEqual([3]);
+      leases.end([{ seq: 3, token: "a" }]);
+      expect(leases.ended(2_999)).toEqual([]);
+      expect(leases.ended(3_000).map((l) => l.seq)).toEqual([1]);
+    });
+  });
+
+  it("ends nothing for a stale token, and forgets memory on reset to read the table again", async () => {
+    await withMessages((sql) => {
+      const leases = new Leases(sql);
+      leases.take("a", [1], 0, 1_000);
+      leases.end([{ seq: 1, token: "old" }]);
+      leases.extend([{ seq: 1, token: "old" }], 9_000);
+      expect(table(sql)).toEqual([["a", [[1, 1_000]]]]);
+      // A rolled-back operation: the table lost its row, memory still has it until reset.
+      sql.exec("DELETE FROM leases");
+      expect(leases.inFlight).toBe(1);
+      leases.reset();
+      expect(leases.inFlight).toBe(0);
+      expect(leases.held(1, "a")).toBeNull();
+    });
+  });
+
+  it("fences receipts: current ones from memory, LEASE_LOST for a stale or ended lease of a stored message, NOT_FOUND when gone", async () => {
+    await withMessages((sql) => {
+      const leases = new Leases(sql);
+      leases.take("a", [1, 2], 50, 1_000);
+      const { current, outcomes } = checkLeases(
+        sql,
+        leases,
+        [
+          { seq: 1, token: "a" },
+          { seq: 2, token: "b" },
+          { seq: 9, token: "a" },
+        ],
+        999,
+      );
+      expect(outcomes).toEqual([{ ok: true }, { ok: false, code: "LEASE_LOST" }, { ok: false, code: "NOT_FOUND" }]);
+      expect([...current]).toEqual([[1, { token: "a", deliveredAt: 50 }]]);
+      expect(checkLeases(sql, leases, [{ seq: 1, token: "a" }], 1_000).outcomes).toEqual([{ ok: false, code: "LEASE_LOST" }]);
+    });
+  });
+});
