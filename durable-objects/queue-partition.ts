@@ -255,32 +255,33 @@ export class QueuePartition extends DurableObject<Env> {
     if (this.deleted) return { ok: false, code: "UNCONFIGURED" };
     const ctx = this.op();
     const maxDepth = limitShares(this.config, this.place).maxDepth;
-    let full: { depth: number } | null = null;
-    let outcome: ReturnType<typeof enqueue> | "unconfigured" | undefined;
-    try {
-      // Depth is read inside the group, so that it counts the enqueues that ran before in it.
-      outcome = await this.commits.run(() => {
-        if (this.deleted) return "unconfigured" as const;
-        // The batch's own reservation held its room until now; from here its rows count instead.
-        if (reservation !== undefined) this.depth.release(reservation);
-        const depth = maxDepth === null ? 0 : this.depth.used(ctx.now);
-        const result = enqueue(ctx, batch);
-        // Counted after the insert so that duplicates (which store nothing) do not count.
-        if (maxDepth !== null && depth + result.stored > maxDepth) {
-          full = { depth };
-          throw new Error("queue full"); // rolls the whole batch back
-        }
+    // Depth is read inside the group, so that it counts the enqueues that ran before in it.
+    const outcome = await this.commits.run(() => {
+      if (this.deleted) return "unconfigured" as const;
+      // The batch's own reservation held its room until now; from here its rows count instead.
+      if (reservation !== undefined) this.depth.release(reservation);
+      const depth = maxDepth === null ? 0 : this.depth.used(ctx.now);
+      let full = false;
+      try {
+        // A savepoint of its own, so that a full queue rolls the batch back without failing the operation.
+        const result = this.ctx.storage.transactionSync(() => {
+          const result = enqueue(ctx, batch);
+          // Counted after the insert so that duplicates (which store nothing) do not count.
+          full = maxDepth !== null && depth + result.stored > maxDepth;
+          if (full) throw new Error("queue full");
+          return result;
+        });
         this.depth.add(result.stored);
         if (result.stored > 0) this.mayDeliver = true;
         return result;
-      });
-    } catch (err) {
-      if (!full) throw err;
-    }
+      } catch (err) {
+        if (full) return { full: depth };
+        throw err;
+      }
+    });
     if (outcome === "unconfigured") return { ok: false, code: "UNCONFIGURED" };
-    if (!outcome) {
-      const depth = (full as { depth: number } | null)?.depth ?? 0;
-      return { ok: false, code: "QUEUE_FULL", depth, maxDepth: maxDepth!, retryAfterMs: retryAfterFullMs(limitShares(this.config, this.place), batch.count) };
+    if ("full" in outcome) {
+      return { ok: false, code: "QUEUE_FULL", depth: outcome.full, maxDepth: maxDepth!, retryAfterMs: retryAfterFullMs(limitShares(this.config, this.place), batch.count) };
     }
     if (outcome.stored > 0) {
       await this.wakeBy(Math.min(outcome.earliestDueAt ?? Infinity, ctx.now + this.config.retentionMs));
