@@ -33,6 +33,13 @@ import type {
 } from "./partition/types";
 import { acceptWaiter, DONE_MESSAGE, endWait, hasWaiters, leaseToWaiters } from "./partition/waiters";
 
+/** Thrown inside an enqueue's savepoint to roll back a batch the partition has no room for. */
+class QueueFull extends Error {
+  constructor(readonly depth: number) {
+    super("queue full");
+  }
+}
+
 /**
  * One partition of one queue. Every message of the partition lives in this
  * object's SQLite; every write is one synchronous transaction (a savepoint
@@ -90,8 +97,11 @@ export class QueuePartition extends DurableObject<Env> {
         this.leases.reset();
         this.mayDeliver = true;
       },
-      // One operation rolled back alone: the leases it may have changed in memory are read again.
-      onOpRollback: () => this.leases.reset(),
+      // One operation rolled back alone: the leases it may have changed in memory are read again
+      // (not for a full queue's enqueue, which touches no lease and may be refused often).
+      onOpRollback: (error) => {
+        if (!(error instanceof QueueFull)) this.leases.reset();
+      },
       settle: () => this.settleWaiters(),
     });
     let failure: unknown;
@@ -255,33 +265,29 @@ export class QueuePartition extends DurableObject<Env> {
     if (this.deleted) return { ok: false, code: "UNCONFIGURED" };
     const ctx = this.op();
     const maxDepth = limitShares(this.config, this.place).maxDepth;
-    // Depth is read inside the group, so that it counts the enqueues that ran before in it.
-    const outcome = await this.commits.run(() => {
-      if (this.deleted) return "unconfigured" as const;
-      // The batch's own reservation held its room until now; from here its rows count instead.
-      if (reservation !== undefined) this.depth.release(reservation);
-      const depth = maxDepth === null ? 0 : this.depth.used(ctx.now);
-      let full = false;
-      try {
-        // A savepoint of its own, so that a full queue rolls the batch back without failing the operation.
-        const result = this.ctx.storage.transactionSync(() => {
-          const result = enqueue(ctx, batch);
-          // Counted after the insert so that duplicates (which store nothing) do not count.
-          full = maxDepth !== null && depth + result.stored > maxDepth;
-          if (full) throw new Error("queue full");
-          return result;
-        });
+    let full: QueueFull | null = null;
+    let outcome: ReturnType<typeof enqueue> | "unconfigured" | undefined;
+    try {
+      // Depth is read inside the group, so that it counts the enqueues that ran before in it.
+      outcome = await this.commits.run(() => {
+        if (this.deleted) return "unconfigured" as const;
+        // The batch's own reservation held its room until now; from here its rows count instead.
+        if (reservation !== undefined) this.depth.release(reservation);
+        const depth = maxDepth === null ? 0 : this.depth.used(ctx.now);
+        const result = enqueue(ctx, batch);
+        // Counted after the insert so that duplicates (which store nothing) do not count.
+        if (maxDepth !== null && depth + result.stored > maxDepth) throw new QueueFull(depth); // rolls the batch back
         this.depth.add(result.stored);
         if (result.stored > 0) this.mayDeliver = true;
         return result;
-      } catch (err) {
-        if (full) return { full: depth };
-        throw err;
-      }
-    });
+      });
+    } catch (err) {
+      if (!(err instanceof QueueFull)) throw err;
+      full = err;
+    }
     if (outcome === "unconfigured") return { ok: false, code: "UNCONFIGURED" };
-    if ("full" in outcome) {
-      return { ok: false, code: "QUEUE_FULL", depth: outcome.full, maxDepth: maxDepth!, retryAfterMs: retryAfterFullMs(limitShares(this.config, this.place), batch.count) };
+    if (full || !outcome) {
+      return { ok: false, code: "QUEUE_FULL", depth: full?.depth ?? 0, maxDepth: maxDepth!, retryAfterMs: retryAfterFullMs(limitShares(this.config, this.place), batch.count) };
     }
     if (outcome.stored > 0) {
       await this.wakeBy(Math.min(outcome.earliestDueAt ?? Infinity, ctx.now + this.config.retentionMs));

@@ -86,6 +86,24 @@ describe("eviction", () => {
     expect(state.alarm).toBe(clock.now() + 30_000);
   });
 
+  it("a lease outlives an eviction: the leased message is not delivered again, its receipt still acks, a stale one does not", async () => {
+    const q = uniqueQueue("evict");
+    await send(q, { messages: [{ body: "leased" }, { body: "ready" }] });
+    const [leased] = await receive(q, { max: 1 });
+    await evict(q);
+    const again = await receive(q, { max: 10 });
+    expect(again.map((m) => m.body)).toEqual(["ready"]);
+    expect(await stats(q)).toMatchObject({ inFlight: 2, ready: 0 });
+    const forged = leased.receipt.replace(/[^.]+$/, "AAAAAAAAAAAAAAAAAAAAAA");
+    expect(await settle(q, "ack", { receipts: [forged] })).toEqual([{ receipt: forged, ok: false, code: "LEASE_LOST" }]);
+    await evict(q);
+    expect(await settle(q, "ack", { receipts: [leased.receipt, again[0].receipt] })).toEqual([
+      { receipt: leased.receipt, ok: true },
+      { receipt: again[0].receipt, ok: true },
+    ]);
+    expect((await inspect(q)).messages).toEqual([]);
+  });
+
   it("finds the leases again after eviction: each ends on time, an extended one later, and maxInFlight still counts them", async () => {
     const q = uniqueQueue("evict");
     expect((await call("PUT", `/v1/queues/${q}`, { maxInFlight: 2 })).status).toBe(201);

@@ -33,7 +33,7 @@ export class GroupCommit {
     private readonly storage: DurableObjectStorage,
     private readonly hooks: {
       onRollback?: () => void;
-      onOpRollback?: () => void;
+      onOpRollback?: (error: unknown) => void;
       settle?: () => (() => void) | null;
     } = {},
   ) {}
@@ -60,7 +60,7 @@ export class GroupCommit {
               try {
                 return { ok: true, value: this.storage.transactionSync(op.run) };
               } catch (error) {
-                this.hooks.onOpRollback?.();
+                this.hooks.onOpRollback?.(error);
                 return { ok: false, error };
               }
             }),
@@ -91,7 +91,7 @@ export class GroupCommit {
     try {
       return this.storage.transactionSync(settle);
     } catch (error) {
-      this.hooks.onOpRollback?.();
+      this.hooks.onOpRollback?.(error);
       logEvent("internal_error", { during: "group settle", error: String(error) });
       return null;
     }

@@ -46,7 +46,7 @@ export function sweep(ctx: OpContext): { retried: number; deadLettered: number; 
 
 /**
  * Expired leases only: run before every receive too, so it is free when no
- * lease has ended (the lease clock answers from memory). The backoff of an
+ * lease has ended (the leases answer from memory). The backoff of an
  * expired lease runs from its end (`failedAt`), not from this sweep.
  */
 export function sweepExpiredLeases(ctx: OpContext): { retried: number; deadLettered: number } {
