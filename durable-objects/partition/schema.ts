@@ -14,10 +14,10 @@ const MIGRATIONS: readonly string[] = [
     attributes TEXT,                        -- JSON object text, or NULL
     group_id TEXT,
     dedup_id TEXT,
-    visible_at INTEGER NOT NULL,            -- ms; ready when no lease and visible_at <= now;
-                                            -- for a leased message, when its lease ends
-    attempts INTEGER NOT NULL DEFAULT 0,    -- deliveries so far
-    lease_token TEXT,                       -- set while leased; fences ack/nack/extend
+    visible_at INTEGER NOT NULL,            -- ms; ready when not leased and visible_at <= now
+                                            -- (before migration 4, a leased message's lease end)
+    attempts INTEGER NOT NULL DEFAULT 0,    -- failed deliveries (before migration 4: all deliveries)
+    lease_token TEXT,                       -- before migration 4, set while leased; NULL since
     enqueued_at INTEGER NOT NULL,
     first_delivered_at INTEGER,
     last_error TEXT
@@ -99,10 +99,13 @@ const MIGRATIONS: readonly string[] = [
   SET count = count - COALESCE((SELECT SUM(c.count) FROM counters c WHERE c.name = counter_totals.name), 0);
   `,
   // 4: a receive writes one lease row, not a row per message (partition/leases.ts).
-  // A message row now changes only when the message ends or fails: \`attempts\`
+  // A message row now changes only when the message ends or fails: `attempts`
   // counts the deliveries that ended without an ack, and a leased message is
   // on its (attempts + 1)th. Leases taken before this move to the new table
-  // with the delivery they are on taken off \`attempts\`.
+  // with the delivery they are on taken off `attempts`. `lease_token` stays,
+  // always NULL from here on, and `delivered_at` stays unused: dropping a
+  // column rewrites every row of the table, in the constructor of a partition
+  // that may hold millions (messages_delayed still names lease_token).
   `
   CREATE TABLE leases (
     token TEXT PRIMARY KEY,                 -- the receive's lease token (in every receipt)
@@ -112,12 +115,8 @@ const MIGRATIONS: readonly string[] = [
   INSERT INTO leases (token, delivered_at, items)
   SELECT lease_token, MAX(delivered_at), json_group_array(json_array(seq, visible_at))
   FROM messages WHERE lease_token IS NOT NULL GROUP BY lease_token;
-  UPDATE messages SET attempts = attempts - 1, visible_at = enqueued_at WHERE lease_token IS NOT NULL;
-  DROP INDEX messages_delayed;
-  ALTER TABLE messages DROP COLUMN lease_token;
-  ALTER TABLE messages DROP COLUMN delivered_at;
-  -- Delayed and retrying messages by due time: the next alarm (wakes long-polls).
-  CREATE INDEX messages_delayed ON messages(visible_at) WHERE visible_at > enqueued_at;
+  UPDATE messages SET attempts = attempts - 1, visible_at = enqueued_at, lease_token = NULL
+  WHERE lease_token IS NOT NULL;
   `,
 ];
 

@@ -75,11 +75,13 @@ function oldestUnleased({ sql, leases }: OpContext): number | null {
  */
 export function nextDueAt(ctx: OpContext): number | null {
   const { sql, config, now, leases } = ctx;
-  // A delayed message is never leased: only a visible one can be.
+  // A delayed message is never leased: only a visible one can be. (lease_token is
+  // always NULL since migration 4; naming it lets the partial index answer.)
   const row = sql
     .exec<{ delayed: number | null; dedup: number | null }>(
       `SELECT
-         (SELECT MIN(visible_at) FROM messages WHERE visible_at > enqueued_at AND visible_at > ?) AS delayed,
+         (SELECT MIN(visible_at) FROM messages
+            WHERE lease_token IS NULL AND visible_at > enqueued_at AND visible_at > ?) AS delayed,
          (SELECT MIN(expires_at) FROM dedup) AS dedup`,
       now,
     )
