@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
 import { FIXTURE_STATS, buildFixture, expectUntouched, inspect, useFakeClock, whereIs } from "./fixture";
-import { receive, send, settle, stats, uniqueQueue } from "./helpers";
+import { partition, receive, send, settle, stats, uniqueQueue } from "./helpers";
 
 const clock = useFakeClock();
 
@@ -231,5 +231,40 @@ describe("extend", () => {
     const [r] = await settle(fx.queue, "extend", { receipts: [fx.leasedReceipt], visibilityTimeoutMs: 3_600_000 });
     expect(r.ok).toBe(true);
     expectUntouched(before, await inspect(fx.queue), [fx.ids.leased]);
+  });
+});
+
+describe("one receive's lease, settled in parts", () => {
+  it("nack, extend, release and ack each end or move only their own messages; the rest stay leased until the last goes", async () => {
+    const q = uniqueQueue("parts");
+    await send(q, { messages: ["a", "b", "c", "d"].map((body) => ({ body })) });
+    const [a, b, c, d] = await receive(q, { max: 4, visibilityTimeoutMs: 10_000 });
+    const leaseOf = async (id: string) => (await inspect(q)).messages.find((m) => m.id === id);
+
+    await settle(q, "nack", { receipts: [a.receipt], delayMs: 60_000 });
+    expect(await leaseOf(a.id)).toMatchObject({ lease_token: null, attempts: 1, visible_at: clock.now() + 60_000 });
+    await settle(q, "extend", { receipts: [b.receipt], visibilityTimeoutMs: 30_000 });
+    expect(await leaseOf(b.id)).toMatchObject({ lease_ends_at: clock.now() + 30_000 });
+    expect(await leaseOf(c.id)).toMatchObject({ lease_ends_at: clock.now() + 10_000 });
+    // What a long-poll Worker does for a consumer that left (no HTTP route): the lease given back.
+    await partition(q).releaseLeases([{ seq: c.seq, token: c.receipt.split(".")[2] }]);
+    expect(await leaseOf(c.id)).toMatchObject({ lease_token: null, attempts: 0 });
+    expect(await stats(q)).toMatchObject({ inFlight: 2, ready: 1, delayed: 1 });
+
+    // The released message is delivered again, as its first attempt; the held ones are not.
+    const again = await receive(q, { max: 10 });
+    expect(again.map((m) => [m.id, m.attempts])).toEqual([[c.id, 1]]);
+
+    // d's lease ends on its own, b's (extended) does not.
+    clock.advance(10_000);
+    await settle(q, "ack", { receipts: [again[0].receipt] });
+    expect(await settle(q, "ack", { receipts: [d.receipt, b.receipt] })).toEqual([
+      { receipt: d.receipt, ok: false, code: "LEASE_LOST" },
+      { receipt: b.receipt, ok: true },
+    ]);
+    expect(await stats(q)).toMatchObject({ inFlight: 1 });
+    expect(await receive(q, { max: 10 })).toEqual([]); // d waits out its backoff
+    expect(await leaseOf(d.id)).toMatchObject({ lease_token: null, attempts: 1, last_error: "lease expired" });
+    expect(await stats(q)).toMatchObject({ inFlight: 0, delayed: 2 });
   });
 });
