@@ -286,10 +286,8 @@ export interface DeadLetterPage {
 /** The health of a queue at a glance. */
 export type QueueStatus = "ok" | "growing" | "failing";
 
-/** What happened to a queue's messages in one minute. */
-export interface MinuteStats {
-  /** Start of the minute, ms since the epoch. */
-  minute: number;
+/** Counts since the queue was created. */
+export interface CounterTotals {
   enqueued: number;
   delivered: number;
   acked: number;
@@ -298,18 +296,14 @@ export interface MinuteStats {
   deadLettered: number;
   /** Deleted by a purge. */
   purged: number;
-  /** Messages stored (ready, delayed, in flight) at the end of the minute (now, for the current one). */
-  depth: number;
 }
 
-/** Counts since the queue was created. */
-export interface CounterTotals {
-  enqueued: number;
-  delivered: number;
-  acked: number;
-  retried: number;
-  deadLettered: number;
-  purged: number;
+/** What happened to a queue's messages in one minute: the same counts, for that minute. */
+export interface MinuteStats extends CounterTotals {
+  /** Start of the minute, ms since the epoch. */
+  minute: number;
+  /** Messages stored (ready, delayed, in flight) at the end of the minute (now, for the current one). */
+  depth: number;
 }
 
 /** Latency percentiles in ms, estimated from log-spaced histograms (within 19 %); null without acks. */

@@ -1,5 +1,5 @@
 import type { DeadLetterReason } from "../../client/protocol";
-import { pageOf } from "./page";
+import { pageAfter } from "./page";
 import type { StoredDeadLetter } from "./types";
 import { bump } from "./counters";
 
@@ -58,15 +58,14 @@ export function listDeadLetters(
   afterSeq: number,
   limit: number,
 ): { deadLetters: StoredDeadLetter[]; next: number | null } {
-  const rows = sql
-    .exec<DeadLetterRow>(
-      `SELECT dl_seq, id, body, attributes, group_id, attempts, reason, last_error, enqueued_at, dead_lettered_at
-       FROM dead_letters WHERE dl_seq > ? ORDER BY dl_seq LIMIT ?`,
-      afterSeq,
-      limit + 1,
-    )
-    .toArray();
-  const { page, next } = pageOf(rows, limit, (r) => r.dl_seq);
+  const { page, next } = pageAfter<DeadLetterRow>(
+    sql,
+    `SELECT dl_seq, id, body, attributes, group_id, attempts, reason, last_error, enqueued_at, dead_lettered_at
+     FROM dead_letters WHERE dl_seq > ? ORDER BY dl_seq LIMIT ?`,
+    afterSeq,
+    limit,
+    (r) => r.dl_seq,
+  );
   return {
     deadLetters: page.map((r) => ({
       id: r.id,

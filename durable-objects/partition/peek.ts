@@ -1,5 +1,5 @@
 import type { MessageState } from "../../client/protocol";
-import { pageOf } from "./page";
+import { pageAfter } from "./page";
 import type { Leases } from "./leases";
 import type { MessageRow } from "./types";
 
@@ -25,15 +25,14 @@ export function peek(
   limit: number,
   now: number,
 ): { messages: PeekedRow[]; next: number | null } {
-  const rows = sql
-    .exec<MessageRow>(
-      `SELECT seq, id, body, attributes, group_id, attempts, visible_at, enqueued_at, last_error
-       FROM messages WHERE seq > ? ORDER BY seq LIMIT ?`,
-      afterSeq,
-      limit + 1,
-    )
-    .toArray();
-  const { page, next } = pageOf(rows, limit, (r) => r.seq);
+  const { page, next } = pageAfter<MessageRow>(
+    sql,
+    `SELECT seq, id, body, attributes, group_id, attempts, visible_at, enqueued_at, last_error
+     FROM messages WHERE seq > ? ORDER BY seq LIMIT ?`,
+    afterSeq,
+    limit,
+    (r) => r.seq,
+  );
   return {
     messages: page.map((r) => {
       // A lease that has ended stays in flight until the next sweep or receive takes it back.
