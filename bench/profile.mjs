@@ -1,17 +1,21 @@
-// npm run bench:profile [-- enqueue|batch|drain|w4] : where the time goes.
+// npm run bench:profile [-- enqueue|batch|drain|w4|w4-alloc] : where the time goes.
 // Runs edgeq with workerd's inspector on, drives one workload for a few
 // seconds while V8's sampling profiler runs in the worker's isolate (the
 // Worker and its Durable Objects share it), and prints self time by function
 // and by source file, and the longest stretches the isolate spent in one
 // function (a garbage collection pause shows there). `w4` runs the W4
-// workload (long-poll end to end) and also samples the isolate's heap.
+// workload (long-poll end to end) and also samples the isolate's heap;
+// `w4-alloc` runs it under V8's sampling heap profiler instead and prints
+// who allocates (objects that garbage collection took included).
 // A development aid for BENCHMARKS.md, not a benchmark.
 import { readFileSync, rmSync } from "node:fs";
 import { AUTH, buildWorker, startServer, stopServer, tempDir } from "./harness.mjs";
 import { closedLoop, request } from "./http.mjs";
 import { body, drain, w4 } from "./workloads.mjs";
 
-const which = process.argv[2] ?? "enqueue";
+const arg = process.argv[2] ?? "enqueue";
+const alloc = arg.endsWith("-alloc");
+const which = alloc ? arg.slice(0, -"-alloc".length) : arg;
 const PORT = 9300 + Math.floor(Math.random() * 500);
 const bundle = process.env.EDGEQ_BUNDLE ?? buildWorker();
 const persist = tempDir("edgeq-profile-");
@@ -66,6 +70,35 @@ if (which === "drain") {
   workloads.drain = () => drain(server, "p", { consumers: 4, total: 10_000, timeoutMs: 60_000 });
 }
 await send("p", { body: "warm" });
+if (alloc) {
+  await cdp("HeapProfiler.enable");
+  await cdp("HeapProfiler.startSampling", {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  const result = await workloads[which]();
+  const { profile } = await cdp("HeapProfiler.stopSampling");
+  ws.close();
+  await stopServer(server);
+  rmSync(persist, { recursive: true, force: true });
+  const bySite = new Map();
+  let total = 0;
+  const walk = (node) => {
+    const f = node.callFrame;
+    const k = `${f.functionName || "(anonymous)"} ${f.url.split("/").pop()}:${f.lineNumber + 1}`;
+    total += node.selfSize;
+    bySite.set(k, (bySite.get(k) ?? 0) + node.selfSize);
+    node.children.forEach(walk);
+  };
+  walk(profile.head);
+  console.log(`${which}: ${Math.round(result.perSec)} msg/s; ${(total / 1e6).toFixed(1)} MB allocated (sampled)`);
+  console.log("\nallocated by function (objects since collected included):");
+  for (const [k, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
+    console.log(`${((100 * bytes) / total).toFixed(1).padStart(5)}% ${k}`);
+  }
+  process.exit(0);
+}
 await cdp("Profiler.enable");
 await cdp("Profiler.setSamplingInterval", { interval: 200 });
 await cdp("Profiler.start");
