@@ -29,7 +29,7 @@ describe("leases", () => {
       leases.take("a", [1, 2], 100, 1_000);
       leases.take("b", [3], 150, 500);
       leases.extend([{ seq: 2, token: "a" }], 2_000);
-      leases.end([{ seq: 1, token: "a" }]);
+      leases.end([{ seq: 1, token: "a" }], false);
       expect(table(sql)).toEqual([
         ["a", [[2, 2_000]]],
         ["b", [[3, 500]]],
@@ -43,7 +43,7 @@ describe("leases", () => {
         expect(l.endOf(3)).toBe(500);
         expect(JSON.parse(l.seqsJson).sort()).toEqual([2, 3]);
       }
-      leases.end([{ seq: 2, token: "a" }, { seq: 3, token: "b" }]);
+      leases.end([{ seq: 2, token: "a" }, { seq: 3, token: "b" }], false);
       expect(table(sql)).toEqual([]);
       expect(leases.inFlight).toBe(0);
       expect(leases.nextEnd).toBeNull();
@@ -61,11 +61,11 @@ describe("leases", () => {
       expect(leases.ended(400)).toEqual([{ seq: 2, token: "a", endedAt: 400, deliveredAt: 0 }]);
       // Reported until the caller ends it (its operation may yet roll back).
       expect(leases.ended(500).map((l) => l.seq)).toEqual([2]);
-      leases.end([{ seq: 2, token: "a" }]);
+      leases.end([{ seq: 2, token: "a" }], false);
       expect(leases.ended(999)).toEqual([]);
       expect(leases.nextEnd).toBe(1_000);
       expect(leases.ended(1_000).map((l) => l.seq)).toEqual([3]);
-      leases.end([{ seq: 3, token: "a" }]);
+      leases.end([{ seq: 3, token: "a" }], false);
       expect(leases.ended(2_999)).toEqual([]);
       expect(leases.ended(3_000).map((l) => l.seq)).toEqual([1]);
     });
@@ -75,7 +75,7 @@ describe("leases", () => {
     await withMessages((sql) => {
       const leases = new Leases(sql);
       leases.take("a", [1], 0, 1_000);
-      leases.end([{ seq: 1, token: "old" }]);
+      leases.end([{ seq: 1, token: "old" }], false);
       leases.extend([{ seq: 1, token: "old" }], 9_000);
       expect(table(sql)).toEqual([["a", [[1, 1_000]]]]);
       // A rolled-back operation: the table lost its row, memory still has it until reset.
@@ -84,6 +84,29 @@ describe("leases", () => {
       leases.reset();
       expect(leases.inFlight).toBe(0);
       expect(leases.held(1, "a")).toBeNull();
+    });
+  });
+
+  it("starts scans after the leased prefix of the queue, and moves it back when a lease ends with its message still stored", async () => {
+    await withMessages((sql) => {
+      sql.exec(`INSERT INTO messages (seq, id, body, visible_at, enqueued_at) VALUES (5, 'm5', '"x"', 0, 0)`); // 4 was acked
+      const leases = new Leases(sql);
+      expect(leases.scanStart()).toEqual({ after: 0, rest: "[]" });
+      leases.take("a", [1, 3], 0, 1_000);
+      // 1 is leased, 2 is not: the prefix ends at 1, and 3 is excluded one by one.
+      expect(leases.scanStart()).toEqual({ after: 1, rest: "[3]" });
+      leases.take("b", [2, 5], 0, 1_000);
+      // 1, 2, 3 leased, 4 gone, 5 leased: all of it.
+      expect(leases.scanStart()).toEqual({ after: 5, rest: "[]" });
+      // A nack (the message stays): the prefix ends before it.
+      leases.end([{ seq: 2, token: "b" }], true);
+      expect(leases.scanStart()).toEqual({ after: 1, rest: "[3,5]" });
+      // An ack (the message goes): nothing unleased appears, the prefix holds and grows past the gap.
+      sql.exec("DELETE FROM messages WHERE seq = 1");
+      leases.end([{ seq: 1, token: "a" }], false);
+      expect(leases.scanStart()).toEqual({ after: 1, rest: "[3,5]" });
+      sql.exec("DELETE FROM messages WHERE seq = 2");
+      expect(leases.scanStart()).toEqual({ after: 5, rest: "[]" });
     });
   });
 

@@ -16,7 +16,7 @@ export function ack({ sql, now, leases }: OpContext, refs: LeaseRef[]): { outcom
       .toArray();
     bump(sql, now, "acked", current.size);
     recordLatencies(sql, now, deleted.map((m) => ({ enqueuedAt: m.enqueuedAt, deliveredAt: current.get(m.seq)!.deliveredAt })));
-    leases.end([...current].map(([seq, { token }]) => ({ seq, token })));
+    leases.end([...current].map(([seq, { token }]) => ({ seq, token })), false);
   }
   return { outcomes, acked: current.size };
 }

@@ -45,6 +45,12 @@ export class Leases {
   private seqsText: string | null = null;
   /** No lease ends before this: lets `ended` answer the common "none yet" without a walk. */
   private earliest = -Infinity;
+  /**
+   * Every stored message with a seq up to this is leased (0 says nothing).
+   * Leases only ever make it truer; a lease that ends with its message still
+   * stored (nack, lease end, release) moves it below that seq.
+   */
+  private prefix = 0;
 
   constructor(private readonly sql: SqlStorage) {}
 
@@ -64,6 +70,7 @@ export class Leases {
       this.tokenBySeq = tokenBySeq;
       this.seqsText = null;
       this.earliest = -Infinity;
+      this.prefix = 0;
     }
     return this.byToken;
   }
@@ -74,6 +81,7 @@ export class Leases {
     this.tokenBySeq = new Map();
     this.seqsText = null;
     this.earliest = -Infinity;
+    this.prefix = 0;
   }
 
   /** Leases `seqs` under `token` from `deliveredAt` until `endsAt`: one row. */
@@ -95,6 +103,12 @@ export class Leases {
     return lease && endsAt !== undefined ? { endsAt, deliveredAt: lease.deliveredAt } : null;
   }
 
+  /** Whether a lease holds `seq` (ended or not). */
+  has(seq: number): boolean {
+    this.load();
+    return this.tokenBySeq.has(seq);
+  }
+
   /** When the lease on `seq` ends; undefined when it is not leased. */
   endOf(seq: number): number | undefined {
     const all = this.load();
@@ -108,11 +122,40 @@ export class Leases {
     return this.tokenBySeq.size;
   }
 
-  /** The leased seqs as a JSON array, for `seq NOT IN (SELECT value FROM json_each(?))`. */
+  /** The leased seqs as a JSON array, for `seq NOT IN (SELECT value FROM json_each(?))` (stats, purge). */
   get seqsJson(): string {
     this.load();
     this.seqsText ??= JSON.stringify([...this.tokenBySeq.keys()]);
     return this.seqsText;
+  }
+
+  /**
+   * Where a scan for unleased messages in `seq` order may start: `after`,
+   * a seq up to which every stored message is leased, and `rest`, the
+   * leased seqs above it as a JSON array, to exclude in SQL
+   * (`m.seq > after AND m.seq NOT IN (SELECT value FROM json_each(rest))`).
+   *
+   * Messages are mostly leased oldest first, so the leased ones form a
+   * prefix of the queue: skipping it spares every receive from reading
+   * past it and from excluding every leased seq one by one (with 10,000 in
+   * flight that made a receive three times slower than a scan of the rows).
+   * The prefix is found by seeking to the next stored seq and walking the
+   * leased seqs that follow it, from where the last call stopped.
+   */
+  scanStart(): { after: number; rest: string } {
+    this.load();
+    let after = this.prefix;
+    for (let seeks = 0; seeks < 16; seeks++) {
+      const next = this.sql.exec<{ seq: number | null }>("SELECT MIN(seq) AS seq FROM messages WHERE seq > ?", after).one().seq;
+      if (next === null || !this.tokenBySeq.has(next)) break;
+      after = next;
+      while (this.tokenBySeq.has(after + 1)) after += 1; // a leased seq is a stored one
+    }
+    this.prefix = after;
+    if (after === 0) return { after, rest: this.seqsJson };
+    const rest: number[] = [];
+    for (const seq of this.tokenBySeq.keys()) if (seq > after) rest.push(seq);
+    return { after, rest: JSON.stringify(rest) };
   }
 
   /** The earliest time a lease may end (never later than it does); null with no leases. */
@@ -147,8 +190,10 @@ export class Leases {
    * These leases are over (ack, nack, release, lease end, dead letter): each
    * receive's row loses them, and goes when it holds none. Refs whose lease
    * is not held are skipped. Two statements at most, whatever the count.
+   * `stayStored`: their messages stay (a nack, a lease end, a release), so
+   * they are no longer part of a leased prefix (`scanStart`).
    */
-  end(refs: Iterable<LeaseRef>): void {
+  end(refs: Iterable<LeaseRef>, stayStored: boolean): void {
     const all = this.load();
     const gone = new Map<string, Set<number>>();
     for (const { seq, token } of refs) {
@@ -181,6 +226,7 @@ export class Leases {
         this.tokenBySeq.delete(seq);
       }
       if (lease.ends.size === 0) all.delete(token);
+      if (stayStored) for (const seq of seqs) this.prefix = Math.min(this.prefix, seq - 1);
     }
     this.seqsText = null;
   }

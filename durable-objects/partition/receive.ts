@@ -7,25 +7,23 @@ export function newLeaseToken(): string {
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+/** Not leased: `?1` and `?2` are the scan start of `Leases.scanStart()`. */
+const UNLEASED = "m.seq > ?1 AND m.seq NOT IN (SELECT value FROM json_each(?2))";
+
 /**
- * Deliverable now: visible, not leased, and first of its group (no earlier
- * message of the group is still stored, whatever its state). `?1` is now,
- * `?2` the leased seqs (`Leases.seqsJson`).
+ * Deliverable now: not leased, visible, and first of its group (no earlier
+ * message of the group is still stored, whatever its state). `?3` is now.
  */
-const READY = `m.visible_at <= ?1 AND m.seq NOT IN (SELECT value FROM json_each(?2))
+const READY = `${UNLEASED} AND m.visible_at <= ?3
   AND (m.group_id IS NULL OR NOT EXISTS (
         SELECT 1 FROM messages g WHERE g.group_id = m.group_id AND g.seq < m.seq))`;
 
 /** How many messages a receive could lease now, counting no further than `limit`. */
 export function countReady({ sql, now, leases }: OpContext, limit: number): number {
   if (limit <= 0) return 0;
+  const { after, rest } = leases.scanStart();
   return sql
-    .exec<{ n: number }>(
-      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages m WHERE ${READY} LIMIT ?3)`,
-      now,
-      leases.seqsJson,
-      limit,
-    )
+    .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages m WHERE ${READY} LIMIT ?4)`, after, rest, now, limit)
     .one().n;
 }
 
@@ -46,18 +44,20 @@ export function receive(
   visibilityTimeoutMs: number,
 ): LeasedMessage[] {
   if (max <= 0) return [];
-  const token = newLeaseToken();
-  const leaseExpiresAt = now + visibilityTimeoutMs;
+  const { after, rest } = leases.scanStart();
   const rows = sql
     .exec<Pick<MessageRow, "seq" | "id" | "body" | "attributes" | "attempts" | "enqueued_at" | "group_id">>(
       `SELECT seq, id, body, attributes, attempts, enqueued_at, group_id FROM messages m
-       WHERE ${READY} ORDER BY m.seq LIMIT ?3`,
+       WHERE ${READY} ORDER BY m.seq LIMIT ?4`,
+      after,
+      rest,
       now,
-      leases.seqsJson,
       max,
     )
     .toArray();
   if (rows.length === 0) return [];
+  const token = newLeaseToken();
+  const leaseExpiresAt = now + visibilityTimeoutMs;
   leases.take(token, rows.map((r) => r.seq), now, leaseExpiresAt);
   bump(sql, now, "delivered", rows.length);
   return rows.map((r) => ({
@@ -72,4 +72,27 @@ export function receive(
     leaseExpiresAt,
     groupId: r.group_id,
   }));
+}
+
+/**
+ * The first `limit` (-1: all) unleased messages in `seq` order, only those
+ * enqueued by `until` when it is not null: `columns` of each.
+ */
+export function unleased<R extends Record<string, SqlStorageValue>>(
+  { sql, leases }: OpContext,
+  columns: string,
+  until: number | null,
+  limit: number,
+): R[] {
+  const { after, rest } = leases.scanStart();
+  return sql
+    .exec<R>(
+      `SELECT ${columns} FROM messages m WHERE ${UNLEASED} AND (?3 IS NULL OR m.enqueued_at <= ?3)
+       ORDER BY m.seq LIMIT ?4`,
+      after,
+      rest,
+      until,
+      limit,
+    )
+    .toArray();
 }

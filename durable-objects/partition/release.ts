@@ -12,6 +12,6 @@ import { checkLeases } from "./leases";
  */
 export function release({ sql, now, leases }: OpContext, refs: LeaseRef[]): { outcomes: LeaseOutcome[]; released: number } {
   const { current, outcomes } = checkLeases(sql, leases, refs, now);
-  leases.end([...current].map(([seq, { token }]) => ({ seq, token })));
+  leases.end([...current].map(([seq, { token }]) => ({ seq, token })), true);
   return { outcomes, released: current.size };
 }

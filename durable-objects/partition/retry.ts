@@ -48,6 +48,6 @@ export function retryOrDeadLetter(
     bump(sql, now, "retried", retry.length);
   }
   deadLetter(sql, dead, "max_attempts", lastError, now);
-  leases.end([...failed].map(([seq, { token }]) => ({ seq, token })));
+  leases.end([...failed].map(([seq, { token }]) => ({ seq, token })), true);
   return { retried: retry.length, deadLettered: dead.length, earliestDueAt };
 }

@@ -2,6 +2,7 @@ import type { OpContext } from "./types";
 import { pruneCounters } from "./counters";
 import { pruneLatency } from "./latency";
 import { deadLetter } from "./dead-letter";
+import { unleased } from "./receive";
 import { retryOrDeadLetter } from "./retry";
 
 export const LEASE_EXPIRED_ERROR = "lease expired";
@@ -18,7 +19,7 @@ export const LEASE_EXPIRED_ERROR = "lease expired";
  * - dedup ids, counters and latency histograms past their window are forgotten.
  */
 export function sweep(ctx: OpContext): { retried: number; deadLettered: number; expired: number } {
-  const { sql, config, now, leases } = ctx;
+  const { sql, config, now } = ctx;
   const { retried, deadLettered } = sweepExpiredLeases(ctx);
 
   let expired = 0;
@@ -27,14 +28,7 @@ export function sweep(ctx: OpContext): { retried: number; deadLettered: number; 
   // whether anything is old enough before any scan.
   const oldest = oldestUnleased(ctx);
   if (oldest !== null && oldest <= cutoff) {
-    const dying = sql
-      .exec<{ seq: number }>(
-        "SELECT seq FROM messages WHERE enqueued_at <= ? AND seq NOT IN (SELECT value FROM json_each(?))",
-        cutoff,
-        leases.seqsJson,
-      )
-      .toArray()
-      .map((r) => ({ seq: r.seq, deliveredAt: null }));
+    const dying = unleased<{ seq: number }>(ctx, "m.seq", cutoff, -1).map((r) => ({ seq: r.seq, deliveredAt: null }));
     expired = deadLetter(sql, dying, "expired", null, now);
   }
 
@@ -58,13 +52,8 @@ export function sweepExpiredLeases(ctx: OpContext): { retried: number; deadLette
 }
 
 /** When the first unleased message in `seq` order was enqueued (the oldest: see the retention sweep); null when none is. */
-function oldestUnleased({ sql, leases }: OpContext): number | null {
-  const row = sql
-    .exec<{ enqueued_at: number }>(
-      "SELECT enqueued_at FROM messages WHERE seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT 1",
-      leases.seqsJson,
-    )
-    .toArray()[0];
+function oldestUnleased(ctx: OpContext): number | null {
+  const [row] = unleased<{ enqueued_at: number }>(ctx, "m.enqueued_at", null, 1);
   return row?.enqueued_at ?? null;
 }
 
