@@ -51,6 +51,7 @@ for (let run = 1; run <= runs; run++) {
       ["W5", () => W.w5?.(server, T, lim) ?? []],
       ["W6", () => W.w6?.(server, T, lim) ?? []],
       ["W7", () => W.w7(server, T, lim)],
+      ["W8", () => W.w8(server, T)],
     ]) {
       if (!want(name)) continue;
       console.error(`bench: run ${run}/${runs}: ${name}`);

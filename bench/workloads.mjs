@@ -1,4 +1,5 @@
-// The workloads of issue 7 (W1-W7) and the limits they are compared with.
+// The workloads of issue 7 (W1-W7) and the limits they are compared with;
+// W8 (receive cost with many messages in flight) is edgeq's own.
 // Each function takes the running server and a time scale (1 for the full
 // run, less for --quick) and returns result rows:
 //   { workload, case, value, unit, p50?, p95?, p99?, limit?, limitValue?, ratio?, note? }
@@ -483,6 +484,52 @@ export async function w6(server, T, lim) {
     };
     rows.push(...(await w2(server, T, lim, { partitions, workload: "W6", queue: await make() })));
     rows.push(...(await w3(server, T, lim, { partitions, workload: "W6", makeQueue: make, consumerCounts: [4] })));
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------- W8
+
+/**
+ * What a receive costs as messages pile up in flight (not a workload of
+ * issue 7): a backlog, then receives of 100 with long leases and no acks,
+ * one at a time; the median time of 20 receives at three in-flight counts.
+ * Before the last, the oldest message is nacked with a long delay, so that
+ * it waits at the head of the queue, unleased, ahead of the leased ones.
+ */
+export async function w8(server, T) {
+  const q = api(server);
+  const queue = freshQueue("w8");
+  const steps = [0, Math.round(10_000 * T), Math.round(20_000 * T)];
+  const backlog = steps[2] + 2_000;
+  for (let n = 0; n < backlog; n += 100) expectStatus(await q.send(queue, batchOf(100, n)), 201, "enqueue");
+  const receiveMs = async () => {
+    const res = expectStatus(await q.receive(queue, { max: 100, visibilityTimeoutMs: 3_600_000 }), 200, "receive");
+    if (res.messages.length !== 100) throw new Error(`W8: a receive got ${res.messages.length} of 100`);
+    return res;
+  };
+  const rows = [];
+  let inFlight = 0;
+  let oldest = null;
+  for (const at of steps) {
+    for (; inFlight < at; inFlight += 100) oldest ??= (await receiveMs()).messages[0].receipt;
+    const retrying = at === steps[2] && oldest !== null;
+    if (retrying) expectStatus(await q.nack(queue, [oldest], { delayMs: 3_600_000 }), 200, "nack");
+    const ms = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now();
+      await receiveMs();
+      ms.push(performance.now() - t0);
+      inFlight += 100;
+    }
+    ms.sort((a, b) => a - b);
+    rows.push({
+      workload: "W8",
+      case: `receive 100 with ${at.toLocaleString("en-US")} in flight${retrying ? ", the oldest retrying" : ""}`,
+      value: percentile(ms, 50),
+      unit: "ms",
+      note: `20 receives, one at a time, leases of an hour, nothing acked`,
+    });
   }
   return rows;
 }

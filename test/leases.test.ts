@@ -87,26 +87,36 @@ describe("leases", () => {
     });
   });
 
-  it("starts scans after the leased prefix of the queue, and moves it back when a lease ends with its message still stored", async () => {
+  it("starts scans after the leased prefix of the queue, with the unleased messages inside it as holes", async () => {
     await withMessages((sql) => {
       sql.exec(`INSERT INTO messages (seq, id, body, visible_at, enqueued_at) VALUES (5, 'm5', '"x"', 0, 0)`); // 4 was acked
       const leases = new Leases(sql);
-      expect(leases.scanStart()).toEqual({ after: 0, rest: "[]" });
+      // Nothing leased: no prefix, however many messages wait.
+      expect(leases.scanStart()).toEqual({ holes: "[]", after: 0, rest: "[]" });
+      // 1 and 3 leased, 2 between them: a hole; 5 is unleased with nothing leased after it: the prefix ends at 3.
       leases.take("a", [1, 3], 0, 1_000);
-      // 1 is leased, 2 is not: the prefix ends at 1, and 3 is excluded one by one.
-      expect(leases.scanStart()).toEqual({ after: 1, rest: "[3]" });
+      expect(leases.scanStart()).toEqual({ holes: "[2]", after: 3, rest: "[]" });
+      // 2 and 5 leased: no hole, the prefix passes the gap where 4 was.
       leases.take("b", [2, 5], 0, 1_000);
-      // 1, 2, 3 leased, 4 gone, 5 leased: all of it.
-      expect(leases.scanStart()).toEqual({ after: 5, rest: "[]" });
-      // A nack (the message stays): the prefix ends before it.
+      expect(leases.scanStart()).toEqual({ holes: "[]", after: 5, rest: "[]" });
+      // A nack (its message stays): a hole again.
       leases.end([{ seq: 2, token: "b" }], true);
-      expect(leases.scanStart()).toEqual({ after: 1, rest: "[3,5]" });
-      // An ack (the message goes): nothing unleased appears, the prefix holds and grows past the gap.
+      expect(leases.scanStart()).toEqual({ holes: "[2]", after: 5, rest: "[]" });
+      // An ack (its message goes): nothing unleased appears.
       sql.exec("DELETE FROM messages WHERE seq = 1");
       leases.end([{ seq: 1, token: "a" }], false);
-      expect(leases.scanStart()).toEqual({ after: 1, rest: "[3,5]" });
-      sql.exec("DELETE FROM messages WHERE seq = 2");
-      expect(leases.scanStart()).toEqual({ after: 5, rest: "[]" });
+      expect(leases.scanStart()).toEqual({ holes: "[2]", after: 5, rest: "[]" });
+      // Two unleased in a row end the prefix; leased seqs past it are excluded one by one.
+      sql.exec(`INSERT INTO messages (seq, id, body, visible_at, enqueued_at) VALUES
+                  (6, 'm6', '"x"', 0, 0), (7, 'm7', '"x"', 0, 0), (8, 'm8', '"x"', 0, 0), (9, 'm9', '"x"', 0, 0)`);
+      leases.take("c", [8], 0, 1_000);
+      expect(leases.scanStart()).toEqual({ holes: "[2]", after: 5, rest: "[8]" });
+      // One unleased between leased ones is a hole.
+      leases.take("d", [6], 0, 1_000);
+      expect(leases.scanStart()).toEqual({ holes: "[2,7]", after: 8, rest: "[]" });
+      // Forgetting memory forgets the prefix too: found again from the rows.
+      leases.reset();
+      expect(leases.scanStart()).toEqual({ holes: "[2,7]", after: 8, rest: "[]" });
     });
   });
 

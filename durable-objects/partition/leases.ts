@@ -38,6 +38,9 @@ export interface EndedLease {
 
 const itemsOf = (ends: Map<number, number>): string => JSON.stringify([...ends]);
 
+/** At most this many holes in the leased prefix; a further one ends the prefix before it. */
+const MAX_HOLES = 32;
+
 export class Leases {
   private byToken: Map<string, Lease> | null = null;
   private tokenBySeq = new Map<number, string>();
@@ -46,11 +49,17 @@ export class Leases {
   /** No lease ends before this: lets `ended` answer the common "none yet" without a walk. */
   private earliest = -Infinity;
   /**
-   * Every stored message with a seq up to this is leased (0 says nothing).
-   * Leases only ever make it truer; a lease that ends with its message still
-   * stored (nack, lease end, release) moves it below that seq.
+   * Every stored message with a seq up to this is leased or in `holes` (0
+   * says nothing): a leased prefix of the queue, see `scanStart`.
    */
   private prefix = 0;
+  /**
+   * Seqs up to `prefix` of messages that may be stored and not leased: a
+   * message that waits for a retry or a delay ahead of leased ones, or whose
+   * lease ended. Kept few (MAX_HOLES); a seq here whose message has gone is
+   * harmless (scans look it up).
+   */
+  private holes = new Set<number>();
 
   constructor(private readonly sql: SqlStorage) {}
 
@@ -71,6 +80,7 @@ export class Leases {
       this.seqsText = null;
       this.earliest = -Infinity;
       this.prefix = 0;
+      this.holes.clear();
     }
     return this.byToken;
   }
@@ -82,6 +92,7 @@ export class Leases {
     this.seqsText = null;
     this.earliest = -Infinity;
     this.prefix = 0;
+    this.holes.clear();
   }
 
   /** Leases `seqs` under `token` from `deliveredAt` until `endsAt`: one row. */
@@ -91,7 +102,10 @@ export class Leases {
     const ends = new Map(seqs.map((seq) => [seq, endsAt]));
     this.sql.exec("INSERT INTO leases (token, delivered_at, items) VALUES (?, ?, ?)", token, deliveredAt, itemsOf(ends));
     all.set(token, { deliveredAt, ends, endsBy: endsAt });
-    for (const seq of seqs) this.tokenBySeq.set(seq, token);
+    for (const seq of seqs) {
+      this.tokenBySeq.set(seq, token);
+      this.holes.delete(seq);
+    }
     this.seqsText = null;
     this.earliest = Math.min(this.earliest, endsAt);
   }
@@ -130,32 +144,64 @@ export class Leases {
   }
 
   /**
-   * Where a scan for unleased messages in `seq` order may start: `after`,
-   * a seq up to which every stored message is leased, and `rest`, the
-   * leased seqs above it as a JSON array, to exclude in SQL
-   * (`m.seq > after AND m.seq NOT IN (SELECT value FROM json_each(rest))`).
+   * Where a scan for unleased messages in `seq` order looks: `holes`, the
+   * seqs up to `after` that may be unleased (a JSON array, in order), then
+   * the messages above `after` but for `rest`, the leased seqs above it (a
+   * JSON array, to exclude in SQL with `NOT IN (SELECT value FROM
+   * json_each(?))`). Every stored message up to `after` is leased or a hole.
    *
    * Messages are mostly leased oldest first, so the leased ones form a
-   * prefix of the queue: skipping it spares every receive from reading
-   * past it and from excluding every leased seq one by one (with 10,000 in
-   * flight that made a receive three times slower than a scan of the rows).
-   * The prefix is found by seeking to the next stored seq and walking the
-   * leased seqs that follow it, from where the last call stopped.
+   * prefix of the queue, with a few holes (a message retrying after a
+   * backoff, one delayed). Skipping the prefix spares every receive from
+   * reading past it and from excluding its leased seqs one by one: with
+   * 10,000 in flight that made a receive three times slower than it was
+   * when it scanned past leased rows. The prefix grows by seeking to the
+   * next stored seq and walking the leased seqs that follow it, from where
+   * the last call stopped.
    */
-  scanStart(): { after: number; rest: string } {
+  scanStart(): { holes: string; after: number; rest: string } {
     this.load();
     let after = this.prefix;
+    const nextStored = (seq: number) =>
+      this.sql.exec<{ seq: number | null }>("SELECT MIN(seq) AS seq FROM messages WHERE seq > ?", seq).one().seq;
     for (let seeks = 0; seeks < 16; seeks++) {
-      const next = this.sql.exec<{ seq: number | null }>("SELECT MIN(seq) AS seq FROM messages WHERE seq > ?", after).one().seq;
-      if (next === null || !this.tokenBySeq.has(next)) break;
+      let next = nextStored(after);
+      if (next === null) break;
+      if (!this.tokenBySeq.has(next)) {
+        // An unleased message is a hole only when leased ones follow it; else the prefix ends here.
+        const following = this.holes.size < MAX_HOLES ? nextStored(next) : null;
+        if (following === null || !this.tokenBySeq.has(following)) break;
+        this.holes.add(next);
+        next = following;
+      }
       after = next;
       while (this.tokenBySeq.has(after + 1)) after += 1; // a leased seq is a stored one
     }
     this.prefix = after;
-    if (after === 0) return { after, rest: this.seqsJson };
     const rest: number[] = [];
     for (const seq of this.tokenBySeq.keys()) if (seq > after) rest.push(seq);
-    return { after, rest: JSON.stringify(rest) };
+    return { holes: JSON.stringify([...this.holes].sort((a, b) => a - b)), after, rest: JSON.stringify(rest) };
+  }
+
+  /** A message up to the prefix is stored and no longer leased: a hole, or the prefix ends before it. */
+  private unleasedInPrefix(seq: number): void {
+    if (seq > this.prefix) return;
+    if (this.holes.size >= MAX_HOLES) {
+      // Forget the holes whose messages have gone first.
+      const stored = new Set(
+        this.sql
+          .exec<{ seq: number }>("SELECT seq FROM messages WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify([...this.holes]))
+          .toArray()
+          .map((r) => r.seq),
+      );
+      for (const hole of this.holes) if (!stored.has(hole)) this.holes.delete(hole);
+    }
+    if (this.holes.size < MAX_HOLES) {
+      this.holes.add(seq);
+      return;
+    }
+    this.prefix = seq - 1;
+    for (const hole of this.holes) if (hole > this.prefix) this.holes.delete(hole);
   }
 
   /** The earliest time a lease may end (never later than it does); null with no leases. */
@@ -226,7 +272,7 @@ export class Leases {
         this.tokenBySeq.delete(seq);
       }
       if (lease.ends.size === 0) all.delete(token);
-      if (stayStored) for (const seq of seqs) this.prefix = Math.min(this.prefix, seq - 1);
+      if (stayStored) for (const seq of seqs) this.unleasedInPrefix(seq);
     }
     this.seqsText = null;
   }

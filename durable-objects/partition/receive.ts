@@ -7,30 +7,68 @@ export function newLeaseToken(): string {
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-/** Not leased: `?1` and `?2` are the scan start of `Leases.scanStart()`. */
-const UNLEASED = "m.seq > ?1 AND m.seq NOT IN (SELECT value FROM json_each(?2))";
-
 /**
- * Deliverable now: not leased, visible, and first of its group (no earlier
- * message of the group is still stored, whatever its state). `?3` is now.
+ * Deliverable now, but for the leases (`unleased` leaves the leased out):
+ * visible, and first of its group (no earlier message of the group is still
+ * stored, whatever its state). `?3` is now.
  */
-const READY = `${UNLEASED} AND m.visible_at <= ?3
+const READY = `m.visible_at <= ?3
   AND (m.group_id IS NULL OR NOT EXISTS (
         SELECT 1 FROM messages g WHERE g.group_id = m.group_id AND g.seq < m.seq))`;
 
+/**
+ * `select` over the first `limit` (-1: all) messages `m` in `seq` order that
+ * no lease holds and that match `where` (SQL whose `?3` is `param`). Two
+ * statements at most (see `Leases.scanStart`): the holes in the leased
+ * prefix of the queue, which all come before the rest, then the messages
+ * after the prefix but for the leased ones among them.
+ */
+export function unleased<R extends Record<string, SqlStorageValue>>(
+  { sql, leases }: OpContext,
+  select: string,
+  where: string,
+  param: SqlStorageValue,
+  limit: number,
+): R[] {
+  if (limit === 0) return [];
+  const { holes, after, rest } = leases.scanStart();
+  const found =
+    holes === "[]"
+      ? []
+      : sql
+          .exec<R>(
+            `${select} FROM messages m WHERE m.seq IN (SELECT value FROM json_each(?1)) AND ${where}
+             ORDER BY m.seq LIMIT ?2`,
+            holes,
+            limit,
+            param,
+          )
+          .toArray();
+  if (found.length === limit) return found;
+  return found.concat(
+    sql
+      .exec<R>(
+        `${select} FROM messages m WHERE m.seq > ?1 AND m.seq NOT IN (SELECT value FROM json_each(?4)) AND ${where}
+         ORDER BY m.seq LIMIT ?2`,
+        after,
+        limit === -1 ? -1 : limit - found.length,
+        param,
+        rest,
+      )
+      .toArray(),
+  );
+}
+
 /** How many messages a receive could lease now, counting no further than `limit`. */
-export function countReady({ sql, now, leases }: OpContext, limit: number): number {
+export function countReady(ctx: OpContext, limit: number): number {
   if (limit <= 0) return 0;
-  const { after, rest } = leases.scanStart();
-  return sql
-    .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM messages m WHERE ${READY} LIMIT ?4)`, after, rest, now, limit)
-    .one().n;
+  return unleased(ctx, "SELECT 1 AS one", READY, ctx.now, limit).length;
 }
 
 /**
- * Leases up to `max` ready messages in `seq` order: one SELECT, and one
- * lease row for all of them (the message rows stay as they are, see
- * leases.ts).
+ * Leases up to `max` ready messages in `seq` order: found without the
+ * leased ones (`unleased`), and one lease row written for all of them (the
+ * message rows stay as they are, see leases.ts).
  *
  * Ready means: visible now, not leased, and first of its group (no earlier
  * message of the group is still stored, whatever its state). That one rule
@@ -38,23 +76,16 @@ export function countReady({ sql, now, leases }: OpContext, limit: number): numb
  * All messages of one receive share a lease token; a receipt names the seq
  * too, so each lease is still fenced on its own.
  */
-export function receive(
-  { sql, now, leases }: OpContext,
-  max: number,
-  visibilityTimeoutMs: number,
-): LeasedMessage[] {
+export function receive(ctx: OpContext, max: number, visibilityTimeoutMs: number): LeasedMessage[] {
+  const { sql, now, leases } = ctx;
   if (max <= 0) return [];
-  const { after, rest } = leases.scanStart();
-  const rows = sql
-    .exec<Pick<MessageRow, "seq" | "id" | "body" | "attributes" | "attempts" | "enqueued_at" | "group_id">>(
-      `SELECT seq, id, body, attributes, attempts, enqueued_at, group_id FROM messages m
-       WHERE ${READY} ORDER BY m.seq LIMIT ?4`,
-      after,
-      rest,
-      now,
-      max,
-    )
-    .toArray();
+  const rows = unleased<Pick<MessageRow, "seq" | "id" | "body" | "attributes" | "attempts" | "enqueued_at" | "group_id">>(
+    ctx,
+    "SELECT m.seq, m.id, m.body, m.attributes, m.attempts, m.enqueued_at, m.group_id",
+    READY,
+    now,
+    max,
+  );
   if (rows.length === 0) return [];
   const token = newLeaseToken();
   const leaseExpiresAt = now + visibilityTimeoutMs;
@@ -72,27 +103,4 @@ export function receive(
     leaseExpiresAt,
     groupId: r.group_id,
   }));
-}
-
-/**
- * The first `limit` (-1: all) unleased messages in `seq` order, only those
- * enqueued by `until` when it is not null: `columns` of each.
- */
-export function unleased<R extends Record<string, SqlStorageValue>>(
-  { sql, leases }: OpContext,
-  columns: string,
-  until: number | null,
-  limit: number,
-): R[] {
-  const { after, rest } = leases.scanStart();
-  return sql
-    .exec<R>(
-      `SELECT ${columns} FROM messages m WHERE ${UNLEASED} AND (?3 IS NULL OR m.enqueued_at <= ?3)
-       ORDER BY m.seq LIMIT ?4`,
-      after,
-      rest,
-      until,
-      limit,
-    )
-    .toArray();
 }

@@ -28,7 +28,10 @@ export function sweep(ctx: OpContext): { retried: number; deadLettered: number; 
   // whether anything is old enough before any scan.
   const oldest = oldestUnleased(ctx);
   if (oldest !== null && oldest <= cutoff) {
-    const dying = unleased<{ seq: number }>(ctx, "m.seq", cutoff, -1).map((r) => ({ seq: r.seq, deliveredAt: null }));
+    const dying = unleased<{ seq: number }>(ctx, "SELECT m.seq", "m.enqueued_at <= ?3", cutoff, -1).map((r) => ({
+      seq: r.seq,
+      deliveredAt: null,
+    }));
     expired = deadLetter(sql, dying, "expired", null, now);
   }
 
@@ -53,7 +56,7 @@ export function sweepExpiredLeases(ctx: OpContext): { retried: number; deadLette
 
 /** When the first unleased message in `seq` order was enqueued (the oldest: see the retention sweep); null when none is. */
 function oldestUnleased(ctx: OpContext): number | null {
-  const [row] = unleased<{ enqueued_at: number }>(ctx, "m.enqueued_at", null, 1);
+  const [row] = unleased<{ enqueued_at: number }>(ctx, "SELECT m.enqueued_at", "?3 IS NULL", null, 1);
   return row?.enqueued_at ?? null;
 }
 
