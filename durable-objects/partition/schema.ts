@@ -89,8 +89,8 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   `,
   // 3: fewer rows written per message. Index entries count as rows written, and
-  // messages_leases cost one more per message received: when leases end is now
-  // kept in memory (partition/lease-clock.ts). counter_totals keeps only what the
+  // messages_leases cost one more per message received: when leases end is kept
+  // in memory instead (partition/leases.ts). counter_totals keeps only what the
   // pruned minutes counted; lifetime totals add the minutes kept (counters.ts),
   // so an operation writes one counter row instead of two.
   `

@@ -56,7 +56,7 @@ export function sweepExpiredLeases(ctx: OpContext): { retried: number; deadLette
 
 /** When the first unleased message in `seq` order was enqueued (the oldest: see the retention sweep); null when none is. */
 function oldestUnleased(ctx: OpContext): number | null {
-  const [row] = unleased<{ enqueued_at: number }>(ctx, "SELECT m.enqueued_at", "?3 IS NULL", null, 1);
+  const [row] = unleased<{ enqueued_at: number }>(ctx, "SELECT m.enqueued_at", "?3 IS NULL", null, 1); // no filter
   return row?.enqueued_at ?? null;
 }
 
