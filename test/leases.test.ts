@@ -1,6 +1,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
 import { checkLeases, Leases } from "../durable-objects/partition/leases";
+import { unleased } from "../durable-objects/partition/receive";
 import { partition, uniqueQueue } from "./helpers";
 
 /** Runs `fn` on a fresh partition's SQL (schema migrated), with three stored messages (seqs 1, 2, 3). */
@@ -117,6 +119,38 @@ describe("leases", () => {
       // Forgetting memory forgets the prefix too: found again from the rows.
       leases.reset();
       expect(leases.scanStart()).toEqual({ holes: "[2,7]", after: 8, rest: "[]" });
+    });
+  });
+
+  it("keeps at most 32 holes: past that the prefix ends before the next one, and holes whose messages went make room", async () => {
+    await runInDurableObject(partition(uniqueQueue("leases")), (_instance, state) => {
+      const sql = state.storage.sql;
+      const seqs = Array.from({ length: 80 }, (_, i) => i + 1);
+      sql.exec(
+        `INSERT INTO messages (seq, id, body, visible_at, enqueued_at) SELECT value, 'm' || value, '"x"', 0, 0 FROM json_each(?)`,
+        JSON.stringify(seqs),
+      );
+      const leases = new Leases(sql);
+      const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now: 0, leases };
+      const unleasedSeqs = () => unleased<{ seq: number }>(ctx, "SELECT m.seq", "?3 IS NULL", null, -1).map((r) => r.seq);
+      leases.take("a", seqs, 0, 1_000);
+      expect(leases.scanStart()).toEqual({ holes: "[]", after: 80, rest: "[]" });
+      // Every odd seq given back: 1..63 become the 32 holes, the prefix ends at 64.
+      const odd = seqs.filter((s) => s % 2 === 1);
+      leases.end(odd.map((seq) => ({ seq, token: "a" })), true);
+      const start = leases.scanStart();
+      expect(JSON.parse(start.holes)).toEqual(odd.filter((s) => s <= 63));
+      expect(start.after).toBe(64);
+      expect(JSON.parse(start.rest)).toEqual(seqs.filter((s) => s > 64 && s % 2 === 0));
+      expect(unleasedSeqs()).toEqual(odd);
+      // Two holes' messages go; the next message given back takes a freed place, and the prefix
+      // grows into the last one (65, between leased 64 and 66).
+      sql.exec("DELETE FROM messages WHERE seq IN (1, 3)");
+      leases.end([{ seq: 2, token: "a" }], true);
+      const again = leases.scanStart();
+      expect(JSON.parse(again.holes)).toEqual([2, ...odd.filter((s) => s >= 5 && s <= 65)]);
+      expect(again.after).toBe(66);
+      expect(unleasedSeqs()).toEqual([2, ...odd.filter((s) => s >= 5)]);
     });
   });
 
