@@ -44,8 +44,6 @@ const MAX_HOLES = 32;
 export class Leases {
   private byToken: Map<string, Lease> | null = null;
   private tokenBySeq = new Map<number, string>();
-  /** JSON array of the leased seqs, made when first asked for after a change. */
-  private seqsText: string | null = null;
   /** No lease ends before this: lets `ended` answer the common "none yet" without a walk. */
   private earliest = -Infinity;
   /**
@@ -77,7 +75,6 @@ export class Leases {
       }
       this.byToken = byToken;
       this.tokenBySeq = tokenBySeq;
-      this.seqsText = null;
       this.earliest = -Infinity;
       this.prefix = 0;
       this.holes.clear();
@@ -89,7 +86,6 @@ export class Leases {
   reset(): void {
     this.byToken = null;
     this.tokenBySeq = new Map();
-    this.seqsText = null;
     this.earliest = -Infinity;
     this.prefix = 0;
     this.holes.clear();
@@ -106,7 +102,6 @@ export class Leases {
       this.tokenBySeq.set(seq, token);
       this.holes.delete(seq);
     }
-    this.seqsText = null;
     this.earliest = Math.min(this.earliest, endsAt);
   }
 
@@ -115,12 +110,6 @@ export class Leases {
     const lease = this.load().get(token);
     const endsAt = lease?.ends.get(seq);
     return lease && endsAt !== undefined ? { endsAt, deliveredAt: lease.deliveredAt } : null;
-  }
-
-  /** Whether a lease holds `seq` (ended or not). */
-  has(seq: number): boolean {
-    this.load();
-    return this.tokenBySeq.has(seq);
   }
 
   /** When the lease on `seq` ends; undefined when it is not leased. */
@@ -139,8 +128,7 @@ export class Leases {
   /** The leased seqs as a JSON array, for `seq NOT IN (SELECT value FROM json_each(?))` (stats, purge). */
   get seqsJson(): string {
     this.load();
-    this.seqsText ??= JSON.stringify([...this.tokenBySeq.keys()]);
-    return this.seqsText;
+    return JSON.stringify([...this.tokenBySeq.keys()]);
   }
 
   /**
@@ -274,7 +262,6 @@ export class Leases {
       if (lease.ends.size === 0) all.delete(token);
       if (stayStored) for (const seq of seqs) this.unleasedInPrefix(seq);
     }
-    this.seqsText = null;
   }
 
   /** Moves the end of these (held) leases to `endsAt`: one row per receive they came from. */
