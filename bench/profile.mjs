@@ -7,8 +7,10 @@
 // workload (long-poll end to end) and also samples the isolate's heap;
 // `w4-alloc` runs it under V8's sampling heap profiler instead and prints
 // who allocates (objects that garbage collection took included).
-// A development aid for BENCHMARKS.md, not a benchmark.
-import { readFileSync, rmSync } from "node:fs";
+// EDGEQ_PROFILE_OUT=file.json also saves the raw CPU profile (for callers of
+// native functions, or Chrome's DevTools). A development aid for
+// BENCHMARKS.md, not a benchmark.
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { AUTH, buildWorker, startServer, stopServer, tempDir } from "./harness.mjs";
 import { closedLoop, request } from "./http.mjs";
 import { body, drain, w4 } from "./workloads.mjs";
@@ -108,6 +110,7 @@ ws.close();
 await stopServer(server);
 rmSync(persist, { recursive: true, force: true });
 
+if (process.env.EDGEQ_PROFILE_OUT) writeFileSync(process.env.EDGEQ_PROFILE_OUT, JSON.stringify(profile));
 const total = profile.endTime - profile.startTime; // µs
 const sampleUs = total / profile.samples.length;
 const selfBy = (key) => {

@@ -185,7 +185,7 @@ export class QueuePartition extends DurableObject<Env> {
       swept += got.swept;
       if (got.messages.length > 0) wakeAt = Math.min(wakeAt, ctx.now + visibilityTimeoutMs);
       else if (got.nextDeliveryAt !== null && countReady(ctx, 1) > 0) wakeAt = Math.min(wakeAt, got.nextDeliveryAt);
-      return got.messages;
+      return { messages: got.messages, more: got.more };
     });
     if (push === null && swept === 0 && wakeAt === Infinity) return null;
     return () => {
@@ -381,8 +381,8 @@ export class QueuePartition extends DurableObject<Env> {
     ctx: OpContext,
     max: number,
     visibilityTimeoutMs: number,
-  ): { messages: LeasedMessage[]; swept: number; nextDeliveryAt: number | null } {
-    if (this.config.paused || this.deleted) return { messages: [], swept: 0, nextDeliveryAt: null };
+  ): { messages: LeasedMessage[]; swept: number; nextDeliveryAt: number | null; more: boolean } {
+    if (this.config.paused || this.deleted) return { messages: [], swept: 0, nextDeliveryAt: null, more: false };
     // Swept first: leases that ended no longer count against maxInFlight.
     const swept = sweepExpiredLeases(ctx).deadLettered;
     const { bucket, byRate, allowed } = this.allowance(ctx.now, max);
@@ -396,7 +396,13 @@ export class QueuePartition extends DurableObject<Env> {
     // The rate, not the lack of messages or of in-flight room, stopped this lease.
     const rateBound = bucket !== null && byRate < max && messages.length === allowed && allowed === byRate;
     const rate = limitShares(this.config, this.place).deliveryRatePerSec;
-    return { messages, swept, nextDeliveryAt: rateBound ? nextTokenAt(bucket, rate!) : null };
+    return {
+      messages,
+      swept,
+      nextDeliveryAt: rateBound ? nextTokenAt(bucket, rate!) : null,
+      // Fewer than allowed: nothing else is ready now. As many: there may be more.
+      more: messages.length > 0 && messages.length === allowed,
+    };
   }
 
   /**

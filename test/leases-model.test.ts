@@ -9,7 +9,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
 import { ack } from "../durable-objects/partition/ack";
-import { Leases } from "../durable-objects/partition/leases";
+import { Leases, WALK_FROM } from "../durable-objects/partition/leases";
 import { nack } from "../durable-objects/partition/nack";
 import { countReady, receive } from "../durable-objects/partition/receive";
 import { release } from "../durable-objects/partition/release";
@@ -54,13 +54,14 @@ function truth(sql: SqlStorage, now: number) {
 }
 
 describe("leases against a model", () => {
-  for (const seed of [1, 2, 3, 4]) {
-    it(`seed ${seed}: receives lease exactly the ready messages in order, and nothing is leased twice`, async () => {
+  // walkFrom 0 walks the leased prefix at every scan, WALK_FROM as the partition does (rarely, with this few in flight).
+  for (const [seed, walkFrom] of [1, 2, 3, 4].flatMap((seed) => [0, 4, WALK_FROM].map((w) => [seed, w]))) {
+    it(`seed ${seed}, walkFrom ${walkFrom}: receives lease exactly the ready messages in order, and nothing is leased twice`, async () => {
       await runInDurableObject(partition(uniqueQueue("model")), (_instance, state) => {
         const sql = state.storage.sql;
         const r = random(seed);
         let now = 1_000_000;
-        let leases = new Leases(sql);
+        let leases = new Leases(sql, walkFrom);
         const config = { ...DEFAULT_QUEUE_CONFIG, maxAttempts: 1_000, backoffBaseMs: 5, backoffMaxMs: 50 };
         const ctx = (): OpContext => ({ sql, config, now, leases });
         const held = () => [...truth(sql, now).leased].map(([seq, l]) => ({ seq, token: l.token }));
@@ -98,7 +99,7 @@ describe("leases against a model", () => {
             now += r.int(0, 30);
             sweepExpiredLeases(ctx());
           } else if (r.next() < 0.5) {
-            leases = new Leases(sql); // an eviction: memory read again from the rows
+            leases = new Leases(sql, walkFrom); // an eviction: memory read again from the rows
           } else {
             // A message that goes while unleased (purged, expired by retention).
             const { leased } = truth(sql, now);

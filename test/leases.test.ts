@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
-import { checkLeases, Leases } from "../durable-objects/partition/leases";
+import { checkLeases, Leases, WALK_FROM } from "../durable-objects/partition/leases";
 import { unleased } from "../durable-objects/partition/receive";
 import { partition, uniqueQueue } from "./helpers";
 
@@ -92,7 +92,7 @@ describe("leases", () => {
   it("starts scans after the leased prefix of the queue, with the unleased messages inside it as holes", async () => {
     await withMessages((sql) => {
       sql.exec(`INSERT INTO messages (seq, id, body, visible_at, enqueued_at) VALUES (5, 'm5', '"x"', 0, 0)`); // 4 was acked
-      const leases = new Leases(sql);
+      const leases = new Leases(sql, 0); // walks at every scan
       // Nothing leased: no prefix, however many messages wait.
       expect(leases.scanStart()).toEqual({ holes: "[]", after: 0, rest: "[]" });
       // 1 and 3 leased, 2 between them: a hole; 5 is unleased with nothing leased after it: the prefix ends at 3.
@@ -122,6 +122,28 @@ describe("leases", () => {
     });
   });
 
+  it(`walks the prefix only once ${WALK_FROM} leased seqs lie above it; fewer are excluded one by one, with no seek`, async () => {
+    await runInDurableObject(partition(uniqueQueue("leases")), (_instance, state) => {
+      const sql = state.storage.sql;
+      const seqs = Array.from({ length: WALK_FROM + 2 }, (_, i) => i + 1);
+      sql.exec(
+        `INSERT INTO messages (seq, id, body, visible_at, enqueued_at) SELECT value, 'm' || value, '"x"', 0, 0 FROM json_each(?)`,
+        JSON.stringify(seqs),
+      );
+      const leases = new Leases(sql);
+      const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now: 0, leases };
+      const unleasedSeqs = () => unleased<{ seq: number }>(ctx, "SELECT m.seq", "?3 IS NULL", null, -1).map((r) => r.seq);
+      const few = seqs.slice(0, WALK_FROM - 1);
+      leases.take("a", few, 0, 1_000);
+      expect(leases.scanStart()).toEqual({ holes: "[]", after: 0, rest: JSON.stringify(few) });
+      expect(unleasedSeqs()).toEqual(seqs.slice(WALK_FROM - 1));
+      // One more leased: the walk takes the prefix past all of them.
+      leases.take("b", [WALK_FROM], 0, 1_000);
+      expect(leases.scanStart()).toEqual({ holes: "[]", after: WALK_FROM, rest: "[]" });
+      expect(unleasedSeqs()).toEqual(seqs.slice(WALK_FROM));
+    });
+  });
+
   it("keeps at most 32 holes: past that the prefix ends before the next one, and holes whose messages went make room", async () => {
     await runInDurableObject(partition(uniqueQueue("leases")), (_instance, state) => {
       const sql = state.storage.sql;
@@ -130,7 +152,7 @@ describe("leases", () => {
         `INSERT INTO messages (seq, id, body, visible_at, enqueued_at) SELECT value, 'm' || value, '"x"', 0, 0 FROM json_each(?)`,
         JSON.stringify(seqs),
       );
-      const leases = new Leases(sql);
+      const leases = new Leases(sql, 0);
       const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now: 0, leases };
       const unleasedSeqs = () => unleased<{ seq: number }>(ctx, "SELECT m.seq", "?3 IS NULL", null, -1).map((r) => r.seq);
       leases.take("a", seqs, 0, 1_000);

@@ -96,6 +96,22 @@ describe("waiters", () => {
     expect(a.pushes[0][0].leaseToken).not.toBe(b.pushes[0][0].leaseToken);
   });
 
+  it("the waiter that takes the last ready message is the last asked: more waiters cost no more statements", async () => {
+    const statementsOfOneEnqueue = async (waiters: number) => {
+      const stub = partition(uniqueQueue());
+      const ws = [];
+      for (let i = 0; i < waiters; i++) ws.push(await openWaiter(stub, 2));
+      const before = (await stub.meter()).statements;
+      await store(stub, [item("m")]);
+      const after = (await stub.meter()).statements;
+      await vi.waitFor(() => expect(bodies(ws)[0]).toEqual([["m"]]));
+      return after - before;
+    };
+    const one = await statementsOfOneEnqueue(1);
+    expect(one).toBeGreaterThan(0);
+    expect(await statementsOfOneEnqueue(4)).toBe(one);
+  });
+
   it("a waiter that connects while a message is ready gets it at once", async () => {
     const stub = partition(uniqueQueue());
     await store(stub, [item("early")]);
