@@ -7,6 +7,7 @@ import { enqueue } from "./partition/enqueue";
 import { extend } from "./partition/extend";
 import { GroupCommit } from "./partition/group-commit";
 import { Depth } from "./partition/depth";
+import { Tally } from "./partition/counters";
 import { nack } from "./partition/nack";
 import { Meter, type MeterReading } from "./partition/meter";
 import { limitShares, nextTokenAt, refill, retryAfterFullMs, type PartitionPlace, type TokenBucket } from "./partition/limits";
@@ -84,12 +85,15 @@ export class QueuePartition extends DurableObject<Env> {
   private readonly leases: Leases;
   /** Something may have become deliverable since the last group: waiters are served at the end of the group. */
   private mayDeliver = false;
+  /** Operations' counts: one counter statement per group commit (see partition/counters.ts). */
+  private readonly tally: Tally;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = this.metered.wrap(ctx.storage.sql);
     this.leases = new Leases(this.sql);
     this.depth = new Depth(ctx.storage.sql);
+    this.tally = new Tally(this.sql);
     this.commits = new GroupCommit(ctx.storage, {
       // A group whose transaction failed left memory ahead of storage: count and scan again.
       onRollback: () => {
@@ -103,6 +107,7 @@ export class QueuePartition extends DurableObject<Env> {
         if (!(error instanceof QueueFull)) this.leases.reset();
       },
       settle: () => this.settleWaiters(),
+      tally: this.tally,
     });
     let failure: unknown;
     ctx.blockConcurrencyWhile(async () => {
@@ -133,7 +138,7 @@ export class QueuePartition extends DurableObject<Env> {
   /** The context of one operation; every request and alarm that touches storage starts with it. */
   private op(now = Date.now(), kind: "request" | "alarm" | "internal" = "request"): OpContext {
     this.metered.begin(kind);
-    return { sql: this.sql, config: this.config, now, leases: this.leases };
+    return { sql: this.sql, config: this.config, now, leases: this.leases, counts: this.tally };
   }
 
   /** Makes sure an alarm fires no later than `at`. */
@@ -472,7 +477,7 @@ export class QueuePartition extends DurableObject<Env> {
     // In the commit group, after the enqueues queued before it, so that the room counts them.
     const result = await this.commits.run(() => {
       const room = maxDepth === null ? null : maxDepth - this.depth.used(ctx.now);
-      const moved = redrive(ctx.sql, ids, ctx.now, room);
+      const moved = redrive(ctx, ids, room);
       this.depth.add(moved.redriven);
       if (moved.redriven > 0) this.mayDeliver = true;
       return moved;

@@ -1,5 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { minuteOf, Tally } from "../durable-objects/partition/counters";
 import { GroupCommit } from "../durable-objects/partition/group-commit";
 import { partition, uniqueQueue } from "./helpers";
 
@@ -73,6 +74,58 @@ describe("group commit", () => {
       // Memory kept beside storage is told, once, so that it can forget what the failed request did.
       expect(opRollbacks).toBe(1);
     });
+  });
+
+  it("writes a group's counts once, at its end, without those of a request that rolled back; outside a group at once", async () => {
+    await runInDurableObject(partition(uniqueQueue("gc")), async (_instance, state) => {
+      const sql = state.storage.sql;
+      let counterStatements = 0;
+      const counted = {
+        exec: (query: string, ...bindings: SqlStorageValue[]) => ((counterStatements += 1), sql.exec(query, ...bindings)),
+      } as unknown as SqlStorage;
+      const now = Date.UTC(2026, 10, 30, 12, 0, 30);
+      const tally = new Tally(counted);
+      const group = new GroupCommit(state.storage, { tally, settle: () => (tally.add(now, "delivered", 1), null) });
+      const results = await Promise.allSettled([
+        group.run(() => tally.add(now, "enqueued", 1)), // a group of its own
+        group.run(() => {
+          tally.add(now, "enqueued", 2);
+          throw new Error("rolled back");
+        }),
+        group.run(() => (tally.add(now, "enqueued", 4), tally.add(now, "acked", 1), tally.add(now + 60_000, "acked", 1))),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+      const counts = () =>
+        sql
+          .exec<{ minute: number; name: string; count: number }>("SELECT minute, name, count FROM counters ORDER BY minute, name")
+          .toArray()
+          .map((r) => [r.minute - minuteOf(now), r.name, r.count]);
+      expect(counts()).toEqual([
+        [0, "acked", 1],
+        [0, "delivered", 2],
+        [0, "enqueued", 5],
+        [1, "acked", 1],
+      ]);
+      expect(counterStatements).toBe(2); // one per group
+      tally.add(now, "purged", 3);
+      expect(counterStatements).toBe(3);
+      expect(counts()).toContainEqual([0, "purged", 3]);
+    });
+  });
+
+  it("the counts of a group whose transaction failed do not carry into the next group", async () => {
+    const { storage, commit } = fakeStorage();
+    const written: string[] = [];
+    const tally = new Tally({ exec: (_query: string, rows: string) => written.push(rows) } as unknown as SqlStorage);
+    const group = new GroupCommit(storage as unknown as DurableObjectStorage, { tally });
+    storage.failNextGroup = true;
+    await expect(group.run(() => tally.add(0, "enqueued", 7))).rejects.toThrow("commit failed");
+    commit();
+    // The fake wrote the first group's statement before its commit failed; a real one rolls back with it.
+    expect(written).toEqual(['[[0,"enqueued",7]]']);
+    expect(await group.run(() => tally.add(0, "enqueued", 1))).toBeUndefined();
+    commit();
+    expect(written).toEqual(['[[0,"enqueued",7]]', '[[0,"enqueued",1]]']);
   });
 
   it("settles once per group, after its requests and inside its transaction; what settle answers runs before they resolve", async () => {

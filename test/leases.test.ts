@@ -1,5 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { Tally } from "../durable-objects/partition/counters";
 import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
 import { checkLeases, Leases, WALK_FROM } from "../durable-objects/partition/leases";
 import { unleased } from "../durable-objects/partition/receive";
@@ -131,7 +132,7 @@ describe("leases", () => {
         JSON.stringify(seqs),
       );
       const leases = new Leases(sql);
-      const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now: 0, leases };
+      const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now: 0, leases, counts: new Tally(sql) };
       const unleasedSeqs = () => unleased<{ seq: number }>(ctx, "SELECT m.seq", "?3 IS NULL", null, -1).map((r) => r.seq);
       const few = seqs.slice(0, WALK_FROM - 1);
       leases.take("a", few, 0, 1_000);
@@ -153,7 +154,7 @@ describe("leases", () => {
         JSON.stringify(seqs),
       );
       const leases = new Leases(sql, 0);
-      const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now: 0, leases };
+      const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now: 0, leases, counts: new Tally(sql) };
       const unleasedSeqs = () => unleased<{ seq: number }>(ctx, "SELECT m.seq", "?3 IS NULL", null, -1).map((r) => r.seq);
       leases.take("a", seqs, 0, 1_000);
       expect(leases.scanStart()).toEqual({ holes: "[]", after: 80, rest: "[]" });

@@ -1,5 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { Tally } from "../durable-objects/partition/counters";
 import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
 import { bump, counterTotals, minuteOf, pruneCounters } from "../durable-objects/partition/counters";
 import { Leases } from "../durable-objects/partition/leases";
@@ -90,7 +91,7 @@ describe("schema and cost", () => {
       expect(plan).toContain("messages_delayed");
 
       // The partition's leases read back from the rows: held, ending on time, and masking their messages.
-      const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now, leases: new Leases(sql) };
+      const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now, leases: new Leases(sql), counts: new Tally(sql) };
       expect(ctx.leases.inFlight).toBe(3);
       expect(ctx.leases.held(2, "tA")).toEqual({ endsAt: now + 30_000, deliveredAt: now - 10 });
       expect(ctx.leases.nextEnd).toBe(now + 5_000);

@@ -99,7 +99,7 @@ describe("waiters", () => {
   it("the waiter that takes the last ready message is the last asked: more waiters cost no more statements", async () => {
     const statementsOfOneEnqueue = async (waiters: number) => {
       const stub = partition(uniqueQueue());
-      const ws = [];
+      const ws: Waiter[] = [];
       for (let i = 0; i < waiters; i++) ws.push(await openWaiter(stub, 2));
       const before = (await stub.meter()).statements;
       await store(stub, [item("m")]);

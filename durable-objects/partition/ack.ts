@@ -1,10 +1,9 @@
 import type { LeaseOutcome, LeaseRef, OpContext } from "./types";
-import { bump } from "./counters";
 import { recordLatencies } from "./latency";
 import { checkLeases } from "./leases";
 
 /** Deletes the messages whose lease is current; the others are refused, untouched. */
-export function ack({ sql, now, leases }: OpContext, refs: LeaseRef[]): { outcomes: LeaseOutcome[]; acked: number } {
+export function ack({ sql, now, leases, counts }: OpContext, refs: LeaseRef[]): { outcomes: LeaseOutcome[]; acked: number } {
   const { current, outcomes } = checkLeases(sql, leases, refs, now);
   if (current.size > 0) {
     const deleted = sql
@@ -14,7 +13,7 @@ export function ack({ sql, now, leases }: OpContext, refs: LeaseRef[]): { outcom
         JSON.stringify([...current.keys()]),
       )
       .toArray();
-    bump(sql, now, "acked", current.size);
+    counts.add(now, "acked", current.size);
     recordLatencies(sql, now, deleted.map((m) => ({ enqueuedAt: m.enqueuedAt, deliveredAt: current.get(m.seq)!.deliveredAt })));
     leases.end([...current].map(([seq, { token }]) => ({ seq, token })), false);
   }

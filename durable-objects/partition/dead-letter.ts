@@ -1,7 +1,6 @@
 import type { DeadLetterReason } from "../../client/protocol";
 import { pageAfter } from "./page";
-import type { StoredDeadLetter } from "./types";
-import { bump } from "./counters";
+import type { OpContext, StoredDeadLetter } from "./types";
 
 /**
  * Moves messages to the dead letters: the copy and the delete run in the
@@ -11,11 +10,10 @@ import { bump } from "./counters";
  * is when that delivery began. The others (`expired`) die unleased, and pass null.
  */
 export function deadLetter(
-  sql: SqlStorage,
+  { sql, now, counts }: Pick<OpContext, "sql" | "now" | "counts">,
   dying: { seq: number; deliveredAt: number | null }[],
   reason: DeadLetterReason,
   lastError: string | null,
-  now: number,
 ): number {
   if (dying.length === 0) return 0;
   const onDelivery = reason === "max_attempts" ? 1 : 0;
@@ -35,7 +33,7 @@ export function deadLetter(
   const moved = sql
     .exec("DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?)) RETURNING 1", JSON.stringify(dying.map((d) => d.seq)))
     .toArray().length;
-  bump(sql, now, "dead_lettered", dying.length);
+  counts.add(now, "dead_lettered", dying.length);
   return moved;
 }
 
@@ -90,9 +88,8 @@ export function listDeadLetters(
  * `ids` null means all. `remaining`: the ones asked for that did not fit.
  */
 export function redrive(
-  sql: SqlStorage,
+  { sql, now, counts }: Pick<OpContext, "sql" | "now" | "counts">,
   ids: string[] | null,
-  now: number,
   room: number | null,
 ): { redriven: number; remaining: number } {
   const filter = ids === null ? "" : "WHERE id IN (SELECT value FROM json_each(?))";
@@ -114,7 +111,7 @@ export function redrive(
     moved,
   );
   sql.exec("DELETE FROM dead_letters WHERE dl_seq IN (SELECT value FROM json_each(?))", moved);
-  bump(sql, now, "enqueued", chosen.length);
+  counts.add(now, "enqueued", chosen.length);
   // Asked for and still a dead letter: what did not fit.
   const remaining =
     room === null ? 0 : sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM dead_letters ${filter}`, ...args).one().n;

@@ -1,5 +1,4 @@
 import type { EnqueueBatch, EnqueueItem, EnqueuedItem, OpContext } from "./types";
-import { bump } from "./counters";
 
 /**
  * The batch for `QueuePartition.enqueue`, built once by the worker: one
@@ -54,14 +53,14 @@ export function enqueue(
   if (!batch.dedup) {
     const results: EnqueuedItem[] = insertItems(sql, now, batch.items);
     if (results.length !== batch.count) throw new Error(`batch of ${batch.count} stored ${results.length} rows`);
-    bump(sql, now, "enqueued", results.length);
+    ctx.counts.add(now, "enqueued", results.length);
     return { results, stored: results.length, earliestDueAt: batch.minDelayMs === null ? null : now + batch.minDelayMs };
   }
   return enqueueWithDedup(ctx, JSON.parse(batch.items) as EnqueueItem[]);
 }
 
 function enqueueWithDedup(
-  { sql, config, now }: OpContext,
+  { sql, config, now, counts }: OpContext,
   items: EnqueueItem[],
 ): { results: EnqueuedItem[]; stored: number; earliestDueAt: number | null } {
   const results: (EnqueuedItem | undefined)[] = new Array(items.length);
@@ -93,7 +92,7 @@ function enqueueWithDedup(
   if (fresh.length > 0) {
     const inserted = insertItems(sql, now, JSON.stringify(fresh.map((f) => f.item)));
     fresh.forEach((f, i) => (results[f.index] = inserted[i]));
-    bump(sql, now, "enqueued", fresh.length);
+    counts.add(now, "enqueued", fresh.length);
   }
 
   if (firstByDedup.size > 0) {

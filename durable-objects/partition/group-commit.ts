@@ -19,6 +19,11 @@ import { logEvent } from "../log";
  * waiting consumers, see waiters.ts). What it answers runs once the
  * transaction has run, still before the commit, whose output gate holds any
  * message it sends until the group is durable.
+ *
+ * `tally`, when given, holds writes that operations defer to the end of the
+ * group (counters.ts): undone with an operation (or the settle step) that
+ * rolls back, written last in the group's transaction, dropped when the
+ * group's transaction fails.
  */
 export class GroupCommit {
   private waiting: { run: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
@@ -35,6 +40,7 @@ export class GroupCommit {
       onRollback?: () => void;
       onOpRollback?: (error: unknown) => void;
       settle?: () => (() => void) | null;
+      tally?: { begin(): void; mark(): number; rollBack(mark: number): void; flush(): void; discard(): void };
     } = {},
   ) {}
 
@@ -54,19 +60,28 @@ export class GroupCommit {
         this.waiting = [];
         let outcomes: { ok: boolean; value?: unknown; error?: unknown }[];
         let after: (() => void) | null = null;
+        const tally = this.hooks.tally;
         try {
-          ({ outcomes, after } = this.storage.transactionSync(() => ({
-            outcomes: group.map((op) => {
-              try {
-                return { ok: true, value: this.storage.transactionSync(op.run) };
-              } catch (error) {
-                this.hooks.onOpRollback?.(error);
-                return { ok: false, error };
-              }
-            }),
-            after: this.settleGroup(),
-          })));
+          ({ outcomes, after } = this.storage.transactionSync(() => {
+            tally?.begin();
+            const ran = {
+              outcomes: group.map((op) => {
+                const mark = tally?.mark() ?? 0;
+                try {
+                  return { ok: true, value: this.storage.transactionSync(op.run) };
+                } catch (error) {
+                  tally?.rollBack(mark);
+                  this.hooks.onOpRollback?.(error);
+                  return { ok: false, error };
+                }
+              }),
+              after: this.settleGroup(),
+            };
+            tally?.flush();
+            return ran;
+          }));
         } catch (error) {
+          tally?.discard();
           outcomes = group.map(() => ({ ok: false, error }));
           this.hooks.onRollback?.();
         }
@@ -88,9 +103,11 @@ export class GroupCommit {
   private settleGroup(): (() => void) | null {
     const settle = this.hooks.settle;
     if (!settle) return null;
+    const mark = this.hooks.tally?.mark() ?? 0;
     try {
       return this.storage.transactionSync(settle);
     } catch (error) {
+      this.hooks.tally?.rollBack(mark);
       this.hooks.onOpRollback?.(error);
       logEvent("internal_error", { during: "group settle", error: String(error) });
       return null;

@@ -1,5 +1,4 @@
 import type { LeasedMessage, MessageRow, OpContext } from "./types";
-import { bump } from "./counters";
 
 /** A fresh lease token: 128 random bits, base64url. */
 export function newLeaseToken(): string {
@@ -90,7 +89,7 @@ export function receive(ctx: OpContext, max: number, visibilityTimeoutMs: number
   const token = newLeaseToken();
   const leaseExpiresAt = now + visibilityTimeoutMs;
   leases.take(token, rows.map((r) => r.seq), now, leaseExpiresAt);
-  bump(sql, now, "delivered", rows.length);
+  ctx.counts.add(now, "delivered", rows.length);
   return rows.map((r) => ({
     id: r.id,
     seq: r.seq,

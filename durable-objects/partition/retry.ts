@@ -1,6 +1,5 @@
 import type { OpContext } from "./types";
 import { backoffMs } from "./backoff";
-import { bump } from "./counters";
 import { deadLetter } from "./dead-letter";
 
 /**
@@ -13,11 +12,12 @@ import { deadLetter } from "./dead-letter";
  * failed when it ended, not when a sweep noticed it), else from now.
  */
 export function retryOrDeadLetter(
-  { sql, config, now, leases }: OpContext,
+  ctx: OpContext,
   failed: Map<number, { token: string; deliveredAt: number | null; failedAt?: number }>,
   lastError: string | null,
   delayMs: number | null,
 ): { retried: number; deadLettered: number; earliestDueAt: number | null } {
+  const { sql, config, now, leases } = ctx;
   if (failed.size === 0) return { retried: 0, deadLettered: 0, earliestDueAt: null };
   const dead: { seq: number; deliveredAt: number | null }[] = [];
   const retry: [seq: number, visibleAt: number, deliveredAt: number | null][] = [];
@@ -45,9 +45,9 @@ export function retryOrDeadLetter(
       lastError,
       JSON.stringify(retry),
     );
-    bump(sql, now, "retried", retry.length);
+    ctx.counts.add(now, "retried", retry.length);
   }
-  deadLetter(sql, dead, "max_attempts", lastError, now);
+  deadLetter(ctx, dead, "max_attempts", lastError);
   leases.end([...failed].map(([seq, { token }]) => ({ seq, token })), true);
   return { retried: retry.length, deadLettered: dead.length, earliestDueAt };
 }

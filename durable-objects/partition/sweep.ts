@@ -32,7 +32,7 @@ export function sweep(ctx: OpContext): { retried: number; deadLettered: number; 
       seq: r.seq,
       deliveredAt: null,
     }));
-    expired = deadLetter(sql, dying, "expired", null, now);
+    expired = deadLetter(ctx, dying, "expired", null);
   }
 
   sql.exec("DELETE FROM dedup WHERE expires_at <= ?", now);

@@ -1,5 +1,5 @@
 import type { DeadLetterReason, QueueConfig } from "../../client/protocol";
-import type { CounterName } from "./counters";
+import type { CounterName, Counts } from "./counters";
 import type { LatencyKind } from "./latency";
 import type { Leases } from "./leases";
 
@@ -11,6 +11,8 @@ export interface OpContext {
   now: number;
   /** The partition's leases (table and memory, see leases.ts); operations take and end leases through it. */
   leases: Leases;
+  /** Where the operation counts what it did (counters.ts: a group commit writes its counts once). */
+  counts: Counts;
 }
 
 /** A message as the worker hands it over: its id already made, body and attributes already JSON text. */
