@@ -42,7 +42,7 @@ const itemsOf = (ends: Map<number, number>): string => JSON.stringify([...ends])
 const MAX_HOLES = 32;
 
 /** `scanStart` walks the prefix forward only when this many leased seqs or more lie above it. */
-export const WALK_FROM = 32;
+export const WALK_FROM = 8;
 
 export class Leases {
   private byToken: Map<string, Lease> | null = null;
