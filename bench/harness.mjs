@@ -110,3 +110,37 @@ export const api = (server) => ({
   deadLetters: (queue, cursor) =>
     request("GET", `${server.url}/v1/queues/${queue}/dead-letters?limit=100${cursor ? `&cursor=${cursor}` : ""}`, { headers: AUTH }),
 });
+
+/**
+ * CPU time (user + system, ms) that the server's workerd process has used,
+ * read from /proc; null where there is no /proc or no workerd under the
+ * server (W4's CPU per message, W9). Clock ticks are taken as getconf's.
+ */
+export function workerdCpuMs(server) {
+  try {
+    server.workerdPid ??= findWorkerd(server.child.pid);
+    server.clockTicks ??= Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
+    const fields = readFileSync(`/proc/${server.workerdPid}/stat`, "utf8").split(") ")[1].split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / server.clockTicks;
+  } catch {
+    return null;
+  }
+}
+
+function findWorkerd(pid) {
+  const rows = execFileSync("ps", ["-eo", "pid=,ppid=,comm="])
+    .toString()
+    .trim()
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/));
+  const stack = [String(pid)];
+  while (stack.length > 0) {
+    const parent = stack.pop();
+    for (const [child, ppid, comm] of rows) {
+      if (ppid !== parent) continue;
+      if (comm.startsWith("workerd")) return Number(child);
+      stack.push(child);
+    }
+  }
+  throw new Error("no workerd process under the server");
+}

@@ -1,4 +1,4 @@
-// npm run bench:profile [-- enqueue|batch|drain|w4|w4-alloc] : where the time goes.
+// npm run bench:profile [-- enqueue|batch|drain|life|w4|w4-alloc] : where the time goes.
 // Runs edgeq with workerd's inspector on, drives one workload for a few
 // seconds while V8's sampling profiler runs in the worker's isolate (the
 // Worker and its Durable Objects share it), and prints self time by function
@@ -56,6 +56,18 @@ const workloads = {
     for (let i = 0; i < 100; i++) await send("p", batch(i * 100));
     return drain(server, "p", { consumers: 4, total: 10_000, timeoutMs: 60_000 });
   },
+  life: async () => {
+    // One message's life, one request at a time: enqueue, receive (a long-poll that finds it ready), ack.
+    const t0 = performance.now();
+    let lives = 0;
+    while (performance.now() - t0 < 4000 && lives < 20_000) {
+      await send("life", { body: body(n++) });
+      const got = JSON.parse((await request("POST", `${server.url}/v1/queues/life/messages/receive`, { body: { max: 1, waitMs: 1000 }, headers: AUTH })).text);
+      await request("POST", `${server.url}/v1/queues/life/messages/ack`, { body: { receipts: got.messages.map((m) => m.receipt) }, headers: AUTH });
+      lives += 1;
+    }
+    return { perSec: lives / ((performance.now() - t0) / 1000) };
+  },
   w4: async () => {
     const heap = [];
     const timer = setInterval(() => cdp("Runtime.getHeapUsage").then((h) => heap.push(h.usedSize / 1e6)), 1000);
@@ -77,10 +89,12 @@ if (alloc) {
   await cdp("HeapProfiler.startSampling", {
     samplingInterval: 4096,
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
+    // EDGEQ_ALLOC_OLD=1: leave out what died young, keeping what a scavenge promoted (what fills the old generation).
+    includeObjectsCollectedByMinorGC: !process.env.EDGEQ_ALLOC_OLD,
   });
   const result = await workloads[which]();
   const { profile } = await cdp("HeapProfiler.stopSampling");
+  if (process.env.EDGEQ_PROFILE_OUT) writeFileSync(process.env.EDGEQ_PROFILE_OUT, JSON.stringify(profile));
   ws.close();
   await stopServer(server);
   rmSync(persist, { recursive: true, force: true });

@@ -52,6 +52,7 @@ for (let run = 1; run <= runs; run++) {
       ["W6", () => W.w6?.(server, T, lim) ?? []],
       ["W7", () => W.w7(server, T, lim)],
       ["W8", () => W.w8(server, T)],
+      ["W9", () => W.w9(server, T)],
     ]) {
       if (!want(name)) continue;
       console.error(`bench: run ${run}/${runs}: ${name}`);

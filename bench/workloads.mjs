@@ -5,7 +5,7 @@
 //   { workload, case, value, unit, p50?, p95?, p99?, limit?, limitValue?, ratio?, note? }
 // Every loop is bounded in steps and time.
 import { request, closedLoop, percentile } from "./http.mjs";
-import { api } from "./harness.mjs";
+import { api, workerdCpuMs } from "./harness.mjs";
 
 const NOTE = "x".repeat(48);
 /** A message body of about 100 bytes, like the limits worker's rows. */
@@ -376,6 +376,7 @@ export async function w4(server, T) {
       }
     });
     await sleep(200); // consumers are waiting before the first message
+    const cpu0 = workerdCpuMs(server);
     const t0 = performance.now();
     const sends = [];
     for (let i = 0; i < total; i++) {
@@ -388,6 +389,8 @@ export async function w4(server, T) {
     const answers = await Promise.all(sends);
     producing = false;
     await Promise.all(consumers);
+    const cpu1 = workerdCpuMs(server);
+    const cpuPerMessage = cpu0 === null || cpu1 === null ? null : (cpu1 - cpu0) / total;
     const failed = answers.filter((a) => a.status !== 201).length;
     latencies.sort((a, b) => a - b);
     rows.push({
@@ -398,7 +401,9 @@ export async function w4(server, T) {
       p50: percentile(latencies, 50),
       p95: percentile(latencies, 95),
       p99: percentile(latencies, 99),
-      note: `${received} of ${total} received${failed ? `, ${failed} enqueues failed` : ""}; 4 consumers, receive max 10, waitMs 1000`,
+      note:
+        `${received} of ${total} received${failed ? `, ${failed} enqueues failed` : ""}; 4 consumers, receive max 10, waitMs 1000` +
+        (cpuPerMessage === null ? "" : `; workerd CPU ${cpuPerMessage.toFixed(2)} ms per message (${((cpuPerMessage * rate) / 10).toFixed(0)} % of a core)`),
     });
   }
   return rows;
@@ -532,4 +537,65 @@ export async function w8(server, T) {
     });
   }
   return rows;
+}
+
+// ---------------------------------------------------------------- W9
+
+/**
+ * What one request costs the runtime (edgeq's own, no target): workerd's CPU
+ * time (user + system, from /proc) per request, one request at a time, for
+ * each step of a message's life, beside the limits worker's no-op Worker,
+ * no-op Durable Object RPC and one-row insert (an RPC that inserts one row
+ * and commits: the least a request that stores something costs). Rounds of
+ * every kind, interleaved; the median round. Linux only (skipped elsewhere).
+ */
+export async function w9(server, T) {
+  const kinds = [
+    "limit: no-op Worker",
+    "limit: no-op DO RPC",
+    "limit: DO RPC inserting one row",
+    "enqueue, single",
+    "receive max 1 (no wait)",
+    "receive max 1, waitMs (long-poll, ready)",
+    "ack 1",
+  ];
+  if (workerdCpuMs(server) === null || !server.limitsUrl) return skipped("W9", kinds, "no /proc or no limits worker");
+  const q = api(server);
+  const queue = freshQueue("w9");
+  const n = Math.max(50, Math.round(300 * T));
+  expectStatus(await q.send(queue, { body: "creates the queue" }), 201, "enqueue");
+  const receipts = [];
+  const steps = {
+    [kinds[0]]: () => request("GET", `${server.limitsUrl}/noop`),
+    [kinds[1]]: () => request("GET", `${server.limitsUrl}/rpc`),
+    [kinds[2]]: () => request("GET", `${server.limitsUrl}/insert-set?n=1`),
+    [kinds[3]]: (i) => q.send(queue, { body: body(i) }),
+    [kinds[4]]: async () => receipts.push(...expectStatus(await q.receive(queue, { max: 1 }), 200, "receive").messages.map((m) => m.receipt)),
+    [kinds[5]]: async () =>
+      receipts.push(...expectStatus(await q.receive(queue, { max: 1, waitMs: 1000 }), 200, "receive").messages.map((m) => m.receipt)),
+    [kinds[6]]: () => q.ack(queue, [receipts.shift()]),
+  };
+  const perRound = Object.fromEntries(kinds.map((k) => [k, []]));
+  for (let round = 0; round < 3; round++) {
+    for (const kind of kinds) {
+      // Every receive finds a message (the round enqueues twice what it receives); the acks take all it leased.
+      const count = kind === kinds[6] ? receipts.length : n;
+      const cpu0 = workerdCpuMs(server);
+      for (let i = 0; i < count; i++) await steps[kind](i);
+      perRound[kind].push(((workerdCpuMs(server) - cpu0) * 1000) / count);
+      if (kind === kinds[3]) for (let i = 0; i < n; i++) await q.send(queue, { body: body(i) }); // enough for both receives
+    }
+  }
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const rpc = med(perRound[kinds[1]]);
+  return kinds.map((kind) => ({
+    workload: "W9",
+    case: `workerd CPU per request, c1: ${kind}`,
+    value: med(perRound[kind]),
+    unit: "µs",
+    limit: "no-op DO RPC",
+    limitValue: rpc,
+    ratio: med(perRound[kind]) / rpc,
+    note: `${n} requests a round, 3 rounds interleaved, median round (rounds: ${perRound[kind].map((v) => v.toFixed(0)).join(" / ")} µs)`,
+  }));
 }
