@@ -1,6 +1,7 @@
 /**
  * Per-minute counters, written in the same transaction as the operation they
- * count: one upsert per operation and name, whatever the batch size.
+ * count, whatever the batch size: inside a group commit one upsert for the
+ * whole group (`Tally`), outside one per operation and name.
  * Lifetime totals (a Prometheus counter must never go down) are the sum of
  * the minutes kept plus `counter_totals`, which holds what the minutes
  * pruned after an hour had counted; so an operation writes one counter row,
