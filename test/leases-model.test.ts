@@ -10,9 +10,9 @@ import { describe, expect, it } from "vitest";
 import { Tally } from "../durable-objects/partition/counters";
 import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
 import { ack } from "../durable-objects/partition/ack";
-import { Leases, WALK_FROM } from "../durable-objects/partition/leases";
+import { Leases, READ_PAST, WALK_FROM } from "../durable-objects/partition/leases";
 import { nack } from "../durable-objects/partition/nack";
-import { countReady, receive } from "../durable-objects/partition/receive";
+import { countReady, receive, unleased } from "../durable-objects/partition/receive";
 import { release } from "../durable-objects/partition/release";
 import { sweepExpiredLeases } from "../durable-objects/partition/sweep";
 import type { OpContext } from "../durable-objects/partition/types";
@@ -55,14 +55,21 @@ function truth(sql: SqlStorage, now: number) {
 }
 
 describe("leases against a model", () => {
-  // walkFrom 0 walks the leased prefix at every scan, WALK_FROM as the partition does (rarely, with this few in flight).
-  for (const [seed, walkFrom] of [1, 2, 3, 4].flatMap((seed) => [0, 4, WALK_FROM].map((w) => [seed, w]))) {
-    it(`seed ${seed}, walkFrom ${walkFrom}: receives lease exactly the ready messages in order, and nothing is leased twice`, async () => {
+  // walkFrom 0 walks the prefix at every scan, WALK_FROM as the partition does (rarely, with this few in flight);
+  // readPast 0 also walks after any scan that read past a row it did not return (a delayed message, a leased one).
+  const variants = [
+    { walkFrom: 0, readPast: READ_PAST },
+    { walkFrom: 4, readPast: READ_PAST },
+    { walkFrom: WALK_FROM, readPast: READ_PAST },
+    { walkFrom: WALK_FROM, readPast: 0 },
+  ];
+  for (const [seed, options] of [1, 2, 3, 4].flatMap((seed) => variants.map((v) => [seed, v] as const))) {
+    it(`seed ${seed}, walkFrom ${options.walkFrom}, readPast ${options.readPast}: receives lease exactly the ready messages in order, and nothing is leased twice`, async () => {
       await runInDurableObject(partition(uniqueQueue("model")), (_instance, state) => {
         const sql = state.storage.sql;
         const r = random(seed);
         let now = 1_000_000;
-        let leases = new Leases(sql, walkFrom);
+        let leases = new Leases(sql, options);
         const config = { ...DEFAULT_QUEUE_CONFIG, maxAttempts: 1_000, backoffBaseMs: 5, backoffMaxMs: 50 };
         const ctx = (): OpContext => ({ sql, config, now, leases, counts: new Tally(sql) });
         const held = () => [...truth(sql, now).leased].map(([seq, l]) => ({ seq, token: l.token }));
@@ -100,7 +107,7 @@ describe("leases against a model", () => {
             now += r.int(0, 30);
             sweepExpiredLeases(ctx());
           } else if (r.next() < 0.5) {
-            leases = new Leases(sql, walkFrom); // an eviction: memory read again from the rows
+            leases = new Leases(sql, options); // an eviction: memory read again from the rows
           } else {
             // A message that goes while unleased (purged, expired by retention).
             const { leased } = truth(sql, now);
@@ -110,6 +117,14 @@ describe("leases against a model", () => {
           const t = truth(sql, now);
           expect(leases.inFlight).toBe(t.leased.size);
           expect(countReady(ctx(), 10_000)).toBe(t.ready.length);
+          // The sweep's scan: every stored message that no lease holds, due or not.
+          expect(unleased<{ seq: number }>(ctx(), "SELECT m.seq", "?3 IS NULL", null, -1).map((m) => m.seq)).toEqual(
+            sql
+              .exec<{ seq: number }>("SELECT seq FROM messages ORDER BY seq")
+              .toArray()
+              .map((m) => m.seq)
+              .filter((seq) => !t.leased.has(seq)),
+          );
         }
       });
     });

@@ -2,8 +2,8 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { Tally } from "../durable-objects/partition/counters";
 import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
-import { checkLeases, Leases, WALK_FROM } from "../durable-objects/partition/leases";
-import { unleased } from "../durable-objects/partition/receive";
+import { checkLeases, Leases, READ_PAST, WALK_FROM } from "../durable-objects/partition/leases";
+import { ready, unleased } from "../durable-objects/partition/receive";
 import { partition, uniqueQueue } from "./helpers";
 
 /** Runs `fn` on a fresh partition's SQL (schema migrated), with three stored messages (seqs 1, 2, 3). */
@@ -93,33 +93,33 @@ describe("leases", () => {
   it("starts scans after the leased prefix of the queue, with the unleased messages inside it as holes", async () => {
     await withMessages((sql) => {
       sql.exec(`INSERT INTO messages (seq, id, body, visible_at, enqueued_at) VALUES (5, 'm5', '"x"', 0, 0)`); // 4 was acked
-      const leases = new Leases(sql, 0); // walks at every scan
+      const leases = new Leases(sql, { walkFrom: 0 }); // walks at every scan
       // Nothing leased: no prefix, however many messages wait.
-      expect(leases.scanStart()).toEqual({ holes: "[]", after: 0, rest: "[]" });
-      // 1 and 3 leased, 2 between them: a hole; 5 is unleased with nothing leased after it: the prefix ends at 3.
+      expect(leases.scanStart(0)).toEqual({ holes: "[]", after: 0, rest: "[]" });
+      // 1 and 3 leased, 2 between them: a hole; 5 is unleased with nothing leased after it: the prefix ends before it.
       leases.take("a", [1, 3], 0, 1_000);
-      expect(leases.scanStart()).toEqual({ holes: "[2]", after: 3, rest: "[]" });
+      expect(leases.scanStart(0)).toEqual({ holes: "[2]", after: 4, rest: "[]" });
       // 2 and 5 leased: no hole, the prefix passes the gap where 4 was.
       leases.take("b", [2, 5], 0, 1_000);
-      expect(leases.scanStart()).toEqual({ holes: "[]", after: 5, rest: "[]" });
+      expect(leases.scanStart(0)).toEqual({ holes: "[]", after: 5, rest: "[]" });
       // A nack (its message stays): a hole again.
       leases.end([{ seq: 2, token: "b" }], true);
-      expect(leases.scanStart()).toEqual({ holes: "[2]", after: 5, rest: "[]" });
+      expect(leases.scanStart(0)).toEqual({ holes: "[2]", after: 5, rest: "[]" });
       // An ack (its message goes): nothing unleased appears.
       sql.exec("DELETE FROM messages WHERE seq = 1");
       leases.end([{ seq: 1, token: "a" }], false);
-      expect(leases.scanStart()).toEqual({ holes: "[2]", after: 5, rest: "[]" });
+      expect(leases.scanStart(0)).toEqual({ holes: "[2]", after: 5, rest: "[]" });
       // Two unleased in a row end the prefix; leased seqs past it are excluded one by one.
       sql.exec(`INSERT INTO messages (seq, id, body, visible_at, enqueued_at) VALUES
                   (6, 'm6', '"x"', 0, 0), (7, 'm7', '"x"', 0, 0), (8, 'm8', '"x"', 0, 0), (9, 'm9', '"x"', 0, 0)`);
       leases.take("c", [8], 0, 1_000);
-      expect(leases.scanStart()).toEqual({ holes: "[2]", after: 5, rest: "[8]" });
+      expect(leases.scanStart(0)).toEqual({ holes: "[2]", after: 5, rest: "[8]" });
       // One unleased between leased ones is a hole.
       leases.take("d", [6], 0, 1_000);
-      expect(leases.scanStart()).toEqual({ holes: "[2,7]", after: 8, rest: "[]" });
+      expect(leases.scanStart(0)).toEqual({ holes: "[2,7]", after: 8, rest: "[]" });
       // Forgetting memory forgets the prefix too: found again from the rows.
       leases.reset();
-      expect(leases.scanStart()).toEqual({ holes: "[2,7]", after: 8, rest: "[]" });
+      expect(leases.scanStart(0)).toEqual({ holes: "[2,7]", after: 8, rest: "[]" });
     });
   });
 
@@ -133,15 +133,54 @@ describe("leases", () => {
       );
       const leases = new Leases(sql);
       const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now: 0, leases, counts: new Tally(sql) };
-      const unleasedSeqs = () => unleased<{ seq: number }>(ctx, "SELECT m.seq", "?3 IS NULL", null, -1).map((r) => r.seq);
+      const unleasedSeqs = () => ready<{ seq: number }>(ctx, "SELECT m.seq", -1).map((r) => r.seq);
       const few = seqs.slice(0, WALK_FROM - 1);
       leases.take("a", few, 0, 1_000);
-      expect(leases.scanStart()).toEqual({ holes: "[]", after: 0, rest: JSON.stringify(few) });
+      expect(leases.scanStart(0)).toEqual({ holes: "[]", after: 0, rest: JSON.stringify(few) });
       expect(unleasedSeqs()).toEqual(seqs.slice(WALK_FROM - 1));
       // One more leased: the walk takes the prefix past all of them.
       leases.take("b", [WALK_FROM], 0, 1_000);
-      expect(leases.scanStart()).toEqual({ holes: "[]", after: WALK_FROM, rest: "[]" });
+      expect(leases.scanStart(0)).toEqual({ holes: "[]", after: WALK_FROM, rest: "[]" });
       expect(unleasedSeqs()).toEqual(seqs.slice(WALK_FROM));
+    });
+  });
+
+  it("walks past messages not due yet once a scan read past many, and finds them again when they are due", async () => {
+    await runInDurableObject(partition(uniqueQueue("leases")), (_instance, state) => {
+      const sql = state.storage.sql;
+      const delayed = Array.from({ length: READ_PAST + 36 }, (_, i) => i + 1);
+      sql.exec(
+        `INSERT INTO messages (seq, id, body, visible_at, enqueued_at) SELECT value, 'm' || value, '"x"', 5_000, 0 FROM json_each(?)`,
+        JSON.stringify(delayed),
+      );
+      const last = delayed.length;
+      sql.exec(
+        `INSERT INTO messages (seq, id, body, visible_at, enqueued_at) VALUES (?, 'r1', '"x"', 0, 0), (?, 'r2', '"x"', 0, 0)`,
+        last + 1,
+        last + 2,
+      );
+      const leases = new Leases(sql);
+      let now = 0;
+      const ctx = () => ({ sql, config: DEFAULT_QUEUE_CONFIG, now, leases, counts: new Tally(sql) });
+      const readySeqs = () => ready<{ seq: number }>(ctx(), "SELECT m.seq", -1).map((r) => r.seq);
+      // The first scan reads past every delayed message; the next one starts after them.
+      expect(readySeqs()).toEqual([last + 1, last + 2]);
+      expect(leases.scanStart(now)).toEqual({ holes: "[]", after: last, rest: "[]" });
+      expect(readySeqs()).toEqual([last + 1, last + 2]);
+      // The sweep's scans still see the waiting messages inside the prefix.
+      expect(unleased<{ seq: number }>(ctx(), "SELECT m.seq", "?3 IS NULL", null, -1).map((r) => r.seq)).toEqual([
+        ...delayed,
+        last + 1,
+        last + 2,
+      ]);
+      // Not due yet at 4,999; at 5,000 all of them: 32 become holes and the prefix ends before the next.
+      now = 4_999;
+      expect(readySeqs()).toEqual([last + 1, last + 2]);
+      now = 5_000;
+      const start = leases.scanStart(now);
+      expect(JSON.parse(start.holes)).toEqual(delayed.slice(0, 32));
+      expect(start.after).toBe(32);
+      expect(readySeqs()).toEqual([...delayed, last + 1, last + 2]);
     });
   });
 
@@ -153,15 +192,15 @@ describe("leases", () => {
         `INSERT INTO messages (seq, id, body, visible_at, enqueued_at) SELECT value, 'm' || value, '"x"', 0, 0 FROM json_each(?)`,
         JSON.stringify(seqs),
       );
-      const leases = new Leases(sql, 0);
+      const leases = new Leases(sql, { walkFrom: 0 });
       const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now: 0, leases, counts: new Tally(sql) };
-      const unleasedSeqs = () => unleased<{ seq: number }>(ctx, "SELECT m.seq", "?3 IS NULL", null, -1).map((r) => r.seq);
+      const unleasedSeqs = () => ready<{ seq: number }>(ctx, "SELECT m.seq", -1).map((r) => r.seq);
       leases.take("a", seqs, 0, 1_000);
-      expect(leases.scanStart()).toEqual({ holes: "[]", after: 80, rest: "[]" });
+      expect(leases.scanStart(0)).toEqual({ holes: "[]", after: 80, rest: "[]" });
       // Every odd seq given back: 1..63 become the 32 holes, the prefix ends at 64.
       const odd = seqs.filter((s) => s % 2 === 1);
       leases.end(odd.map((seq) => ({ seq, token: "a" })), true);
-      const start = leases.scanStart();
+      const start = leases.scanStart(0);
       expect(JSON.parse(start.holes)).toEqual(odd.filter((s) => s <= 63));
       expect(start.after).toBe(64);
       expect(JSON.parse(start.rest)).toEqual(seqs.filter((s) => s > 64 && s % 2 === 0));
@@ -170,7 +209,7 @@ describe("leases", () => {
       // grows into the last one (65, between leased 64 and 66).
       sql.exec("DELETE FROM messages WHERE seq IN (1, 3)");
       leases.end([{ seq: 2, token: "a" }], true);
-      const again = leases.scanStart();
+      const again = leases.scanStart(0);
       expect(JSON.parse(again.holes)).toEqual([2, ...odd.filter((s) => s >= 5 && s <= 65)]);
       expect(again.after).toBe(66);
       expect(unleasedSeqs()).toEqual([2, ...odd.filter((s) => s >= 5)]);

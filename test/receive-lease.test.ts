@@ -71,6 +71,21 @@ describe("receive", () => {
     expect(ids(await receive(q, { max: 10 }))).toEqual([a, c]);
   });
 
+  it("skips many delayed messages ahead of the ready ones, and delivers them in seq order once they are due", async () => {
+    const q = uniqueQueue("rcv");
+    const delayed = ids((await send(q, { messages: Array.from({ length: 100 }, (_, i) => ({ body: `d${i}`, delayMs: 5_000 })) })).messages);
+    const ready = ids((await send(q, { messages: [{ body: "r0" }, { body: "r1" }] })).messages);
+    // The first receive reads past the delayed ones; the partition starts the next ones after them.
+    expect(ids(await receive(q, { max: 10 }))).toEqual(ready);
+    const later = (await send(q, { body: "r2" })).messages[0].id;
+    expect(ids(await receive(q, { max: 10 }))).toEqual([later]);
+    expect(await stats(q)).toMatchObject({ ready: 0, delayed: 100, inFlight: 3 });
+    clock.advance(5_000);
+    const last = (await send(q, { body: "r3" })).messages[0].id;
+    expect(ids(await receive(q, { max: 100 }))).toEqual(delayed);
+    expect(ids(await receive(q, { max: 10 }))).toEqual([last]);
+  });
+
   it("lets a retrying message take its place in seq order once its retry delay has passed", async () => {
     const q = uniqueQueue("rcv");
     const a = (await send(q, { body: "a" })).messages[0].id;

@@ -7,7 +7,7 @@ export function newLeaseToken(): string {
 }
 
 /**
- * Deliverable now, but for the leases (`unleased` leaves the leased out):
+ * Deliverable now, but for the leases (`ready` leaves the leased out):
  * visible, and first of its group (no earlier message of the group is still
  * stored, whatever its state). `?3` is now.
  */
@@ -16,11 +16,49 @@ const READY = `m.visible_at <= ?3
         SELECT 1 FROM messages g WHERE g.group_id = m.group_id AND g.seq < m.seq))`;
 
 /**
+ * `select` over the first `limit` (-1: all) messages `m` in `seq` order
+ * that are ready now (`READY`) and that no lease holds. Two statements at
+ * most (see `Leases.scanStart`): the holes in the prefix of the queue,
+ * which all come before the rest, then the messages after the prefix but
+ * for the leased ones among them. A scan that read past many rows it did
+ * not return (delayed messages beyond the prefix) tells the leases, so
+ * that the next scan starts past them.
+ */
+export function ready<R extends Record<string, SqlStorageValue>>({ sql, leases, now }: OpContext, select: string, limit: number): R[] {
+  if (limit === 0) return [];
+  const { holes, after, rest } = leases.scanStart(now);
+  const found =
+    holes === "[]"
+      ? []
+      : sql
+          .exec<R>(
+            `${select} FROM messages m WHERE m.seq IN (SELECT value FROM json_each(?1)) AND ${READY}
+             ORDER BY m.seq LIMIT ?2`,
+            holes,
+            limit,
+            now,
+          )
+          .toArray();
+  if (found.length === limit) return found;
+  const cursor = sql.exec<R>(
+    `${select} FROM messages m WHERE m.seq > ?1 AND m.seq NOT IN (SELECT value FROM json_each(?4)) AND ${READY}
+     ORDER BY m.seq LIMIT ?2`,
+    after,
+    limit === -1 ? -1 : limit - found.length,
+    now,
+    rest,
+  );
+  const more = cursor.toArray();
+  leases.readPast(cursor.rowsRead - more.length);
+  return found.concat(more);
+}
+
+/**
  * `select` over the first `limit` (-1: all) messages `m` in `seq` order that
- * no lease holds and that match `where` (SQL whose `?3` is `param`). Two
- * statements at most (see `Leases.scanStart`): the holes in the leased
- * prefix of the queue, which all come before the rest, then the messages
- * after the prefix but for the leased ones among them.
+ * no lease holds and that match `where` (SQL whose `?3` is `param`),
+ * whether due or not: for the sweep (retention, the oldest message's age),
+ * which runs on alarms, so every leased seq is excluded one by one rather
+ * than through the prefix, whose waiting messages a ready scan may skip.
  */
 export function unleased<R extends Record<string, SqlStorageValue>>(
   { sql, leases }: OpContext,
@@ -30,43 +68,26 @@ export function unleased<R extends Record<string, SqlStorageValue>>(
   limit: number,
 ): R[] {
   if (limit === 0) return [];
-  const { holes, after, rest } = leases.scanStart();
-  const found =
-    holes === "[]"
-      ? []
-      : sql
-          .exec<R>(
-            `${select} FROM messages m WHERE m.seq IN (SELECT value FROM json_each(?1)) AND ${where}
-             ORDER BY m.seq LIMIT ?2`,
-            holes,
-            limit,
-            param,
-          )
-          .toArray();
-  if (found.length === limit) return found;
-  return found.concat(
-    sql
-      .exec<R>(
-        `${select} FROM messages m WHERE m.seq > ?1 AND m.seq NOT IN (SELECT value FROM json_each(?4)) AND ${where}
-         ORDER BY m.seq LIMIT ?2`,
-        after,
-        limit === -1 ? -1 : limit - found.length,
-        param,
-        rest,
-      )
-      .toArray(),
-  );
+  return sql
+    .exec<R>(
+      `${select} FROM messages m WHERE m.seq NOT IN (SELECT value FROM json_each(?1)) AND ${where}
+       ORDER BY m.seq LIMIT ?2`,
+      leases.seqsJson,
+      limit,
+      param,
+    )
+    .toArray();
 }
 
 /** How many messages a receive could lease now, counting no further than `limit`. */
 export function countReady(ctx: OpContext, limit: number): number {
   if (limit <= 0) return 0;
-  return unleased(ctx, "SELECT 1 AS one", READY, ctx.now, limit).length;
+  return ready(ctx, "SELECT 1 AS one", limit).length;
 }
 
 /**
  * Leases up to `max` ready messages in `seq` order: found without the
- * leased ones (`unleased`), and one lease row written for all of them (the
+ * leased ones (`ready`), and one lease row written for all of them (the
  * message rows stay as they are, see leases.ts).
  *
  * Ready means: visible now, not leased, and first of its group (no earlier
@@ -78,11 +99,9 @@ export function countReady(ctx: OpContext, limit: number): number {
 export function receive(ctx: OpContext, max: number, visibilityTimeoutMs: number): LeasedMessage[] {
   const { sql, now, leases } = ctx;
   if (max <= 0) return [];
-  const rows = unleased<Pick<MessageRow, "seq" | "id" | "body" | "attributes" | "attempts" | "enqueued_at" | "group_id">>(
+  const rows = ready<Pick<MessageRow, "seq" | "id" | "body" | "attributes" | "attempts" | "enqueued_at" | "group_id">>(
     ctx,
     "SELECT m.seq, m.id, m.body, m.attributes, m.attempts, m.enqueued_at, m.group_id",
-    READY,
-    now,
     max,
   );
   if (rows.length === 0) return [];
