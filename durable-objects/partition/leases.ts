@@ -172,8 +172,8 @@ export class Leases {
    * from reading past it and from excluding its leased seqs one by one:
    * with 10,000 in flight that made a receive three times slower than it
    * was when it scanned past leased rows. Delayed messages ahead of the
-   * ready ones are skipped the same way: 100,000 of them made a receive of
-   * one message take 27 ms instead of 2.
+   * ready ones are skipped the same way: behind 100,000 of them a receive
+   * of one message took 29.5 ms, and takes 2.5 ms.
    *
    * The prefix grows by seeking to the next stored message that is due and
    * walking the leased seqs that follow it, from where the last call
