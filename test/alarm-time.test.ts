@@ -2,7 +2,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
 import { FIXTURE_TIMES, buildFixture, expectUntouched, inspect, useFakeClock } from "./fixture";
-import { get, partition, receive, send, settle, stats, uniqueQueue } from "./helpers";
+import { call, get, partition, receive, send, settle, stats, uniqueQueue } from "./helpers";
 
 const clock = useFakeClock();
 const { retentionMs } = DEFAULT_QUEUE_CONFIG;
@@ -133,6 +133,23 @@ describe("the alarm", () => {
     expect(page.json.deadLetters.filter((d: { reason: string }) => d.reason === "expired")).toHaveLength(4);
     expect(await stats(fx.queue)).toMatchObject({ ready: 0, delayed: 0, inFlight: 0, deadLetters: 5 });
     expect(state.alarm).toBeNull();
+  });
+
+  it("expires the unleased messages behind a leased one older than the retention, and then waits for its lease", async () => {
+    const q = uniqueQueue("alarm");
+    expect((await call("PUT", `/v1/queues/${q}`, { retentionMs: 60_000 })).status).toBe(201); // created
+    const [{ id: held }] = (await send(q, { body: "held" })).messages;
+    const [leased] = await receive(q, { visibilityTimeoutMs: 3_600_000 });
+    expect(leased.id).toBe(held);
+    clock.advance(10_000);
+    const [{ id: behind }] = (await send(q, { body: "behind" })).messages;
+    clock.advance(60_000);
+    await fire(q);
+    const state = await inspect(q);
+    expect(state.deadLetters.map((d) => [d.id, d.reason])).toEqual([[behind, "expired"]]);
+    expect(state.messages.map((m) => m.id)).toEqual([held]);
+    // Nothing unleased is left to expire: the next alarm is the lease's end, not a retention already past.
+    expect(state.alarm).toBe(leased.leaseExpiresAt);
   });
 
   it("expires a message by its own enqueue time: a younger one stays", async () => {

@@ -54,8 +54,19 @@ export function sweepExpiredLeases(ctx: OpContext): { retried: number; deadLette
   return { retried, deadLettered };
 }
 
-/** When the first unleased message in `seq` order was enqueued (the oldest: see the retention sweep); null when none is. */
+/**
+ * When the first unleased message in `seq` order was enqueued (the oldest:
+ * see the retention sweep), or no later; null when none is stored. One
+ * lookup when the first stored message is not leased. When it is, every
+ * unleased one comes after it and was enqueued no earlier, so its enqueue
+ * time serves until it is older than the retention; only then are the
+ * leased seqs excluded one by one (O(in flight)) to know exactly. An alarm
+ * scheduled from the earlier time finds the exact one then.
+ */
 function oldestUnleased(ctx: OpContext): number | null {
+  const [head] = ctx.sql.exec<{ seq: number; enqueued_at: number }>("SELECT seq, enqueued_at FROM messages ORDER BY seq LIMIT 1").toArray();
+  if (!head) return null;
+  if (ctx.leases.endOf(head.seq) === undefined || head.enqueued_at > ctx.now - ctx.config.retentionMs) return head.enqueued_at;
   const [row] = unleased<{ enqueued_at: number }>(ctx, "SELECT m.enqueued_at", "?3 IS NULL", null, 1); // no filter
   return row?.enqueued_at ?? null;
 }
