@@ -18,6 +18,15 @@ function withMessages(fn: (sql: SqlStorage) => void): Promise<void> {
   });
 }
 
+/** Stores messages with these seqs, enqueued at 0 and due at `visibleAt`. */
+function storeSeqs(sql: SqlStorage, seqs: number[], visibleAt = 0): void {
+  sql.exec(
+    `INSERT INTO messages (seq, id, body, visible_at, enqueued_at) SELECT value, 'm' || value, '"x"', ?, 0 FROM json_each(?)`,
+    visibleAt,
+    JSON.stringify(seqs),
+  );
+}
+
 /** What the table holds, as [token, [[seq, end], ...]] in token order. */
 const table = (sql: SqlStorage) =>
   sql
@@ -127,10 +136,7 @@ describe("leases", () => {
     await runInDurableObject(partition(uniqueQueue("leases")), (_instance, state) => {
       const sql = state.storage.sql;
       const seqs = Array.from({ length: WALK_FROM + 2 }, (_, i) => i + 1);
-      sql.exec(
-        `INSERT INTO messages (seq, id, body, visible_at, enqueued_at) SELECT value, 'm' || value, '"x"', 0, 0 FROM json_each(?)`,
-        JSON.stringify(seqs),
-      );
+      storeSeqs(sql, seqs);
       const leases = new Leases(sql);
       const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now: 0, leases, counts: new Tally(sql) };
       const unleasedSeqs = () => ready<{ seq: number }>(ctx, "SELECT m.seq", -1).map((r) => r.seq);
@@ -149,10 +155,7 @@ describe("leases", () => {
     await runInDurableObject(partition(uniqueQueue("leases")), (_instance, state) => {
       const sql = state.storage.sql;
       const delayed = Array.from({ length: READ_PAST + 36 }, (_, i) => i + 1);
-      sql.exec(
-        `INSERT INTO messages (seq, id, body, visible_at, enqueued_at) SELECT value, 'm' || value, '"x"', 5_000, 0 FROM json_each(?)`,
-        JSON.stringify(delayed),
-      );
+      storeSeqs(sql, delayed, 5_000);
       const last = delayed.length;
       sql.exec(
         `INSERT INTO messages (seq, id, body, visible_at, enqueued_at) VALUES (?, 'r1', '"x"', 0, 0), (?, 'r2', '"x"', 0, 0)`,
@@ -188,10 +191,7 @@ describe("leases", () => {
     await runInDurableObject(partition(uniqueQueue("leases")), (_instance, state) => {
       const sql = state.storage.sql;
       const seqs = Array.from({ length: 80 }, (_, i) => i + 1);
-      sql.exec(
-        `INSERT INTO messages (seq, id, body, visible_at, enqueued_at) SELECT value, 'm' || value, '"x"', 0, 0 FROM json_each(?)`,
-        JSON.stringify(seqs),
-      );
+      storeSeqs(sql, seqs);
       const leases = new Leases(sql, { walkFrom: 0 });
       const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now: 0, leases, counts: new Tally(sql) };
       const unleasedSeqs = () => ready<{ seq: number }>(ctx, "SELECT m.seq", -1).map((r) => r.seq);
