@@ -583,7 +583,8 @@ export async function w9(server, T) {
     "receive max 1, waitMs (long-poll, ready)",
     "ack 1",
   ];
-  if (workerdCpuMs(server) === null || !server.limitsUrl) return skipped("W9", kinds, "no /proc or no limits worker");
+  const caseOf = (kind) => `workerd CPU per request, c1: ${kind}`;
+  if (workerdCpuMs(server) === null || !server.limitsUrl) return skipped("W9", kinds.map(caseOf), "no /proc or no limits worker");
   const q = api(server);
   const queue = freshQueue("w9");
   const n = Math.max(50, Math.round(300 * T));
@@ -614,7 +615,7 @@ export async function w9(server, T) {
   const rpc = med(perRound[kinds[1]]);
   return kinds.map((kind) => ({
     workload: "W9",
-    case: `workerd CPU per request, c1: ${kind}`,
+    case: caseOf(kind),
     value: med(perRound[kind]),
     unit: "µs",
     limit: "no-op DO RPC",

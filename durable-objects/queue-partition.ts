@@ -22,7 +22,6 @@ import { nextDueAt, sweep, sweepExpiredLeases } from "./partition/sweep";
 import type {
   EnqueueBatch,
   EnqueueOutcome,
-  EnqueuedItem,
   LeaseOutcome,
   LeaseRef,
   LeasedMessage,

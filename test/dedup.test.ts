@@ -3,7 +3,7 @@
  * `dedupId` stores nothing and answers the first message's id and seq with
  * `duplicate: true`, also inside one batch; after the window the id is new.
  */
-import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
 import { call, partition, receive, send, settle, stats, uniqueQueue } from "./helpers";

@@ -1,6 +1,6 @@
-import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { DEFAULT_QUEUE_CONFIG, type ReceiveResponse } from "../client/protocol";
+import { type ReceiveResponse } from "../client/protocol";
 import { receiveMessages } from "../worker/service";
 import { ADMIN_TOKEN, BASE, call, partition, receive, send, settle, stats, uniqueQueue } from "./helpers";
 import { envWithPartitionMethod } from "./stub-calls";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { post, receive, send, settle, stats, uniqueQueue } from "./helpers";
+import { receive, send, settle, stats, uniqueQueue } from "./helpers";
 
 describe("smoke", () => {
   it("enqueue, receive, ack", async () => {

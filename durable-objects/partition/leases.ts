@@ -38,7 +38,7 @@ export interface EndedLease {
 
 const itemsOf = (ends: Map<number, number>): string => JSON.stringify([...ends]);
 
-/** At most this many holes in the leased prefix; a further one ends the prefix before it. */
+/** At most this many holes in the prefix; a further one ends the prefix before it. */
 const MAX_HOLES = 32;
 
 /** `scanStart` walks the prefix forward only when this many leased seqs or more lie above it. */
@@ -151,7 +151,7 @@ export class Leases {
     return this.tokenBySeq.size;
   }
 
-  /** The leased seqs as a JSON array, for `seq NOT IN (SELECT value FROM json_each(?))` (stats, purge). */
+  /** The leased seqs as a JSON array, for `seq NOT IN (SELECT value FROM json_each(?))` (stats, purge, the sweep). */
   get seqsJson(): string {
     this.load();
     return JSON.stringify([...this.tokenBySeq.keys()]);
@@ -333,7 +333,7 @@ export class Leases {
    * receive's row loses them, and goes when it holds none. Refs whose lease
    * is not held are skipped. Two statements at most, whatever the count.
    * `stayStored`: their messages stay (a nack, a lease end, a release), so
-   * they are no longer part of a leased prefix (`scanStart`).
+   * they become holes in the prefix, or end it (`scanStart`).
    */
   end(refs: Iterable<LeaseRef>, stayStored: boolean): void {
     const all = this.load();

@@ -97,7 +97,7 @@ export function countReady(ctx: OpContext, limit: number): number {
  * too, so each lease is still fenced on its own.
  */
 export function receive(ctx: OpContext, max: number, visibilityTimeoutMs: number): LeasedMessage[] {
-  const { sql, now, leases } = ctx;
+  const { now, leases } = ctx;
   if (max <= 0) return [];
   const rows = ready<Pick<MessageRow, "seq" | "id" | "body" | "attributes" | "attempts" | "enqueued_at" | "group_id">>(
     ctx,
