@@ -101,3 +101,34 @@ export async function closedLoop({ concurrency, durationMs, maxSteps = Infinity,
     p99: percentile(latencies, 99),
   };
 }
+
+/**
+ * Starts `step(i)` on a fixed schedule, `rate` per second for `durationMs`
+ * (open loop: on time whatever the answers, as W4's producers do), and
+ * waits for every step. Resolves { steps, seconds, perSec, p50, p95, p99 }
+ * of each step's time from its start to its end.
+ */
+export async function openLoop({ rate, durationMs, step }) {
+  const total = Math.max(1, Math.round((rate * durationMs) / 1000));
+  const latencies = [];
+  const running = [];
+  const t0 = performance.now();
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const s = performance.now();
+    running.push(step(i).then(() => latencies.push(performance.now() - s)));
+  }
+  await Promise.all(running);
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    steps: latencies.length,
+    seconds,
+    perSec: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+  };
+}
