@@ -138,7 +138,7 @@ export async function w1(server, T, lim) {
           unit: "msg/s",
           p50: r.p50,
           p99: r.p99,
-          ...(floor ? { note: `the bare one-row insert with group commit, same run: ${(floor.value / byKey(lim, limitKey).value).toFixed(2)} × the no-op RPC` } : {}),
+          ...(floor ? { note: `its floor is the limit "${floor.case}", whose ratio is to the same no-op RPC` } : {}),
         },
         byKey(lim, limitKey),
       ),
