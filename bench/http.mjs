@@ -106,21 +106,29 @@ export async function closedLoop({ concurrency, durationMs, maxSteps = Infinity,
  * Starts `step(i)` on a fixed schedule, `rate` per second for `durationMs`
  * (open loop: on time whatever the answers, as W4's producers do), and
  * waits for every step. Resolves { steps, seconds, perSec, p50, p95, p99 }
- * of each step's time from its start to its end.
+ * of each step's time from its start to its end. A step that throws stops
+ * the schedule; the loop then rejects with its error once the others end.
  */
 export async function openLoop({ rate, durationMs, step }) {
   const total = Math.max(1, Math.round((rate * durationMs) / 1000));
   const latencies = [];
   const running = [];
+  let failed = null;
   const t0 = performance.now();
-  for (let i = 0; i < total; i++) {
+  for (let i = 0; i < total && !failed; i++) {
     const due = t0 + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
     const s = performance.now();
-    running.push(step(i).then(() => latencies.push(performance.now() - s)));
+    running.push(
+      step(i).then(
+        () => latencies.push(performance.now() - s),
+        (err) => (failed ??= { err }),
+      ),
+    );
   }
   await Promise.all(running);
+  if (failed) throw failed.err;
   const seconds = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
   return {

@@ -35,9 +35,9 @@ export class Limits extends DurableObject {
 
   /**
    * Group commit as edgeq does it (no timer): a request that comes while a
-   * commit is in flight waits for it, then goes with the others. Not a bench
-   * workload: `/insert-after-sync?n=1` against `/insert-set?n=1` is the A/B in
-   * BENCHMARKS.md ("Commits").
+   * commit is in flight waits for it, then goes with the others. With n=1 it
+   * is the floor of W1 (at c32) and of W4 (on W4's schedule) in the limits;
+   * against `/insert-set?n=1` it is the A/B in BENCHMARKS.md ("Commits").
    */
   insertAfterSync(n) {
     return new Promise((resolve, reject) => {
