@@ -68,7 +68,16 @@ export interface QueueClient {
   /** Enqueues up to 100 messages in one request (one transaction per partition). */
   sendBatch(messages: SendMessage[]): Promise<SentMessage[]>;
   /** Leases up to `max` messages (default 1) for `visibilityTimeoutMs` (default the queue's, 30 s unless configured), waiting up to `waitMs` (default 0) for one. */
-  receive(options?: ReceiveRequest & { signal?: AbortSignal }): Promise<ReceivedMessage[]>;
+  receive(options?: Omit<ReceiveRequest, "ack"> & { signal?: AbortSignal }): Promise<ReceivedMessage[]>;
+  /**
+   * Acks `receipts`, then receives as `receive` does, in one request: a
+   * consumer acks its last messages with its next receive. `ackResults` has
+   * one result per receipt, as `ack` answers them.
+   */
+  ackAndReceive(
+    receipts: string | string[],
+    options?: Omit<ReceiveRequest, "ack"> & { signal?: AbortSignal },
+  ): Promise<{ messages: ReceivedMessage[]; ackResults: ReceiptResult[] }>;
   /** Acknowledges: the messages are done and deleted. */
   ack(receipts: string | string[]): Promise<ReceiptResult[]>;
   /** Gives messages back for a retry after `delayMs` (default the queue's backoff), recording `error`. */
@@ -167,6 +176,13 @@ export function createClient(options: ClientOptions): Client {
           request<{ messages: ReceivedMessage[] }>("POST", `${path}/messages/receive`, opts, signal).then(
             (r) => r.messages,
           ),
+        ackAndReceive: (receipts, { signal, ...opts } = {}) =>
+          request<{ messages: ReceivedMessage[]; ackResults: ReceiptResult[] }>(
+            "POST",
+            `${path}/messages/receive`,
+            { ...opts, ack: list(receipts) },
+            signal,
+          ).then(({ messages, ackResults }) => ({ messages, ackResults })),
         ack: (receipts) => settle("ack", { receipts: list(receipts) }),
         nack: (receipts, opts) => settle("nack", { receipts: list(receipts), ...opts }),
         extend: (receipts, visibilityTimeoutMs) => settle("extend", { receipts: list(receipts), visibilityTimeoutMs }),
@@ -176,6 +192,23 @@ export function createClient(options: ClientOptions): Client {
           const { concurrency = 1, waitMs = 20_000, visibilityTimeoutMs = 30_000, signal, onError = () => {} } = opts;
           const running = new Set<Promise<void>>();
           let failures = 0;
+          // Handled messages whose ack rides on the next receive: only while the loop waits for a free
+          // handler, so that the receive their handler's end lets it send carries them at once.
+          let waitingForRoom = false;
+          let handled: ReceivedMessage[] = [];
+          const report = (m: ReceivedMessage, verb: string, result: ReceiptResult) => {
+            if (!result.ok) onError(new QueueError(result.code!, `${verb} of ${m.id}: ${result.code}`, 409));
+          };
+          /** Acks on their own what a failed receive carried; NOT_FOUND then means that receive had acked them. */
+          const ackAgain = async (messages: ReceivedMessage[]) => {
+            if (messages.length === 0) return;
+            try {
+              const results = await q.ack(messages.map((m) => m.receipt));
+              results.forEach((r, i) => r.code !== "NOT_FOUND" && report(messages[i], "ack", r));
+            } catch (e) {
+              onError(e);
+            }
+          };
 
           const run = async (m: ReceivedMessage) => {
             // Renew the lease at half its length for as long as the handler runs.
@@ -196,13 +229,17 @@ export function createClient(options: ClientOptions): Client {
             } finally {
               clearInterval(renew);
             }
+            if (ok && waitingForRoom && !signal?.aborted) {
+              handled.push(m);
+              return;
+            }
             try {
               const [result] = ok
                 ? await q.ack(m.receipt)
                 : await q.nack(m.receipt, {
                     error: String((failed as Error)?.message ?? failed).slice(0, 4096),
                   });
-              if (!result.ok) onError(new QueueError(result.code!, `${ok ? "ack" : "nack"} of ${m.id}: ${result.code}`, 409));
+              report(m, ok ? "ack" : "nack", result);
             } catch (e) {
               onError(e);
             }
@@ -211,17 +248,27 @@ export function createClient(options: ClientOptions): Client {
           try {
             while (!signal?.aborted) {
               if (running.size >= concurrency) {
-                await Promise.race(running);
+                waitingForRoom = true;
+                await Promise.race(running).finally(() => (waitingForRoom = false));
                 continue;
               }
               let messages: ReceivedMessage[];
               const started = Date.now();
+              const acking = handled;
+              handled = [];
               try {
-                messages = await q.receive({ max: Math.min(100, concurrency - running.size), waitMs, visibilityTimeoutMs, signal });
+                const opts = { max: Math.min(100, concurrency - running.size), waitMs, visibilityTimeoutMs, signal };
+                if (acking.length === 0) messages = await q.receive(opts);
+                else {
+                  const answer = await q.ackAndReceive(acking.map((m) => m.receipt), opts);
+                  messages = answer.messages;
+                  answer.ackResults.forEach((r, i) => report(acking[i], "ack", r));
+                }
                 failures = 0;
                 // Empty before the wait was over (a paused queue, a server without long-poll): pause, do not spin.
                 if (!messages.length && (!waitMs || Date.now() - started < waitMs)) await sleep(250 + Math.random() * 750, signal);
               } catch (e) {
+                await ackAgain(acking);
                 if (signal?.aborted) break;
                 const status = e instanceof QueueError ? e.status : 0;
                 // 4xx other than 429 will not get better by retrying.
@@ -239,6 +286,7 @@ export function createClient(options: ClientOptions): Client {
             }
           } finally {
             await Promise.all(running);
+            await ackAgain(handled);
           }
         },
       };

@@ -228,6 +228,12 @@ export interface ReceiveRequest {
   visibilityTimeoutMs?: number;
   /** How long to wait for a message when none is ready, 0..20000. Default 0. */
   waitMs?: number;
+  /**
+   * Receipts (1..100) to ack before receiving: a consumer acks its last
+   * messages with its next receive, one request instead of two. Their
+   * results come back in `ackResults`. Default none.
+   */
+  ack?: string[];
 }
 
 /** A leased message. */
@@ -247,6 +253,8 @@ export interface ReceivedMessage {
 
 export interface ReceiveResponse {
   messages: ReceivedMessage[];
+  /** When the request had `ack`: one result per receipt, in the order given, as `ack` answers them. */
+  ackResults?: ReceiptResult[];
 }
 
 /** The outcome for one receipt of an ack, nack or extend. */

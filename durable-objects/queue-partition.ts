@@ -31,7 +31,7 @@ import type {
   ReserveOutcome,
   StoredDeadLetter,
 } from "./partition/types";
-import { acceptWaiter, DONE_MESSAGE, endWait, hasWaiters, leaseToWaiters } from "./partition/waiters";
+import { acceptWaiter, ACKED_HEADER, DONE_MESSAGE, endWait, hasWaiters, leaseToWaiters } from "./partition/waiters";
 
 /** Thrown inside an enqueue's savepoint to roll back a batch the partition has no room for. */
 class QueueFull extends Error {
@@ -210,12 +210,24 @@ export class QueuePartition extends DurableObject<Env> {
 
   /** A long-poll waiter's WebSocket upgrade (the only thing this object serves over fetch). */
   override async fetch(request: Request): Promise<Response> {
-    this.metered.begin("request");
-    const accepted = acceptWaiter(this.ctx, request, Date.now());
-    if (!accepted) return new Response("not found", { status: 404 });
+    const ctx = this.op();
+    const upgrade = acceptWaiter(this.ctx, request, ctx.now);
+    if (!upgrade) return new Response("not found", { status: 404 });
+    if ("response" in upgrade) return upgrade.response;
     // What is ready now goes to it at once: a one-partition long-poll comes here without receiving first.
-    if (accepted.status === 101) await this.pushToWaiters();
-    return accepted;
+    // The acks it brought run first, in the same group: one commit for both.
+    let headers: Record<string, string> | undefined;
+    try {
+      if (upgrade.acks.length === 0) await this.pushToWaiters();
+      else {
+        this.mayDeliver = true;
+        headers = { [ACKED_HEADER]: JSON.stringify(await this.acknowledge(ctx, upgrade.acks)) };
+      }
+    } catch (err) {
+      endWait(upgrade.server); // nobody will hear this socket: never serve it
+      throw err;
+    }
+    return new Response(null, { status: 101, webSocket: upgrade.client, headers });
   }
 
   /** A waiter only ever says that it stops waiting; the socket is closed after anything already pushed on it. */
@@ -423,8 +435,12 @@ export class QueuePartition extends DurableObject<Env> {
     return outcomes;
   }
 
-  async ack(refs: LeaseRef[]): Promise<LeaseOutcome[]> {
-    const ctx = this.op();
+  ack(refs: LeaseRef[]): Promise<LeaseOutcome[]> {
+    return this.acknowledge(this.op(), refs);
+  }
+
+  /** Acks in the next group commit (for the ack RPC, and for the acks a waiter brings). */
+  private async acknowledge(ctx: OpContext, refs: LeaseRef[]): Promise<LeaseOutcome[]> {
     const outcomes = await this.commits.run(() => {
       const { outcomes, acked } = ack(ctx, refs);
       this.depth.add(-acked);

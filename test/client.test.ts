@@ -112,6 +112,53 @@ describe("client: consume", () => {
     expect(await stats(name)).toMatchObject({ ready: 0, inFlight: 0, delayed: 0 });
   });
 
+  it("ackAndReceive acks and receives in one request", async () => {
+    const q = client().queue(uniqueQueue());
+    await q.sendBatch([{ body: 1 }, { body: 2 }]);
+    const [first] = await q.receive();
+    const { messages, ackResults } = await q.ackAndReceive(first.receipt, { max: 5, waitMs: 1000 });
+    expect(ackResults).toEqual([{ receipt: first.receipt, ok: true }]);
+    expect(messages.map((m) => m.body)).toEqual([2]);
+    expect((await q.ackAndReceive([messages[0].receipt, first.receipt])).ackResults.map((r) => r.code)).toEqual([
+      undefined,
+      "NOT_FOUND",
+    ]);
+  });
+
+  it("consume acks each message with its next receive, not with a request of its own", async () => {
+    const name = uniqueQueue();
+    const requests: { path: string; ack: number }[] = [];
+    const counting: typeof fetch = async (input, init) => {
+      const body = typeof init?.body === "string" ? JSON.parse(init.body) : {};
+      requests.push({ path: new URL(String(input)).pathname, ack: body.ack?.length ?? 0 });
+      return selfFetch(input, init);
+    };
+    const q = client(ADMIN_TOKEN, counting).queue(name);
+    await q.sendBatch(Array.from({ length: 5 }, (_, i) => ({ body: i })));
+    requests.length = 0;
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const errors: unknown[] = [];
+    const done = q.consume(async (m) => void seen.push(m.body as number), {
+      waitMs: 300,
+      signal: controller.signal,
+      onError: (e) => errors.push(e),
+    });
+    await until(async () => seen.length === 5 && (await stats(name)).inFlight === 0);
+    const beforeStop = requests.slice();
+    controller.abort();
+    await done;
+    expect(seen).toEqual([0, 1, 2, 3, 4]);
+    // (The stop aborts the waiting receive that carried the last ack; its acks are sent again on their own,
+    // and their NOT_FOUND, the sign that they had landed, is not an error.)
+    expect(errors).toEqual([]);
+    expect(beforeStop.filter((r) => r.path.endsWith("/ack"))).toEqual([]);
+    const receives = beforeStop.filter((r) => r.path.endsWith("/receive"));
+    // Every message's ack rode on a receive: 5 acks over the receives after the first.
+    expect(receives.reduce((n, r) => n + r.ack, 0)).toBe(5);
+    expect(await stats(name)).toMatchObject({ ready: 0, inFlight: 0 });
+  });
+
   it("extends the lease while a slow handler runs, so nobody else gets the message", async () => {
     const name = uniqueQueue();
     const q = client().queue(name);

@@ -42,6 +42,13 @@ describe("service binding (EdgeqService)", () => {
     expect((await rpc("ack", q, [got[0].receipt])).results[0]).toMatchObject({ ok: false });
     expect((await rpc("nack", q, [got[1].receipt], { delayMs: 0, error: "later" })).results[0].ok).toBe(true);
     expect(await rpc("stats", q)).toMatchObject({ ready: 1, inFlight: 1 });
+
+    // A receive that acks first: the third message acked, the nacked one received again.
+    const acking = await rpc("receive", q, { ack: [got[2].receipt], max: 5, waitMs: 1000 });
+    expect(acking.ackResults).toEqual([{ receipt: got[2].receipt, ok: true }]);
+    expect(acking.messages.map((m: any) => m.body)).toEqual(["two"]);
+    expect(await rpc("receive", q, { ack: ["nope"] })).toMatchObject({ error: { code: "INVALID_VALUE" } });
+    expect(await rpc("stats", q)).toMatchObject({ ready: 0, inFlight: 1 });
   });
 
   it("dead letters: list, redrive, delete", async () => {

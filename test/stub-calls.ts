@@ -40,7 +40,7 @@ export async function lease(stub: Stub, max: number, visibilityTimeoutMs: number
  * moment a Worker calls a partition (a consumer leaving mid-call).
  */
 export function envWithPartitionMethod(
-  key: "fetch" | "receive",
+  key: "fetch" | "receive" | "ack",
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   replace: (original: (...args: any[]) => Promise<any>) => (...args: any[]) => Promise<any>,
 ): Env {

@@ -38,6 +38,7 @@ import {
   redriveRequest,
 } from "./schemas";
 import {
+  ackAndReceive,
   ackMessages,
   deleteDeadLetters,
   extendLeases,
@@ -87,16 +88,20 @@ export class EdgeqService extends WorkerEntrypoint<Env & Secrets> {
     });
   }
 
-  /** Leases up to `max` messages (default 1). */
+  /** Leases up to `max` messages (default 1); with `ack`, acks those receipts first and answers `ackResults`. */
   receive(queue: string, options: ReceiveRequest = {}): Promise<RpcResult<ReceiveResponse>> {
     return answer(async () => {
       const name = queueOf(queue);
+      const { ack, ...request } = check(receiveRequest, options);
       // waitUntil: a long-poll listens a little after its answer, to give back a push that crossed its end.
-      const leased = await receiveMessages(this.env, name, {
-        ...check(receiveRequest, options),
-        waitUntil: (p) => this.ctx.waitUntil(p),
-      });
-      return JSON.parse(`{"messages":[${leased.map(leasedJson).join(",")}]}`) as ReceiveResponse;
+      const opts = { ...request, waitUntil: (p: Promise<unknown>) => this.ctx.waitUntil(p) };
+      if (ack === undefined) {
+        const leased = await receiveMessages(this.env, name, opts);
+        return JSON.parse(`{"messages":[${leased.map(leasedJson).join(",")}]}`) as ReceiveResponse;
+      }
+      const { leased, ackResults } = await ackAndReceive(this.env, name, ack, opts);
+      const messages = JSON.parse(`[${leased.map(leasedJson).join(",")}]`) as ReceiveResponse["messages"];
+      return { messages, ackResults };
     });
   }
 

@@ -90,16 +90,18 @@ export const enqueueRequest = z.unknown().transform((value, ctx) => {
 
 const visibilityTimeoutMs = int(LIMITS.minVisibilityTimeoutMs, LIMITS.maxVisibilityTimeoutMs);
 
-export const receiveRequest = z.strictObject({
-  max: int(1, LIMITS.maxReceive).default(1),
-  visibilityTimeoutMs: visibilityTimeoutMs.optional(),
-  waitMs: int(0, LIMITS.maxWaitMs).default(0),
-});
-
 const receipts = z
   .array(z.string().regex(RECEIPT_PATTERN, "not a receipt"))
   .min(1)
   .max(LIMITS.maxBatch);
+
+export const receiveRequest = z.strictObject({
+  max: int(1, LIMITS.maxReceive).default(1),
+  visibilityTimeoutMs: visibilityTimeoutMs.optional(),
+  waitMs: int(0, LIMITS.maxWaitMs).default(0),
+  /** Receipts to ack before receiving (the consumer's last messages). */
+  ack: receipts.optional(),
+});
 
 export const ackRequest = z.strictObject({ receipts });
 export const nackRequest = z.strictObject({

@@ -14,6 +14,7 @@ import type {
 import type { EnqueueItem, LeaseOutcome, LeaseRef, LeasedMessage } from "../durable-objects/partition/types";
 import { logEvent } from "../durable-objects/log";
 import { packBatch } from "../durable-objects/partition/enqueue";
+import { ACK_HEADER, ackedOf, ackHeader, DONE_MESSAGE } from "../durable-objects/partition/waiters";
 import { ApiError } from "./errors";
 import { waitForMessages, type WaitTarget } from "./long-poll";
 import { fairOrder, nextSpread, pageAcrossPartitions, partitionFor, routingKey } from "./partitions";
@@ -170,22 +171,80 @@ const PROBE_FROM_PARTITIONS = 3;
  * partition has a token again (the partition sets its alarm for it and
  * serves its waiters) rather than answering empty.
  */
-export function receiveMessages(env: Env, queue: string, opts: ReceiveOptions): Promise<Leased[]> {
-  const work = receiveOrWait(env, queue, opts);
+export function receiveMessages(env: Env, queue: string, opts: ReceiveOptions, carried?: CarriedAcks): Promise<Leased[]> {
+  const work = receiveOrWait(env, queue, opts, carried);
   opts.waitUntil?.(work.catch(() => undefined));
   return work;
 }
 
-async function receiveOrWait(env: Env, queue: string, opts: ReceiveOptions): Promise<Leased[]> {
+/**
+ * A long-poll on one partition goes straight to its socket: the partition leases what is ready as the
+ * waiter arrives and pushes it at once, which saves the receive call (one round trip, one group-commit
+ * pass). With several partitions each would push to the same wait, so they are asked in turn first.
+ */
+const straightToWait = (config: QueueConfig, waitMs: number | undefined) => (waitMs ?? 0) > 0 && config.partitions === 1;
+
+/** Acks that ride on the upgrade of a wait that goes straight to partition 0's socket; sent at most once. */
+interface CarriedAcks {
+  refs: LeaseRef[];
+  sent: boolean;
+  outcomes: LeaseOutcome[] | null;
+}
+
+/**
+ * Acks `receipts`, then receives as `receiveMessages` does: a consumer acks
+ * its last messages with its next receive, one request instead of two.
+ * When the receive goes straight to a partition's socket, the acks ride on
+ * the upgrade, and the partition acks them in the group commit that then
+ * serves the wait (an ack that makes room can serve it at once). Otherwise
+ * each partition acks first, then the receive runs. Every receipt is
+ * checked before anything is acked or leased. Like the receive, the work
+ * runs under `waitUntil`, so that acks still land when the consumer leaves.
+ */
+export function ackAndReceive(
+  env: Env,
+  queue: string,
+  receipts: string[],
+  opts: ReceiveOptions,
+): Promise<{ ackResults: ReceiptResult[]; leased: Leased[] }> {
+  const work = ackThenReceive(env, queue, receipts, opts);
+  opts.waitUntil?.(work.catch(() => undefined));
+  return work;
+}
+
+async function ackThenReceive(
+  env: Env,
+  queue: string,
+  receipts: string[],
+  opts: ReceiveOptions,
+): Promise<{ ackResults: ReceiptResult[]; leased: Leased[] }> {
+  const s = await sortReceipts(env, queue, receipts, "ack");
+  const config = await resolveQueue(env, queue);
+  let carried: CarriedAcks | undefined;
+  if (straightToWait(config, opts.waitMs) && s.byPartition.has(0)) {
+    carried = { refs: s.byPartition.get(0)!.map((l) => l.ref), sent: false, outcomes: null };
+  } else {
+    await Promise.all(
+      [...s.byPartition].map(async ([partition, list]) =>
+        answerPartition(s, partition, await partitionStub(env, queue, partition).ack(list.map((l) => l.ref))),
+      ),
+    );
+  }
+  const leased = await receiveMessages(env, queue, opts, carried);
+  if (carried) {
+    // A consumer that left before the wait began never sent them: they are acked all the same.
+    answerPartition(s, 0, carried.sent ? carried.outcomes! : await partitionStub(env, queue, 0).ack(carried.refs));
+  }
+  return { ackResults: settled(queue, s), leased };
+}
+
+async function receiveOrWait(env: Env, queue: string, opts: ReceiveOptions, carried?: CarriedAcks): Promise<Leased[]> {
   const config = await resolveQueue(env, queue);
   const leaseMs = opts.visibilityTimeoutMs ?? config.visibilityTimeoutMs;
   const gone = () => opts.signal?.aborted === true;
   const waitMs = opts.waitMs ?? 0;
   let out: Leased[] = [];
-  // A long-poll on one partition goes straight to its socket: the partition leases what is ready as the
-  // waiter arrives and pushes it at once, which saves the receive call (one round trip, one group-commit
-  // pass). With several partitions each would push to the same wait, so they are asked in turn first.
-  const direct = waitMs > 0 && config.partitions === 1;
+  const direct = straightToWait(config, waitMs);
   const take = async (partition: number) => {
     const { messages } = await partitionStub(env, queue, partition).receive(opts.max - out.length, leaseMs);
     for (const message of messages) out.push({ partition, message });
@@ -205,7 +264,24 @@ async function receiveOrWait(env: Env, queue: string, opts: ReceiveOptions): Pro
   if (out.length === 0 && waitMs > 0 && !gone()) {
     const targets = fairOrder(config).map((partition): WaitTarget => {
       const stub = partitionStub(env, queue, partition);
-      return { partition, connect: (path) => stub.fetch(`https://partition${path}`, { headers: { upgrade: "websocket" } }) };
+      const connect = async (path: string) => {
+        // Acks go with the first upgrade only: a reconnect must not ack again.
+        const acks = direct && carried && !carried.sent ? carried : null;
+        if (!acks) return stub.fetch(`https://partition${path}`, { headers: { upgrade: "websocket" } });
+        acks.sent = true;
+        const res = await stub.fetch(`https://partition${path}`, {
+          headers: { upgrade: "websocket", [ACK_HEADER]: ackHeader(acks.refs) },
+        });
+        acks.outcomes = res.status === 101 ? ackedOf(res, acks.refs.length) : null;
+        if (res.status === 101 && !acks.outcomes) {
+          // Not expected of a partition of this same script: its wait is ended unheard, and the consumer told to retry.
+          res.webSocket?.accept();
+          res.webSocket?.send(DONE_MESSAGE);
+          throw new ApiError("UNAVAILABLE", `partition ${partition} did not answer the acks; retry them`);
+        }
+        return res;
+      };
+      return { partition, connect };
     });
     const pushed = await waitForMessages(targets, {
       max: opts.max,
@@ -252,13 +328,18 @@ export function leasedJson({ partition, message: m }: Leased): string {
 
 type PartitionStub = ReturnType<typeof partitionStub>;
 
-/** Sends each partition its receipts in one call and answers in the order given. */
-async function settle(
-  env: Env,
-  queue: string,
-  receipts: string[],
-  call: (stub: PartitionStub, refs: LeaseRef[]) => Promise<LeaseOutcome[]>,
-): Promise<ReceiptResult[]> {
+/**
+ * Receipts sorted by partition, each partition's leases in the order given;
+ * `results` already holds NOT_FOUND for a partition the queue does not have.
+ * Every receipt is parsed before anything is asked of a partition.
+ */
+interface Settling {
+  receipts: string[];
+  results: ReceiptResult[];
+  byPartition: Map<number, { index: number; ref: LeaseRef }[]>;
+}
+
+async function sortReceipts(env: Env, queue: string, receipts: string[], field: string): Promise<Settling> {
   let config = await resolveQueue(env, queue, false);
   // A receipt from a partition this isolate does not know yet: the queue grew since it cached it.
   if (receipts.some((r) => (parseReceipt(r)?.partition ?? 0) >= config.partitions)) {
@@ -268,7 +349,7 @@ async function settle(
   const byPartition = new Map<number, { index: number; ref: LeaseRef }[]>();
   receipts.forEach((receipt, index) => {
     const parsed = parseReceipt(receipt);
-    if (!parsed) throw new ApiError("INVALID_REQUEST", `receipts[${index}]: not a receipt`);
+    if (!parsed) throw new ApiError("INVALID_REQUEST", `${field}[${index}]: not a receipt`);
     if (parsed.partition >= config.partitions) {
       results[index] = { receipt, ok: false, code: "NOT_FOUND" };
       return;
@@ -277,16 +358,37 @@ async function settle(
     list.push({ index, ref: { seq: parsed.seq, token: parsed.token } });
     byPartition.set(parsed.partition, list);
   });
+  return { receipts, results, byPartition };
+}
+
+/** Records a partition's outcomes, in the order its leases were sent. */
+function answerPartition(s: Settling, partition: number, outcomes: LeaseOutcome[]): void {
+  const list = s.byPartition.get(partition)!;
+  outcomes.forEach((o, i) => (s.results[list[i].index] = { receipt: s.receipts[list[i].index], ...o }));
+}
+
+/** The results in the order given; a consumer that loses leases is too slow for its visibility timeout: worth one line per request. */
+function settled(queue: string, s: Settling): ReceiptResult[] {
+  const lost = s.results.filter((r) => r.code === "LEASE_LOST").length;
+  if (lost > 0) logEvent("lease_lost", { queue, count: lost, of: s.receipts.length });
+  return s.results;
+}
+
+/** Sends each partition its receipts in one call and answers in the order given. */
+async function settle(
+  env: Env,
+  queue: string,
+  receipts: string[],
+  call: (stub: PartitionStub, refs: LeaseRef[]) => Promise<LeaseOutcome[]>,
+  field = "receipts",
+): Promise<ReceiptResult[]> {
+  const s = await sortReceipts(env, queue, receipts, field);
   await Promise.all(
-    [...byPartition].map(async ([partition, list]) => {
-      const outcomes = await call(partitionStub(env, queue, partition), list.map((l) => l.ref));
-      outcomes.forEach((o, i) => (results[list[i].index] = { receipt: receipts[list[i].index], ...o }));
-    }),
+    [...s.byPartition].map(async ([partition, list]) =>
+      answerPartition(s, partition, await call(partitionStub(env, queue, partition), list.map((l) => l.ref))),
+    ),
   );
-  // A consumer that loses leases is too slow for its visibility timeout: worth one line per request.
-  const lost = results.filter((r) => r.code === "LEASE_LOST").length;
-  if (lost > 0) logEvent("lease_lost", { queue, count: lost, of: receipts.length });
-  return results;
+  return settled(queue, s);
 }
 
 export const ackMessages = (env: Env, queue: string, receipts: string[]) =>

@@ -29,11 +29,17 @@
  * sees every lease that reached it and gives back (`releaseLeases`) those it
  * can no longer answer with.
  *
+ * A waiter may bring acks (`ACK_HEADER`: the consumer's previous messages,
+ * acked through its next receive, which saves it one request per batch).
+ * They are acked in the group commit that then serves the waiter, so an ack
+ * that makes room (in-flight limit, a group's next message) serves it at
+ * once, and their outcomes go back on the upgrade's answer (`ACKED_HEADER`).
+ *
  * A partition without waiters pays one `getWebSockets()` (in memory) per
  * group commit that made a message deliverable, and nothing else.
  */
 import { LIMITS } from "../../client/protocol";
-import type { LeasedMessage } from "./types";
+import type { LeaseOutcome, LeaseRef, LeasedMessage } from "./types";
 
 /** What a waiting socket wants, kept in its attachment (survives hibernation, max 2 KiB). */
 export interface WaiterState {
@@ -51,6 +57,50 @@ export interface WaiterState {
 
 const TAG_PREFIX = "waiter:";
 export const WAITERS_PATH = "/waiters";
+
+/** On a waiter's upgrade: the leases to ack first, JSON `[[seq, token], ...]`. */
+export const ACK_HEADER = "x-edgeq-ack";
+/** On the upgrade's answer: the acks' outcomes, JSON `LeaseOutcome[]` in the order given. */
+export const ACKED_HEADER = "x-edgeq-acked";
+
+const LEASE_TOKEN = /^[A-Za-z0-9_-]{16,64}$/;
+
+/** The header's value for these leases. */
+export const ackHeader = (refs: readonly LeaseRef[]): string => JSON.stringify(refs.map((r) => [r.seq, r.token]));
+
+/**
+ * The leases a waiter's upgrade asks to ack: none (no header), or null when
+ * the header is not a list of 1 to maxBatch `[seq, token]` pairs.
+ */
+export function acksOf(request: Request): LeaseRef[] | null {
+  const raw = request.headers.get(ACK_HEADER);
+  if (raw === null) return [];
+  let pairs: unknown;
+  try {
+    pairs = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(pairs) || pairs.length === 0 || pairs.length > LIMITS.maxBatch) return null;
+  const refs: LeaseRef[] = [];
+  for (const pair of pairs) {
+    if (!Array.isArray(pair) || pair.length !== 2) return null;
+    const [seq, token] = pair as unknown[];
+    if (!Number.isSafeInteger(seq) || (seq as number) < 1 || typeof token !== "string" || !LEASE_TOKEN.test(token)) return null;
+    refs.push({ seq: seq as number, token });
+  }
+  return refs;
+}
+
+/** The outcomes on an upgrade's answer, or null when they are missing or not one per ack. */
+export function ackedOf(response: Response, count: number): LeaseOutcome[] | null {
+  try {
+    const outcomes = JSON.parse(response.headers.get(ACKED_HEADER) ?? "null") as unknown;
+    return Array.isArray(outcomes) && outcomes.length === count ? (outcomes as LeaseOutcome[]) : null;
+  } catch {
+    return null;
+  }
+}
 
 /** What the Worker sends when it stops waiting; the partition answers by closing the socket. */
 export const DONE_MESSAGE = "done";
@@ -77,26 +127,31 @@ function intParam(url: URL, name: string, min: number, max: number): number | nu
   return n >= min && n <= max ? n : null;
 }
 
+/** A waiter's upgrade: accepted (the answer still to be made from `client`), or refused with `response`. */
+export type WaiterUpgrade = { client: WebSocket; server: WebSocket; acks: LeaseRef[] } | { response: Response };
+
 /**
  * Accepts a waiter's WebSocket upgrade
- * (`GET /waiters?waiter=<id>&want=<n>&visibilityTimeoutMs=<ms>`) as a
- * hibernatable socket. Answers null when the request is not one, 400 when
- * its parameters are out of the receive's bounds.
+ * (`GET /waiters?waiter=<id>&want=<n>&visibilityTimeoutMs=<ms>`, with
+ * `ACK_HEADER` when it brings acks) as a hibernatable socket. Answers null
+ * when the request is not one, 400 when its parameters are out of the
+ * receive's bounds or its acks are malformed (nothing accepted then).
  */
-export function acceptWaiter(state: DurableObjectState, request: Request, now: number): Response | null {
+export function acceptWaiter(state: DurableObjectState, request: Request, now: number): WaiterUpgrade | null {
   const url = new URL(request.url);
   if (url.pathname !== WAITERS_PATH || request.headers.get("upgrade")?.toLowerCase() !== "websocket") return null;
   const waiter = url.searchParams.get("waiter") ?? "";
   const want = intParam(url, "want", 1, LIMITS.maxReceive);
   const visibilityTimeoutMs = intParam(url, "visibilityTimeoutMs", LIMITS.minVisibilityTimeoutMs, LIMITS.maxVisibilityTimeoutMs);
-  if (!/^[A-Za-z0-9_-]{8,64}$/.test(waiter) || want === null || visibilityTimeoutMs === null) {
-    return new Response("bad waiter", { status: 400 });
+  const acks = acksOf(request);
+  if (!/^[A-Za-z0-9_-]{8,64}$/.test(waiter) || want === null || visibilityTimeoutMs === null || acks === null) {
+    return { response: new Response("bad waiter", { status: 400 }) };
   }
   const pair = new WebSocketPair();
   const [client, server] = Object.values(pair);
   state.acceptWebSocket(server, [TAG_PREFIX + waiter]);
   server.serializeAttachment({ waiter, want, visibilityTimeoutMs, since: now, done: false } satisfies WaiterState);
-  return new Response(null, { status: 101, webSocket: client });
+  return { client, server, acks };
 }
 
 /** Whether any waiter still waits (in memory: one `getWebSockets()`). */

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { peekMessages } from "../queue-service";
-import { ackMessages, extendLeases, leasedJson, nackMessages, receiveMessages, sendMessages } from "../service";
+import { ackAndReceive, ackMessages, extendLeases, leasedJson, nackMessages, receiveMessages, sendMessages } from "../service";
 import { ackRequest, enqueueRequest, extendRequest, nackRequest, peekQuery, receiveRequest } from "../schemas";
 import type { AppEnv } from "../types";
 import { jsonBody, queryParams } from "../validate";
@@ -25,13 +25,16 @@ messages.get("/", queryParams(peekQuery), async (c) => {
 });
 
 messages.post("/receive", jsonBody(receiveRequest), async (c) => {
+  const { ack, ...request } = c.req.valid("json");
   // The request's signal tells a long-poll that its consumer left (compatibility flag enable_request_signal).
-  const leased = await receiveMessages(c.env, c.req.param("queue")!, {
-    ...c.req.valid("json"),
-    signal: c.req.raw.signal,
-    waitUntil: (p) => c.executionCtx.waitUntil(p),
-  });
-  return c.body(`{"messages":[${leased.map(leasedJson).join(",")}]}`, 200, JSON_TYPE);
+  const opts = { ...request, signal: c.req.raw.signal, waitUntil: (p: Promise<unknown>) => c.executionCtx.waitUntil(p) };
+  const queue = c.req.param("queue")!;
+  if (ack === undefined) {
+    const leased = await receiveMessages(c.env, queue, opts);
+    return c.body(`{"messages":[${leased.map(leasedJson).join(",")}]}`, 200, JSON_TYPE);
+  }
+  const { leased, ackResults } = await ackAndReceive(c.env, queue, ack, opts);
+  return c.body(`{"messages":[${leased.map(leasedJson).join(",")}],"ackResults":${JSON.stringify(ackResults)}}`, 200, JSON_TYPE);
 });
 
 messages.post("/ack", jsonBody(ackRequest), async (c) => {
