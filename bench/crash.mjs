@@ -4,7 +4,10 @@
 // disk) in a process group of its own, with producers and consumers driving
 // it over HTTP, and SIGKILLs the whole group (Node and workerd) at random
 // moments, EDGEQ_CRASH_KILLS times (default 10), restarting it on the same
-// state each time. Then it drains the queue and checks:
+// state each time. Half the consumers ack each batch by a request of its
+// own; the others long-poll and ack each batch with their next receive
+// (`ack` on the receive, which a one-partition long-poll hands to the
+// partition with its wait). Then it drains the queue and checks:
 //   - every message whose enqueue was answered 201 was delivered, or is a
 //     dead letter for a known reason (lost: 0);
 //   - no message was delivered by a receive sent after its ack was answered
@@ -18,7 +21,7 @@ import { request, resetConnections } from "./http.mjs";
 
 const KILLS = Number(process.env.EDGEQ_CRASH_KILLS ?? 10);
 const PRODUCERS = 3;
-const CONSUMERS = 3;
+const CONSUMERS = 4;
 const QUEUE = "crash";
 const LEASE_MS = 2000;
 const DEADLINE = Date.now() + 5 * 60_000 - 15_000;
@@ -61,6 +64,7 @@ const deliveredAfterAck = [];
 let nextId = 0;
 let running = true;
 let requestsFailed = 0;
+let ackedWithReceive = 0; // acks answered ok on a receive (`ackResults`)
 
 const parse = (res) => {
   try {
@@ -88,6 +92,29 @@ async function producer(p) {
   }
 }
 
+/** Records a receive's messages; `sentAt` is when that receive was sent. */
+function delivered(messages, sentAt) {
+  for (const m of messages) {
+    const id = m.body.id;
+    deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
+    const acked = ackedAt.get(id);
+    if (acked !== undefined && acked < sentAt) deliveredAfterAck.push(id);
+  }
+}
+
+/** Records the answer to acks of `messages`: the ack endpoint's or a receive's (`ackResults`). */
+function ackAnswered(messages, status, results) {
+  const answered = performance.now();
+  if (status === 200) {
+    results.forEach((r, i) => {
+      if (r.ok) ackedAt.set(messages[i].body.id, answered);
+    });
+  } else {
+    requestsFailed += 1;
+    for (const m of messages) ackUncertain.add(m.body.id);
+  }
+}
+
 async function consumeOnce() {
   // The runtime may be killed (and `q` cleared) between the receive and the
   // ack: both go to the server the receive went to, and fail like any request to a dead one.
@@ -101,33 +128,53 @@ async function consumeOnce() {
     return 0;
   }
   const messages = parse(res).messages;
-  for (const m of messages) {
-    const id = m.body.id;
-    deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
-    const acked = ackedAt.get(id);
-    if (acked !== undefined && acked < sentAt) deliveredAfterAck.push(id);
-  }
+  delivered(messages, sentAt);
   if (messages.length === 0) return 0;
   const ack = await client.ack(QUEUE, messages.map((m) => m.receipt));
-  const answered = performance.now();
-  if (ack.status === 200) {
-    parse(ack).results.forEach((r, i) => {
-      if (r.ok) ackedAt.set(messages[i].body.id, answered);
-    });
-  } else {
-    requestsFailed += 1;
-    for (const m of messages) ackUncertain.add(m.body.id);
-  }
+  ackAnswered(messages, ack.status, ack.status === 200 ? parse(ack).results : []);
   return messages.length;
 }
 
-async function consumer() {
+/** A long-poll that acks the consumer's last batch (`state.unacked`) with it. */
+async function consumeAcking(state) {
+  const client = q;
+  if (!client) return 0;
+  const carried = state.unacked;
+  state.unacked = [];
+  const sentAt = performance.now();
+  const res = await client.receive(QUEUE, {
+    max: 10,
+    visibilityTimeoutMs: LEASE_MS,
+    waitMs: 300,
+    ...(carried.length > 0 ? { ack: carried.map((m) => m.receipt) } : {}),
+  });
+  const body = res.status === 200 ? parse(res) : null;
+  if (carried.length > 0) ackAnswered(carried, res.status, body?.ackResults ?? []);
+  ackedWithReceive += (body?.ackResults ?? []).filter((r) => r.ok).length;
+  if (!body) {
+    if (carried.length === 0) requestsFailed += 1;
+    await sleep(20);
+    return 0;
+  }
+  delivered(body.messages, sentAt);
+  state.unacked = body.messages;
+  return body.messages.length;
+}
+
+async function consumer(index) {
+  const acking = index % 2 === 1;
+  const state = { unacked: [] };
   while (running && Date.now() < DEADLINE) {
     if (!q) {
       await sleep(20);
       continue;
     }
-    if ((await consumeOnce()) === 0) await sleep(10);
+    if ((await (acking ? consumeAcking(state) : consumeOnce())) === 0) await sleep(10);
+  }
+  // The last batch of an acking consumer is acked on its own (or, if that fails, comes back after its lease).
+  if (state.unacked.length > 0 && q) {
+    const ack = await q.ack(QUEUE, state.unacked.map((m) => m.receipt));
+    ackAnswered(state.unacked, ack.status, ack.status === 200 ? parse(ack).results : []);
   }
 }
 
@@ -139,7 +186,7 @@ if (config.status !== 200 && config.status !== 201) throw new Error(`PUT /v1/que
 
 const loops = [
   ...Array.from({ length: PRODUCERS }, (_, p) => producer(p)),
-  ...Array.from({ length: CONSUMERS }, () => consumer()),
+  ...Array.from({ length: CONSUMERS }, (_, c) => consumer(c)),
 ];
 let kills = 0;
 while (kills < KILLS && Date.now() < DEADLINE - 60_000) {
@@ -213,7 +260,7 @@ if (neverAcked.length > 0) fail(`${neverAcked.length} delivered messages were ne
 if (kills < KILLS) fail(`only ${kills} of ${KILLS} kills fitted in the time`);
 
 console.log(
-  `kills: ${kills}, enqueued: ${enqueued.size}, delivered: ${deliveries.size}, acked: ${acked}, lost: ${lost.length}, ` +
+  `kills: ${kills}, enqueued: ${enqueued.size}, delivered: ${deliveries.size}, acked: ${acked} (with a receive: ${ackedWithReceive}), lost: ${lost.length}, ` +
     `redelivered: ${redelivered}, deliveredAfterAck: ${deliveredAfterAck.length}, deadLetters: ${deadLetters.length}, ` +
     `unansweredEnqueues: ${uncertain.size} (stored: ${[...uncertain].filter((id) => deliveries.has(id)).length}), ` +
     `failedRequests: ${requestsFailed}, seconds: ${Math.round((Date.now() - t0) / 1000)}`,
