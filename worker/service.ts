@@ -224,11 +224,7 @@ async function ackThenReceive(
   if (straightToWait(config, opts.waitMs) && s.byPartition.has(0)) {
     carried = { refs: s.byPartition.get(0)!.map((l) => l.ref), sent: false, outcomes: null };
   } else {
-    await Promise.all(
-      [...s.byPartition].map(async ([partition, list]) =>
-        answerPartition(s, partition, await partitionStub(env, queue, partition).ack(list.map((l) => l.ref))),
-      ),
-    );
+    await askEach(env, queue, s, (stub, refs) => stub.ack(refs));
   }
   const leased = await receiveMessages(env, queue, opts, carried);
   if (carried) {
@@ -374,20 +370,29 @@ function settled(queue: string, s: Settling): ReceiptResult[] {
   return s.results;
 }
 
+/** Sends each partition its leases in one call, all partitions at once, and records the outcomes. */
+async function askEach(
+  env: Env,
+  queue: string,
+  s: Settling,
+  call: (stub: PartitionStub, refs: LeaseRef[]) => Promise<LeaseOutcome[]>,
+): Promise<void> {
+  await Promise.all(
+    [...s.byPartition].map(async ([partition, list]) =>
+      answerPartition(s, partition, await call(partitionStub(env, queue, partition), list.map((l) => l.ref))),
+    ),
+  );
+}
+
 /** Sends each partition its receipts in one call and answers in the order given. */
 async function settle(
   env: Env,
   queue: string,
   receipts: string[],
   call: (stub: PartitionStub, refs: LeaseRef[]) => Promise<LeaseOutcome[]>,
-  field = "receipts",
 ): Promise<ReceiptResult[]> {
-  const s = await sortReceipts(env, queue, receipts, field);
-  await Promise.all(
-    [...s.byPartition].map(async ([partition, list]) =>
-      answerPartition(s, partition, await call(partitionStub(env, queue, partition), list.map((l) => l.ref))),
-    ),
-  );
+  const s = await sortReceipts(env, queue, receipts, "receipts");
+  await askEach(env, queue, s, call);
   return settled(queue, s);
 }
 
