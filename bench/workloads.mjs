@@ -4,7 +4,7 @@
 // run, less for --quick) and returns result rows:
 //   { workload, case, value, unit, p50?, p95?, p99?, limit?, limitValue?, ratio?, note? }
 // Every loop is bounded in steps and time.
-import { request, closedLoop, openLoop, percentile } from "./http.mjs";
+import { request, closedLoop, median, openLoop, percentile } from "./http.mjs";
 import { api, workerdCpuMs } from "./harness.mjs";
 
 const NOTE = "x".repeat(48);
@@ -66,6 +66,7 @@ export async function limits(server, T) {
     p99: out[key].p99,
     key,
   });
+  const rpcC32 = row("rpcC32", 32, "no-op DO RPC, c32", "req/s");
   const openRow = (key, what) => ({
     workload: "limit",
     case: `${what}, open loop at ${W4_REQUESTS_PER_SEC} req/s: p99`,
@@ -74,7 +75,7 @@ export async function limits(server, T) {
     p50: out[key].p50,
     p95: out[key].p95,
     p99: out[key].p99,
-    note: `${out[key].steps} requests in ${(10 * T).toFixed(1)} s, sent on schedule whatever the answers (W4's request rate at 200 msg/s), latency from sent to answered`,
+    note: `${out[key].steps} requests in ${out[key].seconds.toFixed(1)} s, sent on schedule whatever the answers (W4's request rate at 200 msg/s), latency from sent to answered`,
     key,
   });
   const probe = JSON.parse((await request("GET", `${L}/rows-written-probe?object=probe`)).text);
@@ -94,8 +95,8 @@ export async function limits(server, T) {
     probeRow,
     row("noopWorkerC32", 32, "no-op Worker, c32", "req/s"),
     row("rpcC1", 1, "no-op DO RPC, c1", "req/s"),
-    row("rpcC32", 32, "no-op DO RPC, c32", "req/s"),
-    withLimit(row("insertGroupC32", 32, "DO RPC inserting one row, group commit, c32", "req/s"), row("rpcC32", 32, "no-op DO RPC, c32", "req/s")),
+    rpcC32,
+    withLimit(row("insertGroupC32", 32, "DO RPC inserting one row, group commit, c32", "req/s"), rpcC32),
     openRow("rpcOpenW4", "no-op DO RPC"),
     openRow("insertOpenW4", "DO RPC inserting one row, group commit"),
     row("insertEach100C8", 8, "SQLite insert, row by row, 100/request, c8", "rows/s"),
@@ -590,7 +591,7 @@ export async function w8(server, T) {
       note: `20 receives, one at a time, leases of an hour, nothing acked`,
     });
   }
-  // Delayed messages ahead of the ready ones: a receive reads past them (the leased prefix skips leased rows only).
+  // Delayed messages ahead of the ready ones: the leased prefix passes them once, then each receive starts after them.
   const delayedQueue = freshQueue("w8d");
   const delayed = Math.round(20_000 * T);
   for (let n = 0; n < delayed; n += 100) {
@@ -665,16 +666,15 @@ export async function w9(server, T) {
       if (kind === kinds[3]) for (let i = 0; i < n; i++) await q.send(queue, { body: body(i) }); // enough for both receives
     }
   }
-  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const rpc = med(perRound[kinds[1]]);
+  const rpc = median(perRound[kinds[1]]);
   return kinds.map((kind) => ({
     workload: "W9",
     case: caseOf(kind),
-    value: med(perRound[kind]),
+    value: median(perRound[kind]),
     unit: "µs",
     limit: "no-op DO RPC",
     limitValue: rpc,
-    ratio: med(perRound[kind]) / rpc,
+    ratio: median(perRound[kind]) / rpc,
     note: `${n} requests a round, 3 rounds interleaved, median round (rounds: ${perRound[kind].map((v) => v.toFixed(0)).join(" / ")} µs)`,
   }));
 }

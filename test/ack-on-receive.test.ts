@@ -17,21 +17,11 @@ async function receiveAcking(queue: string, body: Record<string, unknown>) {
 function watchedEnv() {
   const seen = { acks: 0, upgrades: [] as Headers[] };
   const acking = envWithPartitionMethod("ack", (original) => (...args) => ((seen.acks += 1), original(...args)));
-  const watched = {
-    ...acking,
-    QUEUE_PARTITION: {
-      idFromName: (name: string) => acking.QUEUE_PARTITION.idFromName(name),
-      get: (id: DurableObjectId) => {
-        const stub = acking.QUEUE_PARTITION.get(id);
-        return new Proxy(stub, {
-          get(target, name) {
-            if (name !== "fetch") return (target as any)[name];
-            return (url: string, init: RequestInit) => (seen.upgrades.push(new Headers(init.headers)), target.fetch(url, init));
-          },
-        });
-      },
-    },
-  } as unknown as Env;
+  const watched = envWithPartitionMethod(
+    "fetch",
+    (original) => (url: string, init: RequestInit) => (seen.upgrades.push(new Headers(init.headers)), original(url, init)),
+    acking,
+  );
   return { env: watched, seen };
 }
 
@@ -115,6 +105,9 @@ describe("receive with ack", () => {
     expect(bad.json.error).toMatchObject({ code: "INVALID_VALUE" });
     expect(bad.json.error.message).toContain("ack[1]");
     expect((await post(`/v1/queues/${q}/messages/receive`, { ack: [] })).status).toBe(422);
+    const tooMany = await post(`/v1/queues/${q}/messages/receive`, { ack: Array.from({ length: 101 }, () => a.receipt) });
+    expect(tooMany.status).toBe(422);
+    expect(tooMany.json.error.message).toContain("ack");
     expect((await post(`/v1/queues/${q}/messages/receive`, { ack: a.receipt })).status).toBe(400);
     // Nothing was acked or leased by the refused requests.
     expect(await stats(q)).toMatchObject({ ready: 1, inFlight: 1 });
@@ -134,7 +127,9 @@ describe("receive with ack", () => {
     const q = uniqueQueue();
     await send(q, { body: "stays ready" });
     const stub = partition(q);
-    for (const header of ["[[1]]", "[]", "not json", `[[0, "${"x".repeat(32)}"]]`, '[[1, "short"]]']) {
+    const token = "x".repeat(32);
+    const tooMany = JSON.stringify(Array.from({ length: 101 }, (_, i) => [i + 1, token]));
+    for (const header of ["[[1]]", "[]", "not json", `[[0, "${token}"]]`, '[[1, "short"]]', tooMany]) {
       const res = await stub.fetch("https://partition/waiters?waiter=abcdefgh12&want=1&visibilityTimeoutMs=30000", {
         headers: { upgrade: "websocket", [ACK_HEADER]: header },
       });

@@ -37,16 +37,18 @@ export async function lease(stub: Stub, max: number, visibilityTimeoutMs: number
 /**
  * An Env whose partition stubs run `replace(original)` in place of their
  * method `key`, every other call unchanged: for tests that act at the
- * moment a Worker calls a partition (a consumer leaving mid-call).
+ * moment a Worker calls a partition (a consumer leaving mid-call). `base`
+ * (default the test's env) lets two of them wrap one another.
  */
 export function envWithPartitionMethod(
   key: "fetch" | "receive" | "ack",
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   replace: (original: (...args: any[]) => Promise<any>) => (...args: any[]) => Promise<any>,
+  base: Env = env,
 ): Env {
-  const ns = env.QUEUE_PARTITION;
+  const ns = base.QUEUE_PARTITION;
   return {
-    ...env,
+    ...base,
     QUEUE_PARTITION: {
       idFromName: (name: string) => ns.idFromName(name),
       get: (id: DurableObjectId) => {
