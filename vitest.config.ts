@@ -41,6 +41,17 @@ export default defineConfig({
         },
       },
       {
+        // Over HTTP, in Node, against the Worker served by Miniflare in plain workerd: what needs
+        // workerd's defaults that vitest's runner Worker changes (cross-request promises).
+        test: {
+          name: "direct",
+          include: ["test/direct/**/*.test.mjs"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
         // The dashboard in Chromium, in Node, against the Worker served by Miniflare.
         test: {
           name: "browser",

@@ -1,4 +1,5 @@
 // npm run bench [-- --quick] [-- --only W1,W3] [-- --runs N] [-- --no-write]
+// EDGEQ_BUNDLE=path/index.js runs a bundle built before instead of building one.
 //
 // Builds the worker, runs it in one workerd through Miniflare's Node API
 // (bench/server.mjs, a child process) with persistent state in a temp dir
@@ -33,7 +34,7 @@ hardStop.unref();
 
 const startedAt = new Date();
 console.error(`bench: building the worker`);
-const bundle = buildWorker();
+const bundle = process.env.EDGEQ_BUNDLE ?? buildWorker();
 const perRun = [];
 for (let run = 1; run <= runs; run++) {
   const persist = tempDir("edgeq-bench-state-");

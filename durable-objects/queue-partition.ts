@@ -279,7 +279,22 @@ export class QueuePartition extends DurableObject<Env> {
    */
   async enqueue(batch: EnqueueBatch, reservation?: string): Promise<EnqueueOutcome> {
     if (this.deleted) return { ok: false, code: "UNCONFIGURED" };
+    return this.store(this.op(), batch, reservation);
+  }
+
+  /**
+   * Several enqueues that met in one worker isolate on their way here (see
+   * worker/enqueue-line.ts), in one request: each is stored, or refused, as
+   * `enqueue` alone would, in its own savepoint of one commit group. Answers
+   * their outcomes in the order given.
+   */
+  async enqueueAll(batches: EnqueueBatch[]): Promise<EnqueueOutcome[]> {
+    if (this.deleted) return batches.map(() => ({ ok: false, code: "UNCONFIGURED" }));
     const ctx = this.op();
+    return Promise.all(this.commits.together(() => batches.map((batch) => this.store(ctx, batch))));
+  }
+
+  private async store(ctx: OpContext, batch: EnqueueBatch, reservation?: string): Promise<EnqueueOutcome> {
     const maxDepth = limitShares(this.config, this.place).maxDepth;
     let full: QueueFull | null = null;
     let outcome: ReturnType<typeof enqueue> | "unconfigured" | undefined;

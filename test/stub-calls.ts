@@ -41,7 +41,7 @@ export async function lease(stub: Stub, max: number, visibilityTimeoutMs: number
  * (default the test's env) lets two of them wrap one another.
  */
 export function envWithPartitionMethod(
-  key: "fetch" | "receive" | "ack",
+  key: "fetch" | "receive" | "ack" | "enqueue" | "enqueueAll",
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   replace: (original: (...args: any[]) => Promise<any>) => (...args: any[]) => Promise<any>,
   base: Env = env,

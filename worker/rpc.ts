@@ -84,7 +84,7 @@ export class EdgeqService extends WorkerEntrypoint<Env & Secrets> {
     return answer(async () => {
       const name = queueOf(queue);
       const list = check(enqueueRequest, Array.isArray(messages) ? { messages } : messages);
-      return { messages: await sendMessages(this.env, name, list) };
+      return { messages: await sendMessages(this.env, name, list, { waitUntil: (p) => this.ctx.waitUntil(p) }) };
     });
   }
 

@@ -15,6 +15,7 @@ import type { EnqueueItem, LeaseOutcome, LeaseRef, LeasedMessage } from "../dura
 import { logEvent } from "../durable-objects/log";
 import { packBatch } from "../durable-objects/partition/enqueue";
 import { ACK_HEADER, ackedOf, ackHeader, DONE_MESSAGE } from "../durable-objects/partition/waiters";
+import { enqueueInLine, linesAllowed } from "./enqueue-line";
 import { ApiError } from "./errors";
 import { waitForMessages, type WaitTarget } from "./long-poll";
 import { fairOrder, nextSpread, pageAcrossPartitions, partitionFor, routingKey } from "./partitions";
@@ -43,8 +44,17 @@ function checkSize(body: string, attributes: string | null, max: number, at: () 
  * with a maxDepth first reserves room in each, so it is stored or refused
  * whole. Partitions that answer UNCONFIGURED (the queue was deleted since
  * this isolate cached it) make it read the queue again and re-route.
+ *
+ * With `waitUntil`, a share that reserved nothing joins the partition's
+ * enqueue line (enqueue-line.ts): it may share an RPC with enqueues of
+ * other requests of this isolate.
  */
-export async function sendMessages(env: Env, queue: string, input: SendMessage[]): Promise<SentMessage[]> {
+export async function sendMessages(
+  env: Env,
+  queue: string,
+  input: SendMessage[],
+  opts: { waitUntil?: (promise: Promise<unknown>) => void } = {},
+): Promise<SentMessage[]> {
   let config = await resolveQueue(env, queue);
   const items: EnqueueItem[] = new Array(input.length);
   for (let index = 0; index < input.length; index++) {
@@ -78,11 +88,11 @@ export async function sendMessages(env: Env, queue: string, input: SendMessage[]
     const staleIndexes: number[] = [];
     await Promise.all(
       [...byPartition].map(async ([partition, indexes]) => {
-        const share = indexes.length === items.length ? items : indexes.map((i) => items[i]);
-        const outcome = await partitionStub(env, queue, partition).enqueue(
-          packBatch(share),
-          reservations.get(partition) ?? undefined,
-        );
+        const share = packBatch(indexes.length === items.length ? items : indexes.map((i) => items[i]));
+        const reservation = reservations.get(partition) ?? undefined;
+        const outcome = await (reservation === undefined && opts.waitUntil && linesAllowed()
+          ? lined(enqueueInLine(env, queue, partition, share), opts.waitUntil)
+          : partitionStub(env, queue, partition).enqueue(share, reservation));
         if (outcome.ok) return outcome.results.forEach((r, i) => (sent[indexes[i]] = r));
         if (outcome.code === "UNCONFIGURED") return void (stale.push(partition), staleIndexes.push(...indexes));
         // Only reachable for a batch in one partition (several reserve first), so nothing was stored.
@@ -94,6 +104,12 @@ export async function sendMessages(env: Env, queue: string, input: SendMessage[]
     config = await repairPartitions(env, queue, stale);
     pending = staleIndexes.sort((a, b) => a - b);
   }
+}
+
+/** Keeps the request's context alive until its place in an enqueue line is answered (it may have to send the line's next RPC). */
+function lined<T>(outcome: Promise<T>, waitUntil: (promise: Promise<unknown>) => void): Promise<T> {
+  waitUntil(outcome.catch(() => undefined));
+  return outcome;
 }
 
 /** Reserves room in every partition of a multi-partition batch when the queue has a maxDepth; refuses whole if one is full. */

@@ -1,4 +1,4 @@
-// Serves the Worker locally for tests that run in Node (the browser test):
+// Serves the Worker locally for tests that run in Node (the browser test and test/direct):
 // bundles worker/index.ts with esbuild, as wrangler would, and runs it in one
 // workerd through Miniflare's Node API, with in-memory storage. Plain JS: the
 // project's tsconfig types the Worker side only.
@@ -47,8 +47,11 @@ export async function startLocalWorker({ bindings }) {
     }),
   );
   const url = (await mf.ready).toString().replace(/\/$/, "");
+  const partitions = await mf.getDurableObjectNamespace("QUEUE_PARTITION");
   return {
     url,
+    /** A partition's meter: its requests, statements and rows so far (QueuePartition.meter). */
+    meter: (queue, partition = 0) => partitions.get(partitions.idFromName(`${queue}/${partition}`)).meter(),
     async stop() {
       await mf.dispose();
       await rm(dir, { recursive: true, force: true });

@@ -10,7 +10,8 @@ export const messages = new Hono<AppEnv>();
 const JSON_TYPE = { "content-type": "application/json; charset=utf-8" };
 
 messages.post("/", jsonBody(enqueueRequest), async (c) => {
-  const sent = await sendMessages(c.env, c.req.param("queue")!, c.req.valid("json"));
+  const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
+  const sent = await sendMessages(c.env, c.req.param("queue")!, c.req.valid("json"), { waitUntil });
   return c.json({ messages: sent }, 201);
 });
 
