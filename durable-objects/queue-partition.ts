@@ -3,7 +3,7 @@ import { DEFAULT_QUEUE_CONFIG, type DeadLetterReason, type QueueConfig } from ".
 import { logEvent } from "./log";
 import { ack } from "./partition/ack";
 import { deleteDeadLetters, listDeadLetters, redrive } from "./partition/dead-letter";
-import { enqueue } from "./partition/enqueue";
+import { enqueue, joinBatches } from "./partition/enqueue";
 import { extend } from "./partition/extend";
 import { GroupCommit } from "./partition/group-commit";
 import { Depth } from "./partition/depth";
@@ -286,11 +286,18 @@ export class QueuePartition extends DurableObject<Env> {
    * Several enqueues that met in one worker isolate on their way here (see
    * worker/enqueue-line.ts), in one request: each is stored, or refused, as
    * `enqueue` alone would, in its own savepoint of one commit group. Answers
-   * their outcomes in the order given.
+   * their outcomes in the order given. Without a maxDepth or a dedup id, no
+   * batch can be refused alone: they are stored as one (one insert).
    */
   async enqueueAll(batches: EnqueueBatch[]): Promise<EnqueueOutcome[]> {
     if (this.deleted) return batches.map(() => ({ ok: false, code: "UNCONFIGURED" }));
     const ctx = this.op();
+    if (limitShares(this.config, this.place).maxDepth === null && !batches.some((b) => b.dedup)) {
+      const outcome = await this.store(ctx, joinBatches(batches));
+      if (!outcome.ok) return batches.map(() => outcome);
+      let at = 0;
+      return batches.map((b) => ({ ok: true, results: outcome.results.slice(at, (at += b.count)) }));
+    }
     return Promise.all(this.commits.together(() => batches.map((batch) => this.store(ctx, batch))));
   }
 

@@ -16,6 +16,18 @@ export function packBatch(items: readonly EnqueueItem[]): EnqueueBatch {
   return { items: JSON.stringify(items), count: items.length, minDelayMs, dedup };
 }
 
+/** Several batches as one, in order: their JSON arrays spliced into one. */
+export function joinBatches(batches: readonly EnqueueBatch[]): EnqueueBatch {
+  let count = 0;
+  let minDelayMs: number | null = null;
+  for (const b of batches) {
+    count += b.count;
+    if (b.minDelayMs !== null && (minDelayMs === null || b.minDelayMs < minDelayMs)) minDelayMs = b.minDelayMs;
+  }
+  const items = `[${batches.map((b) => b.items.slice(1, -1)).join(",")}]`;
+  return { items, count, minDelayMs, dedup: batches.some((b) => b.dedup) };
+}
+
 /**
  * Inserts the items of a JSON array of EnqueueItem in one set-based
  * statement (several times faster than a statement per row) and answers
