@@ -41,8 +41,8 @@ export default defineConfig({
         },
       },
       {
-        // Over HTTP, in Node, against the Worker served by Miniflare in plain workerd: what needs
-        // workerd's defaults that vitest's runner Worker changes (cross-request promises).
+        // Over HTTP, in Node, against the Worker served by Miniflare in plain workerd with its
+        // default flags (vitest's runner Worker changes how promises cross requests).
         test: {
           name: "direct",
           include: ["test/direct/**/*.test.mjs"],

@@ -142,7 +142,11 @@ export async function w1(server, T, lim) {
           unit: "msg/s",
           p50: r.p50,
           p99: r.p99,
-          ...(floor ? { note: `its floor is the limit "${floor.case}", whose ratio is to the same no-op RPC` } : {}),
+          ...(floor
+            ? {
+                note: `concurrent requests share partition RPCs (enqueue lines); the limit "${floor.case}" is what one RPC per request could reach (its ratio is to the same no-op RPC)`,
+              }
+            : {}),
         },
         byKey(lim, limitKey),
       ),

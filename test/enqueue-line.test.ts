@@ -1,13 +1,12 @@
 // The enqueue line (worker/enqueue-line.ts), driven directly from one test:
 // how enqueues that wait for a partition are grouped into one RPC and how
-// each gets its own outcome. Its cross-request part (a group sent from
-// another request's context) needs workerd's default promise handling, which
-// vitest's runner turns off; test/direct/enqueue-lines.test.mjs covers it
-// over HTTP in plain workerd.
+// each gets its own outcome. Across requests (each waking in its own
+// context) it is tested over HTTP here and in plain workerd
+// (test/direct/enqueue-lines.test.mjs).
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { EnqueueBatch, EnqueueOutcome } from "../durable-objects/partition/types";
-import { enqueueInLine, LINE_MAX_MESSAGES, LINE_PATIENCE_MS, linesAllowed } from "../worker/enqueue-line";
+import { enqueueInLine, LINE_MAX_MESSAGES, LINE_PATIENCE_MS } from "../worker/enqueue-line";
 import { call, receive, send, stats, uniqueQueue } from "./helpers";
 import { batchOf, envWithPartitionMethod, item } from "./stub-calls";
 
@@ -43,10 +42,6 @@ const ok = (o: EnqueueOutcome) => {
 };
 
 describe("enqueue line", () => {
-  it("is off in vitest's runner, which turns off cross-request promise handling", () => {
-    expect(linesAllowed()).toBe(false);
-  });
-
   it("sends a lone enqueue at once, and everything that waited meanwhile in one RPC, each answered in order", async () => {
     const q = await queueWith();
     const { env: counted, calls } = countingEnv();
@@ -121,7 +116,7 @@ describe("enqueue line", () => {
     expect((await receive(q, { max: 10 })).map((m) => m.body)).toEqual([0, "after 0", "after 1", "after 2"]);
   });
 
-  it(`sends alone a request that waited ${LINE_PATIENCE_MS} ms behind an RPC that never came back`, async () => {
+  it(`gives up, after ${LINE_PATIENCE_MS} ms, an RPC that never comes back, and sends the waiting requests without it`, async () => {
     const q = await queueWith();
     let hang = true;
     const stuck = envWithPartitionMethod("enqueue", (original) => async (batch: EnqueueBatch) => {
@@ -133,7 +128,12 @@ describe("enqueue line", () => {
     const outcome = await enqueueInLine(stuck, q, 0, batchOf([item("patient")]));
     expect(ok(outcome)).toHaveLength(1);
     expect(Date.now() - started).toBeGreaterThanOrEqual(LINE_PATIENCE_MS - 50);
-    expect((await receive(q, { max: 10 })).map((m) => m.body)).toEqual(["patient"]);
+    // The line goes on without the lost flight: the next enqueues do not wait for it.
+    const again = Date.now();
+    const next = await Promise.all([1, 2, 3].map((i) => enqueueInLine(stuck, q, 0, batchOf([item(`next ${i}`)]))));
+    expect(next.every((o) => o.ok)).toBe(true);
+    expect(Date.now() - again).toBeLessThan(LINE_PATIENCE_MS / 2);
+    expect((await receive(q, { max: 10 })).map((m) => m.body)).toEqual(["patient", "next 1", "next 2", "next 3"]);
   });
 
   it("answers UNCONFIGURED for every batch of a group sent to a deleted partition", async () => {

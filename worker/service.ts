@@ -15,7 +15,7 @@ import type { EnqueueItem, LeaseOutcome, LeaseRef, LeasedMessage } from "../dura
 import { logEvent } from "../durable-objects/log";
 import { packBatch } from "../durable-objects/partition/enqueue";
 import { ACK_HEADER, ackedOf, ackHeader, DONE_MESSAGE } from "../durable-objects/partition/waiters";
-import { enqueueInLine, linesAllowed } from "./enqueue-line";
+import { enqueueInLine } from "./enqueue-line";
 import { ApiError } from "./errors";
 import { waitForMessages, type WaitTarget } from "./long-poll";
 import { fairOrder, nextSpread, pageAcrossPartitions, partitionFor, routingKey } from "./partitions";
@@ -90,7 +90,7 @@ export async function sendMessages(
       [...byPartition].map(async ([partition, indexes]) => {
         const share = packBatch(indexes.length === items.length ? items : indexes.map((i) => items[i]));
         const reservation = reservations.get(partition) ?? undefined;
-        const outcome = await (reservation === undefined && opts.waitUntil && linesAllowed()
+        const outcome = await (reservation === undefined && opts.waitUntil
           ? lined(enqueueInLine(env, queue, partition, share), opts.waitUntil)
           : partitionStub(env, queue, partition).enqueue(share, reservation));
         if (outcome.ok) return outcome.results.forEach((r, i) => (sent[indexes[i]] = r));
@@ -106,7 +106,7 @@ export async function sendMessages(
   }
 }
 
-/** Keeps the request's context alive until its place in an enqueue line is answered (it may have to send the line's next RPC). */
+/** Keeps the request's context alive until its place in an enqueue line is answered (it may send the line's next RPC). */
 function lined<T>(outcome: Promise<T>, waitUntil: (promise: Promise<unknown>) => void): Promise<T> {
   waitUntil(outcome.catch(() => undefined));
   return outcome;

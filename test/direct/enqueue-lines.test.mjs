@@ -1,9 +1,9 @@
 // Enqueue lines across requests (worker/enqueue-line.ts), over HTTP against
-// edgeq in plain workerd: concurrent enqueues of different requests share
-// partition RPCs, each request gets its own answer, and producers that leave
-// mid-request do not hold up the others. Plain workerd, because vitest's
-// runner Worker turns off the cross-request promise handling lines need
-// (test/enqueue-line.test.ts tests the grouping itself in there).
+// edgeq in plain workerd with its default flags (vitest's runner Worker
+// changes how promises cross requests): concurrent enqueues of different
+// requests share partition RPCs, each request gets its own answer, and
+// producers that leave mid-request do not hold up the others.
+// test/enqueue-line.test.ts tests the grouping itself, inside workerd.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalWorker } from "../browser/local-worker.mjs";
 
