@@ -110,7 +110,7 @@ async function carry(env: Env, queue: string, partition: number, group: Member[]
   }
 }
 
-/** Whether `flight` lands within `ms`; the timer, in the waiter's own context, is also what it waits on besides. */
+/** Whether `flight` lands within `ms`. The timer is the waiter's patience, and an event of its own context besides the flight. */
 function landsWithin(flight: Promise<void>, ms: number): Promise<boolean> {
   let timer: number | undefined;
   const patience = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
