@@ -6,7 +6,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { EnqueueBatch, EnqueueOutcome } from "../durable-objects/partition/types";
-import { enqueueInLine, LINE_MAX_MESSAGES, LINE_PATIENCE_MS } from "../worker/enqueue-line";
+import { enqueueInLine, LINE_MAX_MESSAGES, LINE_PATIENCE_MS, linesHeld } from "../worker/enqueue-line";
 import { call, receive, send, stats, uniqueQueue } from "./helpers";
 import { batchOf, envWithPartitionMethod, item } from "./stub-calls";
 
@@ -52,6 +52,8 @@ describe("enqueue line", () => {
       { method: "enqueue", batches: 1, messages: 1 },
       { method: "enqueueAll", batches: 9, messages: 9 },
     ]);
+    // Nobody waits and nothing is in flight: the isolate holds no line for it.
+    expect(linesHeld(counted)).toBe(0);
     const seqs = outcomes.map((o) => ok(o)[0].seq);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     expect(new Set(seqs).size).toBe(10);
@@ -133,6 +135,7 @@ describe("enqueue line", () => {
     const next = await Promise.all([1, 2, 3].map((i) => enqueueInLine(stuck, q, 0, batchOf([item(`next ${i}`)]))));
     expect(next.every((o) => o.ok)).toBe(true);
     expect(Date.now() - again).toBeLessThan(LINE_PATIENCE_MS / 2);
+    expect(linesHeld(stuck)).toBe(0); // the lost flight holds nothing
     expect((await receive(q, { max: 10 })).map((m) => m.body)).toEqual(["patient", "next 1", "next 2", "next 3"]);
   });
 

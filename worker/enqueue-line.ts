@@ -44,9 +44,16 @@ interface Line {
   /** The RPC in flight, settled (never rejected) once its members' outcomes are set. */
   flight: Promise<void> | null;
   waiting: Member[];
+  /** Forgets this line. */
+  drop: () => void;
 }
 
-/** Lines by partition (`queue/index`), per Durable Object namespace (tests bind more than one). */
+/**
+ * Lines by partition (`queue/index`), per Durable Object namespace (tests
+ * bind more than one). A line is dropped when its last flight lands with
+ * nobody waiting, so an isolate holds lines only for partitions it is
+ * enqueueing to.
+ */
 const lines = new WeakMap<object, Map<string, Line>>();
 
 function lineOf(env: Env, queue: string, partition: number): Line {
@@ -54,9 +61,16 @@ function lineOf(env: Env, queue: string, partition: number): Line {
   if (!byName) lines.set(env.QUEUE_PARTITION, (byName = new Map()));
   const name = `${queue}/${partition}`;
   let line = byName.get(name);
-  if (!line) byName.set(name, (line = { flight: null, waiting: [] }));
+  if (!line) {
+    const own = byName;
+    line = { flight: null, waiting: [], drop: () => own.get(name) === line && own.delete(name) };
+    byName.set(name, line);
+  }
   return line;
 }
+
+/** How many lines this isolate holds for the namespace of `env` (for tests). */
+export const linesHeld = (env: Env): number => lines.get(env.QUEUE_PARTITION)?.size ?? 0;
 
 /**
  * Stores a batch in a partition as `QueuePartition.enqueue` does, sharing
@@ -92,7 +106,9 @@ function send(env: Env, queue: string, partition: number, line: Line): void {
   }
   const group = line.waiting.splice(0, size);
   const flight: Promise<void> = carry(env, queue, partition, group).finally(() => {
-    if (line.flight === flight) line.flight = null;
+    if (line.flight !== flight) return;
+    line.flight = null;
+    if (line.waiting.length === 0) line.drop();
   });
   line.flight = flight;
   for (const m of group) m.flight = flight;
