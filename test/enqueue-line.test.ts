@@ -6,7 +6,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { EnqueueBatch, EnqueueOutcome } from "../durable-objects/partition/types";
-import { enqueueInLine, LINE_MAX_MESSAGES, LINE_PATIENCE_MS, linesHeld } from "../worker/enqueue-line";
+import { enqueueInLine, LINE_MAX_MESSAGES, LINE_MAX_UNITS, LINE_PATIENCE_MS, linesHeld } from "../worker/enqueue-line";
 import { call, receive, send, stats, uniqueQueue } from "./helpers";
 import { batchOf, envWithPartitionMethod, item } from "./stub-calls";
 
@@ -98,6 +98,21 @@ describe("enqueue line", () => {
       { method: "enqueueAll", batches: 2, messages: 200 },
     ]);
     expect(await stats(q)).toMatchObject({ ready: 1300 });
+  });
+
+  it(`puts at most ${LINE_MAX_UNITS} UTF-16 units of message JSON in one RPC`, async () => {
+    const q = await queueWith();
+    const { env: counted, calls } = countingEnv();
+    // Each batch holds a third of the cap and more: two fit in one RPC, three do not.
+    const big = "x".repeat(Math.ceil(LINE_MAX_UNITS / 3) + 1);
+    const outcomes = await Promise.all([0, 1, 2, 3].map((i) => enqueueInLine(counted, q, 0, batchOf([item(`${i}${big}`)]))));
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(calls.map((c) => [c.method, c.batches])).toEqual([
+      ["enqueue", 1],
+      ["enqueueAll", 2],
+      ["enqueue", 1],
+    ]);
+    expect(await stats(q)).toMatchObject({ ready: 4 });
   });
 
   it("fails every request of a group whose RPC fails, stores none of it, and goes on with the next", async () => {
