@@ -99,6 +99,7 @@ export async function closedLoop({ concurrency, durationMs, maxSteps = Infinity,
     perSec: units / seconds,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    latencies,
   };
 }
 

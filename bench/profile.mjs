@@ -1,4 +1,4 @@
-// npm run bench:profile [-- enqueue|batch|drain|life|w4|w4-alloc] : where the time goes.
+// npm run bench:profile [-- enqueue|enqueue32|batch|drain|life|w4|w4-alloc] : where the time goes.
 // Runs edgeq with workerd's inspector on, drives one workload for a few
 // seconds while V8's sampling profiler runs in the worker's isolate (the
 // Worker and its Durable Objects share it), and prints self time by function
@@ -50,6 +50,9 @@ let n = 0;
 const workloads = {
   enqueue: () =>
     closedLoop({ concurrency: 8, durationMs: 4000, maxSteps: 100_000, step: async () => (await send("p", { body: body(n++) }), 1) }),
+  // W1's concurrency, where enqueue lines share partition RPCs.
+  enqueue32: () =>
+    closedLoop({ concurrency: 32, durationMs: 4000, maxSteps: 100_000, step: async () => (await send("p", { body: body(n++) }), 1) }),
   batch: () =>
     closedLoop({ concurrency: 8, durationMs: 4000, maxSteps: 10_000, step: async () => (await send("p", batch((n += 100))), 100) }),
   drain: async () => {
