@@ -73,6 +73,7 @@ const merged = perRun[0].map((row) => {
   const out = { ...row, runs: same.length };
   for (const k of NUMERIC) if (row[k] !== undefined) out[k] = median(same.map((r) => r[k]));
   if (row.value !== undefined) out.values = same.map((r) => r.value);
+  if (row.ratio !== undefined) out.ratios = same.map((r) => r.ratio);
   return out;
 });
 
