@@ -128,11 +128,7 @@ async function carry(env: Env, queue: string, partition: number, group: Member[]
 
 /** Whether `flight` lands within `ms`. The timer is the waiter's patience, and an event of its own context besides the flight. */
 function landsWithin(flight: Promise<void>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    flight.then(() => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
+  let timer: number | undefined;
+  const patience = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return Promise.race([flight.then(() => true as const), patience]).finally(() => clearTimeout(timer ?? null));
 }
