@@ -4,9 +4,20 @@
 // context) it is tested over HTTP here and in plain workerd
 // (test/direct/enqueue-lines.test.mjs).
 import { env } from "cloudflare:test";
+import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import type { EnqueueBatch, EnqueueOutcome } from "../durable-objects/partition/types";
-import { enqueueInLine, LINE_MAX_MESSAGES, LINE_MAX_UNITS, LINE_PATIENCE_MS, linesHeld } from "../worker/enqueue-line";
+import {
+  enqueueInLine,
+  headFor,
+  headingFor,
+  LINE_MAX_MESSAGES,
+  LINE_MAX_UNITS,
+  LINE_PATIENCE_MS,
+  linesHeld,
+} from "../worker/enqueue-line";
+import { headingForLine } from "../worker/routes/messages";
+import type { AppEnv } from "../worker/types";
 import { call, receive, send, stats, uniqueQueue } from "./helpers";
 import { batchOf, envWithPartitionMethod, item } from "./stub-calls";
 
@@ -58,6 +69,48 @@ describe("enqueue line", () => {
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     expect(new Set(seqs).size).toBe(10);
     expect((await receive(q, { max: 10 })).map((m) => m.body)).toEqual(Array.from({ length: 10 }, (_, i) => ({ n: i })));
+  });
+
+  it("gives a request on its way one turn to join an idle line, and then sends both in one RPC", async () => {
+    const q = await queueWith();
+    const { env: counted, calls } = countingEnv();
+    const arrived = headFor(q); // a request to q whose body is still being read
+    const first = enqueueInLine(counted, q, 0, batchOf([item("first")]));
+    // Still in the same turn: it has not sent, the request on its way arrives and joins.
+    expect(calls).toEqual([]);
+    arrived();
+    expect(headingFor(q)).toBe(0);
+    const second = enqueueInLine(counted, q, 0, batchOf([item("second")]));
+    const [a, b] = await Promise.all([first, second]);
+    expect(calls).toEqual([{ method: "enqueueAll", batches: 2, messages: 2 }]);
+    expect(ok(b)[0].seq).toBeGreaterThan(ok(a)[0].seq);
+    expect(linesHeld(counted)).toBe(0);
+    // With nobody on its way (the first test), a lone enqueue is sent at once.
+    const third = enqueueInLine(counted, q, 0, batchOf([item("third")]));
+    expect(calls.length).toBe(2);
+    await third;
+    expect(calls.at(-1)).toEqual({ method: "enqueue", batches: 1, messages: 1 });
+  });
+
+  it("counts an HTTP enqueue as on its way from its route until it reaches the line, is refused or fails", async () => {
+    const q = uniqueQueue("heading");
+    const seen: Record<string, number[]> = {};
+    const app = new Hono<AppEnv & { Variables: { arrived: () => void } }>();
+    app.onError((err, c) => c.text(String(err), 500));
+    app.post("/:queue/:how", headingForLine, async (c) => {
+      const how = c.req.param("how");
+      const during = headingFor(q);
+      if (how === "refused") throw new Error("refused");
+      if (how === "arrives") c.get("arrived")();
+      seen[how] = [during, headingFor(q)];
+      return c.text("ok");
+    });
+    expect((await app.request(`/${q}/arrives`, { method: "POST" })).status).toBe(200);
+    expect((await app.request(`/${q}/leaves`, { method: "POST" })).status).toBe(200);
+    expect((await app.request(`/${q}/refused`, { method: "POST" })).status).toBe(500);
+    // On its way while in the route; let go when it arrives, and when it leaves without arriving or with an error.
+    expect(seen).toEqual({ arrives: [1, 0], leaves: [1, 1] });
+    expect(headingFor(q)).toBe(0);
   });
 
   it("stores or refuses each batch of a group as it would alone (maxDepth)", async () => {

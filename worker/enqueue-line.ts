@@ -21,6 +21,16 @@
  * leaves does not take its flight down with it. A flight that has not
  * landed after `LINE_PATIENCE_MS` is given up by those still waiting: the
  * line starts a new one without it (its own members wait on).
+ *
+ * A request that finds its line idle sends at once, unless another enqueue
+ * request to the same queue is on its way in this isolate (its body still
+ * being read and checked; `headFor`). Then it gives that one a turn of the
+ * event loop (a timer of 0, about a millisecond in workerd) to join. Under
+ * load, answers leave a partition's flight together and their producers'
+ * next requests come back together: without the turn, the first of them to
+ * reach the line went alone and the rest waited a whole flight for the
+ * next, so half the flights carried one message. A lone request, with no
+ * other on its way, never waits.
  */
 import type { EnqueueBatch, EnqueueOutcome } from "../durable-objects/partition/types";
 import { partitionStub } from "./queues";
@@ -72,6 +82,29 @@ function lineOf(env: Env, queue: string, partition: number): Line {
 /** How many lines this isolate holds for the namespace of `env` (for tests). */
 export const linesHeld = (env: Env): number => lines.get(env.QUEUE_PARTITION)?.size ?? 0;
 
+/** Enqueue requests of this isolate on their way to one of a queue's lines, by queue. */
+const heading = new Map<string, number>();
+
+/**
+ * Counts an enqueue request to `queue` as on its way to a line (an HTTP
+ * enqueue, from when its route is matched); call the function returned when
+ * it reaches the line or leaves without (more calls do nothing).
+ */
+export function headFor(queue: string): () => void {
+  heading.set(queue, (heading.get(queue) ?? 0) + 1);
+  let arrived = false;
+  return () => {
+    if (arrived) return;
+    arrived = true;
+    const left = heading.get(queue)! - 1;
+    if (left === 0) heading.delete(queue);
+    else heading.set(queue, left);
+  };
+}
+
+/** How many enqueue requests to `queue` are on their way to a line (for tests). */
+export const headingFor = (queue: string): number => heading.get(queue) ?? 0;
+
 /**
  * Stores a batch in a partition as `QueuePartition.enqueue` does, sharing
  * the RPC with enqueues that wait for the same partition in this isolate.
@@ -80,9 +113,17 @@ export async function enqueueInLine(env: Env, queue: string, partition: number, 
   const line = lineOf(env, queue, partition);
   const me: Member = { batch, flight: null };
   line.waiting.push(me);
+  let waitedTurn = false;
   while (me.flight === null) {
     const flight = line.flight;
-    if (flight === null) {
+    if (flight === null && !waitedTurn && line.waiting.length === 1 && headingFor(queue) > 0) {
+      // Alone at an idle line with another request on its way: one turn for it to join.
+      waitedTurn = true;
+      const turn = nextTurn();
+      line.flight = turn;
+      await turn;
+      if (line.flight === turn) line.flight = null;
+    } else if (flight === null) {
       send(env, queue, partition, line);
     } else if (!(await landsWithin(flight, LINE_PATIENCE_MS)) && line.flight === flight) {
       line.flight = null; // given up: the next turn of some waiter sends a new flight
@@ -125,6 +166,9 @@ async function carry(env: Env, queue: string, partition: number, group: Member[]
     for (const m of group) m.error = error;
   }
 }
+
+/** One turn of the event loop: a timer of 0 (workerd runs it after the I/O that is ready). */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** Whether `flight` lands within `ms`. The timer is the waiter's patience, and an event of its own context besides the flight. */
 function landsWithin(flight: Promise<void>, ms: number): Promise<boolean> {

@@ -47,13 +47,14 @@ function checkSize(body: string, attributes: string | null, max: number, at: () 
  *
  * With `waitUntil`, a share that reserved nothing joins the partition's
  * enqueue line (enqueue-line.ts): it may share an RPC with enqueues of
- * other requests of this isolate.
+ * other requests of this isolate. `arrived` is called when the shares are
+ * about to be sent (the request counted by `headFor` has reached the line).
  */
 export async function sendMessages(
   env: Env,
   queue: string,
   input: SendMessage[],
-  opts: { waitUntil?: (promise: Promise<unknown>) => void } = {},
+  opts: { waitUntil?: (promise: Promise<unknown>) => void; arrived?: () => void } = {},
 ): Promise<SentMessage[]> {
   let config = await resolveQueue(env, queue);
   const items: EnqueueItem[] = new Array(input.length);
@@ -84,6 +85,7 @@ export async function sendMessages(
       else byPartition.set(partition, [index]);
     }
     const reservations = await reserveRoom(env, queue, config, byPartition);
+    opts.arrived?.();
     const stale: number[] = [];
     const staleIndexes: number[] = [];
     await Promise.all(
