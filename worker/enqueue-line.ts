@@ -24,13 +24,18 @@
  *
  * A request that finds its line idle sends at once, unless another enqueue
  * request to the same queue is on its way in this isolate (its body still
- * being read and checked; `headFor`). Then it gives that one a turn of the
- * event loop (a timer of 0, about a millisecond in workerd) to join. Under
- * load, answers leave a partition's flight together and their producers'
- * next requests come back together: without the turn, the first of them to
- * reach the line went alone and the rest waited a whole flight for the
- * next, so half the flights carried one message. A lone request, with no
- * other on its way, never waits.
+ * being read and checked; `headFor`). Then it gathers: it waits one turn of
+ * the event loop (a timer of 0, about a millisecond in workerd) for that
+ * one to join, and sends what has gathered. Under load, answers leave a
+ * partition's flight together and their producers' next requests come back
+ * together: without the turn, the first of them to reach the line went
+ * alone and the rest waited a whole flight for the next, so half the
+ * flights carried one message. A lone request, with no other on its way,
+ * never waits. Requests that come while one gathers wait turns of their own
+ * (a timer in their own context) until it has sent, not on a promise of
+ * the gatherer: waiting on a promise that another request's timer resolves
+ * made workerd cancel waiters as hung under load (dozens a minute), which
+ * waiting on a flight, resolved by the sender's RPC, never did.
  */
 import type { EnqueueBatch, EnqueueOutcome } from "../durable-objects/partition/types";
 import { partitionStub } from "./queues";
@@ -39,6 +44,8 @@ import { partitionStub } from "./queues";
 export const LINE_MAX_MESSAGES = 1_000;
 /** At most this many UTF-16 units of message JSON in one shared RPC (RPC arguments are limited to 32 MiB). */
 export const LINE_MAX_UNITS = 4 * 1024 * 1024;
+/** A request gathering its line's next RPC holds the line at most this long (it waits one turn, about 1 ms). */
+const GATHER_MAX_MS = 50;
 /** How long requests wait on a flight before the line gives it up and sends without it. */
 export const LINE_PATIENCE_MS = 2_000;
 
@@ -54,6 +61,8 @@ interface Line {
   /** The RPC in flight, settled (never rejected) once its members' outcomes are set. */
   flight: Promise<void> | null;
   waiting: Member[];
+  /** Until when a request that found the line idle gathers the next RPC (0: nobody does); see `enqueueInLine`. */
+  gatheringUntil: number;
   /** Forgets this line. */
   drop: () => void;
 }
@@ -73,7 +82,7 @@ function lineOf(env: Env, queue: string, partition: number): Line {
   let line = byName.get(name);
   if (!line) {
     const own = byName;
-    line = { flight: null, waiting: [], drop: () => own.get(name) === line && own.delete(name) };
+    line = { flight: null, waiting: [], gatheringUntil: 0, drop: () => own.get(name) === line && own.delete(name) };
     byName.set(name, line);
   }
   return line;
@@ -113,20 +122,23 @@ export async function enqueueInLine(env: Env, queue: string, partition: number, 
   const line = lineOf(env, queue, partition);
   const me: Member = { batch, flight: null };
   line.waiting.push(me);
-  let waitedTurn = false;
+  let gathered = false;
   while (me.flight === null) {
     const flight = line.flight;
-    if (flight === null && !waitedTurn && line.waiting.length === 1 && headingFor(queue) > 0) {
+    if (flight !== null) {
+      if (!(await landsWithin(flight, LINE_PATIENCE_MS)) && line.flight === flight) {
+        line.flight = null; // given up: the next turn of some waiter sends a new flight
+      }
+    } else if (Date.now() < line.gatheringUntil) {
+      await nextTurn(); // another request is gathering the line's next RPC: a turn of its own, then look again
+    } else if (!gathered && line.waiting.length === 1 && headingFor(queue) > 0) {
       // Alone at an idle line with another request on its way: one turn for it to join.
-      waitedTurn = true;
-      const turn = nextTurn();
-      line.flight = turn;
-      await turn;
-      if (line.flight === turn) line.flight = null;
-    } else if (flight === null) {
+      gathered = true;
+      line.gatheringUntil = Date.now() + GATHER_MAX_MS;
+      await nextTurn();
+      line.gatheringUntil = 0;
+    } else {
       send(env, queue, partition, line);
-    } else if (!(await landsWithin(flight, LINE_PATIENCE_MS)) && line.flight === flight) {
-      line.flight = null; // given up: the next turn of some waiter sends a new flight
     }
   }
   await me.flight;
