@@ -36,9 +36,9 @@
  *
  * `landsWithin` clears a waiter's timer in `finally` of a promise the waiter
  * made, not in a callback on the flight: such a callback may run in the
- * sender's context, and a version that cleared the timer there had workerd
- * cancel enqueues as hung under mixed load (`npm run bench:stress`: 29 to
- * 84 in 75 s; none with this one).
+ * sender's context (likely clearing nothing of the waiter's), and a version
+ * that cleared the timer there had workerd cancel enqueues as hung under
+ * mixed load (`npm run bench:stress`: 29 to 84 in 75 s; none with this one).
  */
 import type { EnqueueBatch, EnqueueOutcome } from "../durable-objects/partition/types";
 import { partitionStub } from "./queues";
