@@ -28,12 +28,15 @@ function expectStatus(res, status, what) {
  */
 const W4_REQUESTS_PER_SEC = 400;
 
+/** GET a path of the limits worker; anything but 200 stops the run. */
+async function limitsGet(server, path) {
+  const r = await request("GET", server.limitsUrl + path);
+  if (r.status !== 200) throw new Error(`limits ${path} answered ${r.status}: ${r.text}`);
+}
+
 export async function limits(server, T) {
   const L = server.limitsUrl;
-  const get = async (p) => {
-    const r = await request("GET", L + p);
-    if (r.status !== 200) throw new Error(`limits ${p} answered ${r.status}: ${r.text}`);
-  };
+  const get = (p) => limitsGet(server, p);
   const run = (concurrency, path, perStep, seconds) =>
     closedLoop({
       concurrency,
@@ -129,11 +132,7 @@ const W1_PAIRS = 4;
 export async function w1(server, T, lim) {
   const q = api(server);
   const rows = [];
-  const noop = async () => {
-    const r = await request("GET", `${server.limitsUrl}/rpc?object=rpc`);
-    if (r.status !== 200) throw new Error(`limits /rpc answered ${r.status}`);
-    return 1;
-  };
+  const noop = async () => (await limitsGet(server, "/rpc?object=rpc"), 1);
   for (const [concurrency, limitKey] of [
     [1, "rpcC1"],
     [32, "rpcC32"],
