@@ -12,6 +12,8 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
+            // The Worker with a metered partition (bench/metered-worker.ts), so tests can count rows and statements.
+            main: "./bench/metered-worker.ts",
             miniflare: {
               // Test-only secrets: the admin token that test/helpers.ts sends by default.
               bindings: {

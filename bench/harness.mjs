@@ -17,10 +17,14 @@ export const OFFLINE_ENV = {
   X_LOCAL_OBSERVABILITY: "false",
 };
 
-/** `wrangler deploy --dry-run` into a temp dir; returns the bundle's path. */
+/**
+ * `wrangler deploy --dry-run` of the Worker with the metered partition
+ * (bench/metered-worker.ts, which W7 reads) into a temp dir; returns the
+ * bundle's path.
+ */
 export function buildWorker() {
   const outdir = mkdtempSync(path.join(os.tmpdir(), "edgeq-build-"));
-  execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outdir], {
+  execFileSync("npx", ["wrangler", "deploy", "bench/metered-worker.ts", "--dry-run", "--outdir", outdir], {
     cwd: ROOT,
     env: { ...process.env, ...OFFLINE_ENV },
     stdio: ["ignore", "ignore", "inherit"],

@@ -50,7 +50,7 @@ let n = 0;
 const workloads = {
   enqueue: () =>
     closedLoop({ concurrency: 8, durationMs: 4000, maxSteps: 100_000, step: async () => (await send("p", { body: body(n++) }), 1) }),
-  // W1's concurrency, where enqueue lines share partition RPCs.
+  // W1's concurrency: concurrent requests share the partition's group commits.
   enqueue32: () =>
     closedLoop({ concurrency: 32, durationMs: 4000, maxSteps: 100_000, step: async () => (await send("p", { body: body(n++) }), 1) }),
   batch: () =>

@@ -2,9 +2,8 @@
 // Batches of 100 at concurrency 8 and single messages at concurrency 32, on
 // queues of 1, 4 and 16 partitions, 4 s each, ROUNDS times (default 3,
 // about 75 s). Counts every answer that is not 201 by case, prints one
-// line, and exits 1 if there was any. It is how a hang in the enqueue
-// line's first gathering design was found (BENCHMARKS.md, under W1): a
-// full bench run stops at the first failure, this counts them.
+// line, and exits 1 if there was any: a full bench run stops at the first
+// failure, this counts them, so a rare hang or refusal shows.
 // EDGEQ_BUNDLE=path runs a bundle built before.
 import { rmSync } from "node:fs";
 import { buildWorker, startServer, stopServer, tempDir, api } from "./harness.mjs";

@@ -1,37 +1,40 @@
 import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_QUEUE_CONFIG, type DeadLetterReason, type QueueConfig } from "../client/protocol";
-import { logEvent } from "./log";
-import { ack } from "./partition/ack";
-import { deleteDeadLetters, listDeadLetters, redrive } from "./partition/dead-letter";
-import { enqueue, joinBatches } from "./partition/enqueue";
-import { extend } from "./partition/extend";
-import { GroupCommit } from "./partition/group-commit";
-import { Depth } from "./partition/depth";
-import { Tally } from "./partition/counters";
-import { nack } from "./partition/nack";
-import { Meter, type MeterReading } from "./partition/meter";
-import { limitShares, nextTokenAt, refill, retryAfterFullMs, type PartitionPlace, type TokenBucket } from "./partition/limits";
-import { peek, type PeekedRow } from "./partition/peek";
-import { purge } from "./partition/purge";
-import { countReady, receive } from "./partition/receive";
-import { release as releaseLeases } from "./partition/release";
-import { Leases } from "./partition/leases";
-import { migrate } from "./partition/schema";
-import { stats } from "./partition/stats";
-import { nextDueAt, sweep, sweepExpiredLeases } from "./partition/sweep";
 import type {
   EnqueueBatch,
   EnqueueOutcome,
   LeaseOutcome,
   LeaseRef,
-  LeasedMessage,
-  OpContext,
   PartitionStats,
+  PeekedRow,
   ReceiveOutcome,
   ReserveOutcome,
   StoredDeadLetter,
-} from "./partition/types";
-import { acceptWaiter, ACKED_HEADER, DONE_MESSAGE, endWait, hasWaiters, leaseToWaiters } from "./partition/waiters";
+} from "./contract";
+import { ACKED_HEADER, DONE_MESSAGE } from "./contract";
+import { logEvent } from "./log";
+import { ack } from "./partition/ack";
+import { Tally } from "./partition/counters";
+import { deleteDeadLetters, listDeadLetters, redrive } from "./partition/dead-letter";
+import { allowance, deliver, type Delivery, type DeliveryLimits } from "./partition/deliver";
+import { Depth } from "./partition/depth";
+import { Effects } from "./partition/effects";
+import { enqueue } from "./partition/enqueue";
+import { extend } from "./partition/extend";
+import { GroupCommit } from "./partition/group-commit";
+import { Leases } from "./partition/leases";
+import { limitShares, retryAfterFullMs, type PartitionPlace, type TokenBucket } from "./partition/limits";
+import { deleteMeta, readMeta, writeMeta } from "./partition/meta";
+import { nack } from "./partition/nack";
+import { peek } from "./partition/peek";
+import { purge } from "./partition/purge";
+import { countReady } from "./partition/receive";
+import { release as releaseLeases } from "./partition/release";
+import { migrate } from "./partition/schema";
+import { stats } from "./partition/stats";
+import { nextDueAt, sweep } from "./partition/sweep";
+import type { OpContext } from "./partition/types";
+import { acceptWaiter, endWait, hasWaiters, leaseToWaiters } from "./partition/waiters";
 
 /** Thrown inside an enqueue's savepoint to roll back a batch the partition has no room for. */
 class QueueFull extends Error {
@@ -40,26 +43,25 @@ class QueueFull extends Error {
   }
 }
 
+/** What started an operation: a request, the alarm, or the partition itself (serving waiters). */
+export type OperationKind = "request" | "alarm" | "internal";
+
 /**
  * One partition of one queue. Every message of the partition lives in this
  * object's SQLite; every write is one synchronous transaction (a savepoint
  * in a group commit that concurrent requests share, see
- * partition/group-commit.ts), and a 2xx means committed. The methods are thin:
- * each operation is a function of its own under `partition/`.
+ * partition/group-commit.ts), and a 2xx means committed. The methods are
+ * thin: each operation is a function of its own under `partition/`.
+ *
+ * Operations report what they changed beyond their rows (`Effects`): the
+ * depth kept for maxDepth, that something may be deliverable, when the
+ * alarm must fire, what became a dead letter. `apply` takes them in once an
+ * operation's savepoint has committed; at the end of each group the
+ * partition serves waiting long-polls (in the group's transaction), then
+ * sets the alarm and logs dead letters.
  *
  * RPC methods return results rather than throw: custom error properties do
  * not survive RPC.
- *
- * Long-poll consumers wait in the Worker, connected here by hibernatable
- * WebSockets (see `partition/waiters.ts`). Every operation that can make a
- * message deliverable (enqueue, ack or dead-lettering of a group head, nack,
- * a lease given back, redrive, resume, a waiter arriving, and the alarm for
- * delays, backoffs, expired leases and delivery-rate tokens) marks
- * `mayDeliver`; the group commit then leases to the waiters in the same
- * transaction (`settleWaiters`) and pushes the leases over their sockets.
- * An enqueue's message thus reaches a waiting consumer with the enqueue's
- * own commit; operations outside the group commit run a group of their own
- * (`pushToWaiters`).
  */
 export class QueuePartition extends DurableObject<Env> {
   private config: QueueConfig = { ...DEFAULT_QUEUE_CONFIG };
@@ -72,24 +74,26 @@ export class QueuePartition extends DurableObject<Env> {
   private alarmAt: number | null = null;
   /** Messages stored and room reserved, for maxDepth (see partition/depth.ts). */
   private readonly depth: Depth;
-  /** The delivery-rate bucket; also saved with each receive that takes tokens (see `receive`). */
+  /** The delivery-rate bucket; also saved with each lease that takes tokens (see partition/deliver.ts). */
   private bucket: TokenBucket | null = null;
-  /** Requests, statements and rows of this instance, for the benchmark (W7). */
-  private readonly metered = new Meter();
-  /** This object's SQL, metered: operations use it through `op()`. */
+  /** The SQL operations run on (see `sqlStorage`). */
   private readonly sql: SqlStorage;
   /** Writes of concurrent requests share one commit. */
   private readonly commits: GroupCommit;
   /** The leases: one row per receive, mirrored in memory (see partition/leases.ts). */
   private readonly leases: Leases;
-  /** Something may have become deliverable since the last group: waiters are served at the end of the group. */
-  private mayDeliver = false;
   /** Operations' counts: one counter statement per group commit (see partition/counters.ts). */
   private readonly tally: Tally;
+  /** Something may have become deliverable since the last group: waiters are served at the end of the group. */
+  private mayDeliver = false;
+  /** The earliest alarm the group's operations asked for; set once the group's transaction has run. */
+  private wakeAfterGroup: number | null = null;
+  /** Dead letters of the group's operations; logged once the group's transaction has run. */
+  private deadLetteredInGroup: Effects["deadLettered"] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = this.metered.wrap(ctx.storage.sql);
+    this.sql = this.sqlStorage();
     this.leases = new Leases(this.sql);
     this.depth = new Depth(ctx.storage.sql);
     this.tally = new Tally(this.sql);
@@ -99,23 +103,20 @@ export class QueuePartition extends DurableObject<Env> {
         this.depth.set(null);
         this.leases.reset();
         this.mayDeliver = true;
+        this.deadLetteredInGroup = [];
       },
       // One operation rolled back alone: the leases it may have changed in memory are read again
       // (not for a full queue's enqueue, which touches no lease and may be refused often).
       onOpRollback: (error) => {
         if (!(error instanceof QueueFull)) this.leases.reset();
       },
-      settle: () => this.settleWaiters(),
+      settle: () => this.endGroup(),
       tally: this.tally,
     });
     let failure: unknown;
     ctx.blockConcurrencyWhile(async () => {
       try {
         migrate(ctx.storage);
-        const stored = ctx.storage.sql
-          .exec<{ value: string }>("SELECT value FROM meta WHERE key = 'config'")
-          .toArray()[0];
-        if (stored) this.config = { ...DEFAULT_QUEUE_CONFIG, ...JSON.parse(stored.value) };
         this.loadMeta();
         this.alarmAt = await ctx.storage.getAlarm();
       } catch (err) {
@@ -126,18 +127,117 @@ export class QueuePartition extends DurableObject<Env> {
     if (failure) throw failure;
   }
 
-  /** One log line per batch that ran out of attempts or retention, never one per message. */
-  private logDeadLettered(count: number, reason: DeadLetterReason, cause: string): void {
-    if (count === 0) return;
-    // The worker names each partition `<queue>/<index>`.
-    const [queue, partition] = (this.ctx.id.name ?? this.ctx.id.toString()).split("/");
-    logEvent("dead_lettered", { queue, partition: Number(partition ?? 0), count, reason, cause });
+  /** The SQL the operations run on: the object's own. A subclass may wrap it (the bench's meter). */
+  protected sqlStorage(): SqlStorage {
+    return this.ctx.storage.sql;
   }
 
-  /** The context of one operation; every request and alarm that touches storage starts with it. */
-  private op(now = Date.now(), kind: "request" | "alarm" | "internal" = "request"): OpContext {
-    this.metered.begin(kind);
-    return { sql: this.sql, config: this.config, now, leases: this.leases, counts: this.tally };
+  /** Called as each request, alarm or internal operation starts; nothing here (the bench's meter counts them). */
+  protected onOperation(_kind: OperationKind): void {}
+
+  private loadMeta(): void {
+    const meta = readMeta(this.ctx.storage.sql, ["config", "version", "place", "deleted", "bucket"]);
+    this.config = { ...DEFAULT_QUEUE_CONFIG, ...((meta.get("config") as Partial<QueueConfig>) ?? {}) };
+    this.version = (meta.get("version") as number) ?? 0;
+    this.place = (meta.get("place") as PartitionPlace) ?? { index: 0, partitions: 1 };
+    this.deleted = meta.get("deleted") === true;
+    this.bucket = (meta.get("bucket") as TokenBucket) ?? null;
+  }
+
+  private context(now: number): OpContext {
+    return { sql: this.sql, config: this.config, now, leases: this.leases, counts: this.tally, effects: new Effects() };
+  }
+
+  /**
+   * Runs a storage operation in the next group commit. Its effects are
+   * applied once it has succeeded; one that throws is rolled back alone
+   * and leaves none.
+   */
+  private run<T>(operation: (ctx: OpContext) => T, kind: OperationKind = "request"): Promise<T> {
+    const now = Date.now();
+    this.onOperation(kind);
+    return this.commits.run(() => {
+      const ctx = this.context(now);
+      const result = operation(ctx);
+      this.apply(ctx.effects);
+      return result;
+    });
+  }
+
+  /** The one place an operation's effects are taken in. */
+  private apply(effects: Effects): void {
+    this.depth.add(effects.depthDelta);
+    if (effects.deliverable) this.mayDeliver = true;
+    if (effects.wakeAt !== null) this.wakeAfterGroup = Math.min(this.wakeAfterGroup ?? Infinity, effects.wakeAt);
+    this.deadLetteredInGroup.push(...effects.deadLettered);
+  }
+
+  /**
+   * The end of a group commit, in its transaction: waiting long-polls get
+   * what became deliverable. Answers what to do once the transaction has
+   * run (still before the commit, whose output gate holds what it sends):
+   * the pushes, the alarm, the log lines.
+   */
+  private endGroup(): (() => void) | null {
+    const push = this.mayDeliver ? this.serveWaiters() : null;
+    this.mayDeliver = false;
+    const wakeAt = this.wakeAfterGroup;
+    const deadLettered = this.deadLetteredInGroup;
+    this.wakeAfterGroup = null;
+    this.deadLetteredInGroup = [];
+    if (push === null && wakeAt === null && deadLettered.length === 0) return null;
+    return () => {
+      push?.();
+      for (const d of deadLettered) this.logDeadLettered(d);
+      if (wakeAt !== null) {
+        this.wakeBy(wakeAt).catch((err) => logEvent("internal_error", { during: "setting the alarm", error: String(err) }));
+      }
+    };
+  }
+
+  /**
+   * Leases to waiting long-polls what can be delivered now, as a receive
+   * would; free when no one waits (one in-memory `getWebSockets()`). When
+   * the delivery rate holds ready messages back from a waiter, the alarm is
+   * set for the next token, and the alarm serves it.
+   */
+  private serveWaiters(): (() => void) | null {
+    if (!hasWaiters(this.ctx) || !this.delivering) return null;
+    this.onOperation("internal");
+    const ctx = this.context(Date.now());
+    const push = leaseToWaiters(this.ctx, (want, visibilityTimeoutMs) => {
+      const got = this.lease(ctx, want, visibilityTimeoutMs);
+      if (got.messages.length === 0 && got.nextDeliveryAt !== null && countReady(ctx, 1) > 0) ctx.effects.dueAt(got.nextDeliveryAt);
+      return got;
+    });
+    this.apply(ctx.effects);
+    return push;
+  }
+
+  /** Serves waiters in a group of its own, for a change made outside the group commit. */
+  private async serveWaitersNow(): Promise<void> {
+    if (hasWaiters(this.ctx)) await this.run((ctx) => ctx.effects.mayDeliver(), "internal");
+  }
+
+  private get delivering(): boolean {
+    return !this.config.paused && !this.deleted;
+  }
+
+  private get shares() {
+    return limitShares(this.config, this.place);
+  }
+
+  private deliveryLimits(): DeliveryLimits {
+    const { maxInFlight, deliveryRatePerSec } = this.shares;
+    return { maxInFlight, deliveryRatePerSec, bucket: this.bucket };
+  }
+
+  /** One delivery through the core (partition/deliver.ts), in the caller's transaction; nothing while paused. */
+  private lease(ctx: OpContext, max: number, visibilityTimeoutMs: number): Delivery {
+    if (!this.delivering) return { messages: [], nextDeliveryAt: null, more: false, bucket: null };
+    const got = deliver(ctx, this.deliveryLimits(), max, visibilityTimeoutMs);
+    if (got.bucket !== null) this.bucket = got.bucket;
+    return got;
   }
 
   /** Makes sure an alarm fires no later than `at`. */
@@ -148,97 +248,42 @@ export class QueuePartition extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(at);
   }
 
-  private loadMeta(): void {
-    const meta = new Map(
-      this.ctx.storage.sql
-        .exec<{ key: string; value: string }>("SELECT key, value FROM meta WHERE key IN ('version', 'place', 'deleted', 'bucket')")
-        .toArray()
-        .map((r) => [r.key, JSON.parse(r.value)]),
-    );
-    this.version = meta.get("version") ?? 0;
-    this.place = meta.get("place") ?? { index: 0, partitions: 1 };
-    this.deleted = meta.get("deleted") === true;
-    this.bucket = meta.get("bucket") ?? null;
-  }
-
-  private setMeta(key: string, value: unknown): void {
-    this.ctx.storage.sql.exec(
-      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      key,
-      JSON.stringify(value),
-    );
-  }
-
-  /**
-   * Leases to waiting long-polls what can be delivered now, as a receive
-   * would (see `leaseNow`), at the end of a group commit that may have made
-   * something deliverable; answers the pushes to send once the group's
-   * transaction has run. Free when no one waits (one in-memory
-   * `getWebSockets()`). When the delivery rate holds ready messages back from
-   * a waiter, the alarm is set for the next token, and the alarm serves it.
-   */
-  private settleWaiters(): (() => void) | null {
-    if (!this.mayDeliver) return null;
-    this.mayDeliver = false;
-    if (!hasWaiters(this.ctx)) return null;
-    const ctx = this.op(Date.now(), "internal");
-    let swept = 0;
-    let wakeAt = Infinity;
-    const push = leaseToWaiters(this.ctx, (want, visibilityTimeoutMs) => {
-      const got = this.leaseNow(ctx, want, visibilityTimeoutMs);
-      swept += got.swept;
-      if (got.messages.length > 0) wakeAt = Math.min(wakeAt, ctx.now + visibilityTimeoutMs);
-      else if (got.nextDeliveryAt !== null && countReady(ctx, 1) > 0) wakeAt = Math.min(wakeAt, got.nextDeliveryAt);
-      return { messages: got.messages, more: got.more };
-    });
-    if (push === null && swept === 0 && wakeAt === Infinity) return null;
-    return () => {
-      push?.();
-      this.logDeadLettered(swept, "max_attempts", "lease expired");
-      if (wakeAt !== Infinity) {
-        this.wakeBy(wakeAt).catch((err) => logEvent("internal_error", { during: "alarm for waiters", error: String(err) }));
-      }
-    };
-  }
-
-  /** For operations outside the group commit: serves waiters in a group (and transaction) of its own. */
-  private async pushToWaiters(): Promise<void> {
-    if (!hasWaiters(this.ctx)) return;
-    this.mayDeliver = true;
-    await this.commits.run(() => undefined);
+  /** One log line per batch that ran out of attempts or retention, never one per message. */
+  private logDeadLettered({ count, reason, cause }: { count: number; reason: DeadLetterReason; cause: string }): void {
+    // The worker names each partition `<queue>/<index>`.
+    const [queue, partition] = (this.ctx.id.name ?? this.ctx.id.toString()).split("/");
+    logEvent("dead_lettered", { queue, partition: Number(partition ?? 0), count, reason, cause });
   }
 
   /** A long-poll waiter's WebSocket upgrade (the only thing this object serves over fetch). */
   override async fetch(request: Request): Promise<Response> {
-    const ctx = this.op();
-    const upgrade = acceptWaiter(this.ctx, request, ctx.now);
+    const upgrade = acceptWaiter(this.ctx, request, Date.now());
     if (!upgrade) return new Response("not found", { status: 404 });
     if ("response" in upgrade) return upgrade.response;
-    // What is ready now goes to it at once: a one-partition long-poll comes here without receiving first.
-    // The acks it brought run first, in the same group: one commit for both.
-    let headers: Record<string, string> | undefined;
+    // What is ready now goes to it at once, in the group that acks what it brought: one commit for both.
+    let outcomes: LeaseOutcome[];
     try {
-      if (upgrade.acks.length === 0) await this.pushToWaiters();
-      else {
-        this.mayDeliver = true;
-        headers = { [ACKED_HEADER]: JSON.stringify(await this.acknowledge(ctx, upgrade.acks)) };
-      }
+      outcomes = await this.run((ctx) => {
+        ctx.effects.mayDeliver();
+        return upgrade.acks.length === 0 ? [] : ack(ctx, upgrade.acks);
+      });
     } catch (err) {
       endWait(upgrade.server); // nobody will hear this socket: never serve it
       throw err;
     }
+    const headers = upgrade.acks.length === 0 ? undefined : { [ACKED_HEADER]: JSON.stringify(outcomes) };
     return new Response(null, { status: 101, webSocket: upgrade.client, headers });
   }
 
   /** A waiter only ever says that it stops waiting; the socket is closed after anything already pushed on it. */
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    this.metered.begin("request");
+    this.onOperation("request");
     if (message === DONE_MESSAGE) endWait(ws);
   }
 
   /** Nothing to hand on: a waiter holds nothing until a push, and a push is a lease of its own. */
   override async webSocketClose(): Promise<void> {
-    this.metered.begin("request");
+    this.onOperation("request");
   }
 
   override async webSocketError(): Promise<void> {
@@ -255,20 +300,21 @@ export class QueuePartition extends DurableObject<Env> {
     if (version < this.version) return this.config;
     const wasPaused = this.config.paused;
     const place = { index, partitions: config.partitions };
+    const sql = this.ctx.storage.sql;
     this.ctx.storage.transactionSync(() => {
-      this.setMeta("config", config);
-      this.setMeta("version", version);
-      this.setMeta("place", place);
-      this.ctx.storage.sql.exec("DELETE FROM meta WHERE key = 'deleted'");
+      writeMeta(sql, "config", config);
+      writeMeta(sql, "version", version);
+      writeMeta(sql, "place", place);
+      deleteMeta(sql, "deleted");
     });
     this.config = { ...config };
     this.version = version;
     this.place = place;
     this.deleted = false;
-    await this.pushToWaiters(); // a resumed queue, or a larger limit, may deliver again
+    await this.serveWaitersNow(); // a resumed queue, or a larger limit, may deliver again
     // Retention or dedup window may have shrunk: let the alarm recompute. A
     // resumed queue fires it at once, which is what wakes waiting receives.
-    await this.wakeBy(wasPaused && !config.paused ? Date.now() : nextDueAt(this.op()));
+    await this.wakeBy(wasPaused && !config.paused ? Date.now() : nextDueAt(this.context(Date.now())));
     return this.config;
   }
 
@@ -279,58 +325,23 @@ export class QueuePartition extends DurableObject<Env> {
    */
   async enqueue(batch: EnqueueBatch, reservation?: string): Promise<EnqueueOutcome> {
     if (this.deleted) return { ok: false, code: "UNCONFIGURED" };
-    return this.store(this.op(), batch, reservation);
-  }
-
-  /**
-   * Several enqueues that met in one worker isolate on their way here (see
-   * worker/enqueue-line.ts), in one request: each is stored, or refused, as
-   * `enqueue` alone would, in its own savepoint of one commit group. Answers
-   * their outcomes in the order given. Without a maxDepth or a dedup id, no
-   * batch can be refused alone: they are stored as one (one insert).
-   */
-  async enqueueAll(batches: EnqueueBatch[]): Promise<EnqueueOutcome[]> {
-    if (this.deleted) return batches.map(() => ({ ok: false, code: "UNCONFIGURED" }));
-    const ctx = this.op();
-    if (limitShares(this.config, this.place).maxDepth === null && !batches.some((b) => b.dedup)) {
-      const outcome = await this.store(ctx, joinBatches(batches));
-      if (!outcome.ok) return batches.map(() => outcome);
-      let at = 0;
-      return batches.map((b) => ({ ok: true, results: outcome.results.slice(at, (at += b.count)) }));
-    }
-    return Promise.all(this.commits.together(() => batches.map((batch) => this.store(ctx, batch))));
-  }
-
-  private async store(ctx: OpContext, batch: EnqueueBatch, reservation?: string): Promise<EnqueueOutcome> {
-    const maxDepth = limitShares(this.config, this.place).maxDepth;
-    let full: QueueFull | null = null;
-    let outcome: ReturnType<typeof enqueue> | "unconfigured" | undefined;
+    const maxDepth = this.shares.maxDepth;
     try {
       // Depth is read inside the group, so that it counts the enqueues that ran before in it.
-      outcome = await this.commits.run(() => {
-        if (this.deleted) return "unconfigured" as const;
+      return await this.run((ctx): EnqueueOutcome => {
+        if (this.deleted) return { ok: false, code: "UNCONFIGURED" };
         // The batch's own reservation held its room until now; from here its rows count instead.
         if (reservation !== undefined) this.depth.release(reservation);
         const depth = maxDepth === null ? 0 : this.depth.used(ctx.now);
-        const result = enqueue(ctx, batch);
+        const { results, stored } = enqueue(ctx, batch);
         // Counted after the insert so that duplicates (which store nothing) do not count.
-        if (maxDepth !== null && depth + result.stored > maxDepth) throw new QueueFull(depth); // rolls the batch back
-        this.depth.add(result.stored);
-        if (result.stored > 0) this.mayDeliver = true;
-        return result;
+        if (maxDepth !== null && depth + stored > maxDepth) throw new QueueFull(depth); // rolls the batch back
+        return { ok: true, results };
       });
     } catch (err) {
       if (!(err instanceof QueueFull)) throw err;
-      full = err;
+      return { ok: false, code: "QUEUE_FULL", depth: err.depth, maxDepth: maxDepth!, retryAfterMs: retryAfterFullMs(this.shares, batch.count) };
     }
-    if (outcome === "unconfigured") return { ok: false, code: "UNCONFIGURED" };
-    if (full || !outcome) {
-      return { ok: false, code: "QUEUE_FULL", depth: full?.depth ?? 0, maxDepth: maxDepth!, retryAfterMs: retryAfterFullMs(limitShares(this.config, this.place), batch.count) };
-    }
-    if (outcome.stored > 0) {
-      await this.wakeBy(Math.min(outcome.earliestDueAt ?? Infinity, ctx.now + this.config.retentionMs));
-    }
-    return { ok: true, results: outcome.results };
   }
 
   /**
@@ -342,17 +353,16 @@ export class QueuePartition extends DurableObject<Env> {
    */
   async reserve(count: number): Promise<ReserveOutcome> {
     if (this.deleted) return { ok: false, code: "UNCONFIGURED" };
-    const now = Date.now();
-    const maxDepth = limitShares(this.config, this.place).maxDepth;
+    const maxDepth = this.shares.maxDepth;
     if (maxDepth === null) return { ok: true, reservation: null };
     // In the commit group, after the enqueues queued before it, so that it counts them.
-    return this.commits.run((): ReserveOutcome => {
+    return this.run((ctx): ReserveOutcome => {
       if (this.deleted) return { ok: false, code: "UNCONFIGURED" };
-      const depth = this.depth.used(now);
+      const depth = this.depth.used(ctx.now);
       if (depth + count > maxDepth) {
-        return { ok: false, code: "QUEUE_FULL", depth, maxDepth, retryAfterMs: retryAfterFullMs(limitShares(this.config, this.place), count) };
+        return { ok: false, code: "QUEUE_FULL", depth, maxDepth, retryAfterMs: retryAfterFullMs(this.shares, count) };
       }
-      return { ok: true, reservation: this.depth.reserve(count, now) };
+      return { ok: true, reservation: this.depth.reserve(count, ctx.now) };
     });
   }
 
@@ -368,11 +378,8 @@ export class QueuePartition extends DurableObject<Env> {
    * rate did not limit this receive).
    */
   async receive(max: number, visibilityTimeoutMs: number): Promise<ReceiveOutcome> {
-    if (this.config.paused || this.deleted) return { messages: [], nextDeliveryAt: null };
-    const ctx = this.op();
-    const { messages, swept, nextDeliveryAt } = await this.commits.run(() => this.leaseNow(ctx, max, visibilityTimeoutMs));
-    this.logDeadLettered(swept, "max_attempts", "lease expired");
-    if (messages.length > 0) await this.wakeBy(ctx.now + visibilityTimeoutMs);
+    if (!this.delivering) return { messages: [], nextDeliveryAt: null };
+    const { messages, nextDeliveryAt } = await this.run((ctx) => this.lease(ctx, max, visibilityTimeoutMs));
     return { messages, nextDeliveryAt };
   }
 
@@ -384,117 +391,37 @@ export class QueuePartition extends DurableObject<Env> {
    * a lease has ended unswept it answers `limit` (the receive sweeps first).
    */
   async deliverable(limit: number): Promise<number> {
-    if (this.config.paused || this.deleted) return 0;
-    const ctx = this.op();
+    if (!this.delivering) return 0;
+    this.onOperation("request");
+    const ctx = this.context(Date.now());
     const leaseEnds = this.leases.nextEnd;
     if (leaseEnds !== null && leaseEnds <= ctx.now) return limit;
-    return countReady(ctx, this.allowance(ctx.now, limit).allowed);
-  }
-
-  /**
-   * How many of `max` a lease may take now: `byRate` as the delivery-rate
-   * bucket (refilled to now, not yet spent) allows, `allowed` also within
-   * the partition's share of maxInFlight.
-   */
-  private allowance(now: number, max: number): { bucket: TokenBucket | null; byRate: number; allowed: number } {
-    const shares = limitShares(this.config, this.place);
-    const rate = shares.deliveryRatePerSec;
-    const bucket = rate === null ? null : refill(this.bucket, rate, now);
-    const byRate = bucket === null ? max : Math.min(max, Math.floor(bucket.tokens));
-    const room = shares.maxInFlight === null ? byRate : Math.max(0, shares.maxInFlight - this.leases.inFlight);
-    return { bucket, byRate, allowed: Math.min(byRate, room) };
-  }
-
-  /**
-   * One lease, in the caller's transaction: what a receive does, and what a
-   * push to a long-poll waiter does. Expired leases are swept first.
-   *
-   * The token bucket lives in memory and is saved in the lease's own
-   * transaction whenever tokens are taken: no extra write or sync, and an
-   * evicted or restarted partition does not hand out a fresh burst. The
-   * bucket is refilled inside the group, so that leases in one group share
-   * its tokens.
-   */
-  private leaseNow(
-    ctx: OpContext,
-    max: number,
-    visibilityTimeoutMs: number,
-  ): { messages: LeasedMessage[]; swept: number; nextDeliveryAt: number | null; more: boolean } {
-    if (this.config.paused || this.deleted) return { messages: [], swept: 0, nextDeliveryAt: null, more: false };
-    // Swept first: leases that ended no longer count against maxInFlight.
-    const swept = sweepExpiredLeases(ctx).deadLettered;
-    const { bucket, byRate, allowed } = this.allowance(ctx.now, max);
-    const messages = receive(ctx, allowed, visibilityTimeoutMs);
-    if (bucket !== null && messages.length > 0) {
-      bucket.tokens -= messages.length;
-      this.setMeta("bucket", bucket);
-    }
-    if (bucket !== null) this.bucket = bucket;
-    this.depth.add(-swept);
-    // The rate, not the lack of messages or of in-flight room, stopped this lease.
-    const rateBound = bucket !== null && byRate < max && messages.length === allowed && allowed === byRate;
-    const rate = limitShares(this.config, this.place).deliveryRatePerSec;
-    return {
-      messages,
-      swept,
-      nextDeliveryAt: rateBound ? nextTokenAt(bucket, rate!) : null,
-      // Fewer than allowed: nothing else is ready now. As many: there may be more.
-      more: messages.length > 0 && messages.length === allowed,
-    };
+    return countReady(ctx, allowance(this.deliveryLimits(), this.leases.inFlight, ctx.now, limit).allowed);
   }
 
   /**
    * Gives leases back untouched (ready now, the attempt not counted): for a
    * receive whose consumer disconnected before it got the answer.
    */
-  async releaseLeases(refs: LeaseRef[]): Promise<LeaseOutcome[]> {
-    const ctx = this.op();
-    const { outcomes } = await this.commits.run(() => {
-      const released = releaseLeases(ctx, refs);
-      if (released.released > 0) this.mayDeliver = true;
-      return released;
-    });
-    return outcomes;
+  releaseLeases(refs: LeaseRef[]): Promise<LeaseOutcome[]> {
+    return this.run((ctx) => releaseLeases(ctx, refs));
   }
 
   ack(refs: LeaseRef[]): Promise<LeaseOutcome[]> {
-    return this.acknowledge(this.op(), refs);
+    return this.run((ctx) => ack(ctx, refs));
   }
 
-  /** Acks in the next group commit (for the ack RPC, and for the acks a waiter brings). */
-  private async acknowledge(ctx: OpContext, refs: LeaseRef[]): Promise<LeaseOutcome[]> {
-    const outcomes = await this.commits.run(() => {
-      const { outcomes, acked } = ack(ctx, refs);
-      this.depth.add(-acked);
-      if (acked > 0) this.mayDeliver = true; // the next of a group, or in-flight room
-      return outcomes;
-    });
-    return outcomes;
+  nack(refs: LeaseRef[], delayMs: number | null, error: string | null): Promise<LeaseOutcome[]> {
+    return this.run((ctx) => nack(ctx, refs, delayMs, error));
   }
 
-  async nack(refs: LeaseRef[], delayMs: number | null, error: string | null): Promise<LeaseOutcome[]> {
-    const ctx = this.op();
-    const result = await this.commits.run(() => {
-      const nacked = nack(ctx, refs, delayMs, error);
-      this.depth.add(-nacked.deadLettered);
-      if (nacked.retried + nacked.deadLettered > 0) this.mayDeliver = true;
-      return nacked;
-    });
-    this.logDeadLettered(result.deadLettered, "max_attempts", "nack");
-    await this.wakeBy(result.earliestDueAt);
-    return result.outcomes;
-  }
-
-  async extend(refs: LeaseRef[], visibilityTimeoutMs: number): Promise<LeaseOutcome[]> {
-    const ctx = this.op();
-    const result = await this.commits.run(() => extend(ctx, refs, visibilityTimeoutMs));
-    // A shortened lease must still end on time (stats, retention, and long-polls wait on it).
-    if (result.outcomes.some((o) => o.ok)) await this.wakeBy(result.leaseExpiresAt);
-    return result.outcomes;
+  extend(refs: LeaseRef[], visibilityTimeoutMs: number): Promise<LeaseOutcome[]> {
+    return this.run((ctx) => extend(ctx, refs, visibilityTimeoutMs));
   }
 
   async stats(): Promise<PartitionStats> {
-    const s = stats(this.op());
+    this.onOperation("request");
+    const s = stats(this.context(Date.now()));
     // The counts are there anyway: keep the depth honest for free.
     if (this.depth.counted) this.depth.set(s.ready + s.delayed + s.inFlight);
     return s;
@@ -508,26 +435,15 @@ export class QueuePartition extends DurableObject<Env> {
    * Puts dead letters back, oldest first, as many as the partition's share of
    * maxDepth has room for; `remaining` counts the ones asked for that did not fit.
    */
-  async redrive(ids: string[] | null): Promise<{ redriven: number; remaining: number }> {
-    const ctx = this.op();
-    const maxDepth = limitShares(this.config, this.place).maxDepth;
+  redrive(ids: string[] | null): Promise<{ redriven: number; remaining: number }> {
+    const maxDepth = this.shares.maxDepth;
     // In the commit group, after the enqueues queued before it, so that the room counts them.
-    const result = await this.commits.run(() => {
-      const room = maxDepth === null ? null : maxDepth - this.depth.used(ctx.now);
-      const moved = redrive(ctx, ids, room);
-      this.depth.add(moved.redriven);
-      if (moved.redriven > 0) this.mayDeliver = true;
-      return moved;
-    });
-    if (result.redriven > 0) await this.wakeBy(ctx.now + this.config.retentionMs);
-    return result;
+    return this.run((ctx) => redrive(ctx, ids, maxDepth === null ? null : maxDepth - this.depth.used(ctx.now)));
   }
 
   /** Deletes ready and delayed messages; leased ones stay. Answers how many went. */
-  async purge(): Promise<number> {
-    const n = this.ctx.storage.transactionSync(() => purge(this.ctx.storage.sql, this.leases, Date.now()));
-    this.depth.add(-n);
-    return n;
+  purge(): Promise<number> {
+    return this.run((ctx) => purge(ctx));
   }
 
   /** One page of messages in `seq` order, without leasing any. */
@@ -545,7 +461,7 @@ export class QueuePartition extends DurableObject<Env> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     migrate(this.ctx.storage);
-    this.setMeta("deleted", true);
+    writeMeta(this.ctx.storage.sql, "deleted", true);
     this.config = { ...DEFAULT_QUEUE_CONFIG };
     this.version = 0;
     this.place = { index: 0, partitions: 1 };
@@ -560,21 +476,13 @@ export class QueuePartition extends DurableObject<Env> {
     return this.ctx.storage.transactionSync(() => deleteDeadLetters(this.ctx.storage.sql, ids));
   }
 
-  /** Bench only (bench/run.mjs, W7): what this instance has cost so far. Not itself counted. */
-  async meter(): Promise<MeterReading> {
-    return this.metered.read();
-  }
-
   /** Time-based work: expired leases, retention, dedup and counter windows; then the next alarm. */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    const ctx = this.op(Date.now(), "alarm");
-    const swept = await this.commits.run(() => sweep(ctx));
-    this.logDeadLettered(swept.deadLettered, "max_attempts", "lease expired");
-    this.logDeadLettered(swept.expired, "expired", "retention");
-    this.depth.add(-(swept.deadLettered + swept.expired));
-    await this.pushToWaiters(); // delays, backoffs, expired leases and rate tokens that came due
-    const next = nextDueAt(ctx);
-    if (next !== null) await this.wakeBy(Math.max(next, ctx.now + 1));
+    const now = Date.now();
+    // The group that sweeps also serves waiters: delays, backoffs, ended leases and rate tokens that came due.
+    await this.run((ctx) => sweep(ctx), "alarm");
+    const next = nextDueAt(this.context(now));
+    if (next !== null) await this.wakeBy(Math.max(next, now + 1));
   }
 }

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig, type QueueConfigPatch } from "../client/protocol";
+import { runMigrations, type Migration } from "./migrations";
 import { applyConfigPatch, type ConfigProblem } from "./queue-config";
 
 /** A queue as the registry keeps it. `version` grows with every change, so partitions can ignore a late, older push. */
@@ -28,15 +29,13 @@ const addColumn = (sql: SqlStorage, column: string, definition: string) => {
 };
 
 /** The schema as numbered steps, only ever appended; `registry_schema` says how many ran. */
-const MIGRATIONS: readonly ((sql: SqlStorage) => void)[] = [
-  (sql) =>
-    sql.exec(
-      `CREATE TABLE IF NOT EXISTS queues (
-         name TEXT PRIMARY KEY,
-         config TEXT NOT NULL,
-         created_at INTEGER NOT NULL
-       ) WITHOUT ROWID`,
-    ),
+const MIGRATIONS: readonly Migration[] = [
+  // IF NOT EXISTS: a registry from before the migrations has this table already.
+  `CREATE TABLE IF NOT EXISTS queues (
+     name TEXT PRIMARY KEY,
+     config TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   ) WITHOUT ROWID`,
   // Versions order configuration pushes; `deleting` marks a queue whose partitions are being deleted.
   (sql) => {
     addColumn(sql, "version", "INTEGER NOT NULL DEFAULT 1");
@@ -57,21 +56,7 @@ const MIGRATIONS: readonly ((sql: SqlStorage) => void)[] = [
 export class QueueRegistry extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const sql = ctx.storage.sql;
-    sql.exec("CREATE TABLE IF NOT EXISTS registry_schema (version INTEGER NOT NULL)");
-    let version = sql.exec<{ version: number }>("SELECT version FROM registry_schema").toArray()[0]?.version;
-    if (version === undefined) {
-      // A registry from before the migrations has the first table already.
-      sql.exec("INSERT INTO registry_schema (version) VALUES (0)");
-      version = 0;
-    }
-    for (; version < MIGRATIONS.length; version++) {
-      const step = MIGRATIONS[version];
-      ctx.storage.transactionSync(() => {
-        step(sql);
-        sql.exec("UPDATE registry_schema SET version = ?", version! + 1);
-      });
-    }
+    runMigrations(ctx.storage, MIGRATIONS, "registry_schema");
   }
 
   private read(name: string): QueueRecord | null {

@@ -1,8 +1,8 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ReceiveResponse } from "../client/protocol";
-import { ACK_HEADER, ACKED_HEADER } from "../durable-objects/partition/waiters";
-import { ackAndReceive } from "../worker/service";
+import { ACK_HEADER, ACKED_HEADER } from "../durable-objects/contract";
+import { ackAndReceive } from "../worker/consume";
 import { call, partition, post, receive, send, stats, uniqueQueue } from "./helpers";
 import { envWithPartitionMethod } from "./stub-calls";
 

@@ -193,7 +193,7 @@ describe("errors", () => {
     const res = await callRaw("GET", `/v1/queues/${fx.queue}/messages/receive`);
     expect(res.headers.get("allow")).toBe("POST");
     const dl = await callRaw("PATCH", `/v1/queues/${fx.queue}/dead-letters`);
-    expect(dl.headers.get("allow")!.split(", ").sort()).toEqual(["DELETE", "GET"]);
+    expect(dl.headers.get("allow")!.split(", ").sort()).toEqual(["DELETE", "GET", "HEAD"]);
   });
 
   it("an empty body without Content-Type counts as {}", async () => {

@@ -54,20 +54,6 @@ describe("group commit", () => {
     commit();
   });
 
-  it("together: requests queued in one call share a group, even when no commit is under way", async () => {
-    const { storage, log, commit } = fakeStorage();
-    const group = new GroupCommit(storage as unknown as DurableObjectStorage);
-    const all = group.together(() => [1, 2, 3].map((n) => group.run(() => (log.push(`op ${n}`), n))));
-    expect(await Promise.all(all)).toEqual([1, 2, 3]);
-    expect(log).toEqual(["begin", "op 1", "op 2", "op 3", "end", "sync"]);
-    // While a commit is under way, they gather for the next group as any request would.
-    const more = group.together(() => [4, 5].map((n) => group.run(() => (log.push(`op ${n}`), n))));
-    commit();
-    expect(await Promise.all(more)).toEqual([4, 5]);
-    expect(log.slice(6)).toEqual(["begin", "op 4", "op 5", "end", "sync"]);
-    commit();
-  });
-
   it("rolls back a failing request alone (its savepoint), inside a real Durable Object", async () => {
     await runInDurableObject(partition(uniqueQueue("gc")), async (_instance, state) => {
       const sql = state.storage.sql;

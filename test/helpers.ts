@@ -1,4 +1,5 @@
 import { SELF, env } from "cloudflare:test";
+import type { MeteredQueuePartition } from "../bench/metered-partition";
 import type { ReceiveResponse, ReceiptResponse, SendResponse } from "../client/protocol";
 
 let counter = 0;
@@ -58,6 +59,9 @@ export async function stats(queue: string) {
   };
 }
 
-/** The partition object of a queue (partition 0 unless told). */
+/**
+ * The partition object of a queue (partition 0 unless told). The tests run
+ * the metered partition (bench/metered-worker.ts), which adds `meter()`.
+ */
 export const partition = (queue: string, index = 0) =>
-  env.QUEUE_PARTITION.get(env.QUEUE_PARTITION.idFromName(`${queue}/${index}`));
+  env.QUEUE_PARTITION.get(env.QUEUE_PARTITION.idFromName(`${queue}/${index}`)) as DurableObjectStub<MeteredQueuePartition>;

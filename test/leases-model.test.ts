@@ -8,6 +8,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { Tally } from "../durable-objects/partition/counters";
+import { Effects } from "../durable-objects/partition/effects";
 import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
 import { ack } from "../durable-objects/partition/ack";
 import { Leases, READ_PAST, WALK_FROM } from "../durable-objects/partition/leases";
@@ -71,7 +72,7 @@ describe("leases against a model", () => {
         let now = 1_000_000;
         let leases = new Leases(sql, options);
         const config = { ...DEFAULT_QUEUE_CONFIG, maxAttempts: 1_000, backoffBaseMs: 5, backoffMaxMs: 50 };
-        const ctx = (): OpContext => ({ sql, config, now, leases, counts: new Tally(sql) });
+        const ctx = (): OpContext => ({ sql, config, now, leases, counts: new Tally(sql), effects: new Effects() });
         const held = () => [...truth(sql, now).leased].map(([seq, l]) => ({ seq, token: l.token }));
         const some = <T>(xs: T[]) => xs.filter(() => r.next() < 0.4);
         let enqueued = 0;

@@ -1,6 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { Tally } from "../durable-objects/partition/counters";
+import { Effects } from "../durable-objects/partition/effects";
 import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
 import { checkLeases, Leases, READ_PAST, WALK_FROM } from "../durable-objects/partition/leases";
 import { ready, unleased } from "../durable-objects/partition/receive";
@@ -138,7 +139,7 @@ describe("leases", () => {
       const seqs = Array.from({ length: WALK_FROM + 2 }, (_, i) => i + 1);
       storeSeqs(sql, seqs);
       const leases = new Leases(sql);
-      const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now: 0, leases, counts: new Tally(sql) };
+      const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now: 0, leases, counts: new Tally(sql), effects: new Effects() };
       const unleasedSeqs = () => ready<{ seq: number }>(ctx, "SELECT m.seq", -1).map((r) => r.seq);
       const few = seqs.slice(0, WALK_FROM - 1);
       leases.take("a", few, 0, 1_000);
@@ -164,7 +165,7 @@ describe("leases", () => {
       );
       const leases = new Leases(sql);
       let now = 0;
-      const ctx = () => ({ sql, config: DEFAULT_QUEUE_CONFIG, now, leases, counts: new Tally(sql) });
+      const ctx = () => ({ sql, config: DEFAULT_QUEUE_CONFIG, now, leases, counts: new Tally(sql), effects: new Effects() });
       const readySeqs = () => ready<{ seq: number }>(ctx(), "SELECT m.seq", -1).map((r) => r.seq);
       // The first scan reads past every delayed message; the next one starts after them.
       expect(readySeqs()).toEqual([last + 1, last + 2]);
@@ -193,7 +194,7 @@ describe("leases", () => {
       const seqs = Array.from({ length: 80 }, (_, i) => i + 1);
       storeSeqs(sql, seqs);
       const leases = new Leases(sql, { walkFrom: 0 });
-      const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now: 0, leases, counts: new Tally(sql) };
+      const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now: 0, leases, counts: new Tally(sql), effects: new Effects() };
       const unleasedSeqs = () => ready<{ seq: number }>(ctx, "SELECT m.seq", -1).map((r) => r.seq);
       leases.take("a", seqs, 0, 1_000);
       expect(leases.scanStart(0)).toEqual({ holes: "[]", after: 80, rest: "[]" });

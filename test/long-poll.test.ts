@@ -1,7 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type ReceiveResponse } from "../client/protocol";
-import { receiveMessages } from "../worker/service";
+import { receiveMessages } from "../worker/consume";
 import { ADMIN_TOKEN, BASE, call, partition, receive, send, settle, stats, uniqueQueue } from "./helpers";
 import { envWithPartitionMethod } from "./stub-calls";
 

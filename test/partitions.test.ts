@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { hashKey } from "../worker/partitions";
-import { receiveMessages } from "../worker/service";
+import { receiveMessages } from "../worker/consume";
 import { call, get, partition, post, receive, send, settle, stats, uniqueQueue } from "./helpers";
 import { envWithPartitionMethod } from "./stub-calls";
 

@@ -1,6 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { Tally } from "../durable-objects/partition/counters";
+import { Effects } from "../durable-objects/partition/effects";
 import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
 import { bump, counterTotals, minuteOf, pruneCounters } from "../durable-objects/partition/counters";
 import { Leases } from "../durable-objects/partition/leases";
@@ -91,7 +92,7 @@ describe("schema and cost", () => {
       expect(plan).toContain("messages_delayed");
 
       // The partition's leases read back from the rows: held, ending on time, and masking their messages.
-      const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now, leases: new Leases(sql), counts: new Tally(sql) };
+      const ctx = { sql, config: DEFAULT_QUEUE_CONFIG, now, leases: new Leases(sql), counts: new Tally(sql), effects: new Effects() };
       expect(ctx.leases.inFlight).toBe(3);
       expect(ctx.leases.held(2, "tA")).toEqual({ endsAt: now + 30_000, deliveredAt: now - 10 });
       expect(ctx.leases.nextEnd).toBe(now + 5_000);

@@ -1,6 +1,5 @@
 /** Direct calls on a partition object, unwrapped for tests that work inside the storage side. */
-import { packBatch } from "../durable-objects/partition/enqueue";
-import type { EnqueueItem } from "../durable-objects/partition/types";
+import { packBatch, type EnqueueItem } from "../durable-objects/contract";
 import { env } from "cloudflare:test";
 import type { partition } from "./helpers";
 
@@ -41,7 +40,7 @@ export async function lease(stub: Stub, max: number, visibilityTimeoutMs: number
  * (default the test's env) lets two of them wrap one another.
  */
 export function envWithPartitionMethod(
-  key: "fetch" | "receive" | "ack" | "enqueue" | "enqueueAll",
+  key: "fetch" | "receive" | "ack" | "enqueue",
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   replace: (original: (...args: any[]) => Promise<any>) => (...args: any[]) => Promise<any>,
   base: Env = env,

@@ -5,8 +5,8 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
-import type { LeasedMessage } from "../durable-objects/partition/types";
-import { receiveMessages } from "../worker/service";
+import type { LeasedMessage } from "../durable-objects/contract";
+import { receiveMessages } from "../worker/consume";
 import { partition, send, stats, uniqueQueue } from "./helpers";
 import { envWithPartitionMethod, item, lease, store } from "./stub-calls";
 

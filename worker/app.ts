@@ -1,8 +1,9 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { LIMITS, QUEUE_NAME_PATTERN } from "../client/protocol";
-import { logEvent, logEventThrottled } from "../durable-objects/log";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { LIMITS } from "../client/protocol";
+import { logEvent, logEventThrottled } from "../durable-objects/contract";
 import { authenticate, corsFromConfig } from "./auth/middleware";
 import { ApiError, errorResponse } from "./errors";
 import { dashboard } from "./routes/dashboard";
@@ -13,12 +14,22 @@ import { queues } from "./routes/queues";
 import { stats } from "./routes/stats";
 import { tokens } from "./routes/tokens";
 import type { AppEnv } from "./types";
+import { queueParam } from "./validate";
 
 export const app = new Hono<AppEnv>();
 
 // CORS first (preflights carry no token), then authentication for every route.
 app.use("*", corsFromConfig());
 app.use("*", authenticate());
+// A path that exists with other methods answers 405 with Allow, not 404.
+app.use(
+  "*",
+  methodNotAllowed({
+    app,
+    onMethodNotAllowed: (c, methods) =>
+      errorResponse("METHOD_NOT_ALLOWED", `${c.req.method} is not allowed here; use ${methods.join(", ")}`, { allow: methods.join(", ") }),
+  }),
+);
 
 app.use(
   "/v1/*",
@@ -28,13 +39,9 @@ app.use(
   }),
 );
 
-// Every route under a queue checks its name once, here.
-app.use("/v1/queues/:queue/*", async (c, next) => {
-  if (!QUEUE_NAME_PATTERN.test(c.req.param("queue"))) {
-    throw new ApiError("INVALID_REQUEST", "queue: names are 1 to 64 letters, digits, '_' or '-'");
-  }
-  await next();
-});
+// Every route on a queue checks its name once, here.
+app.use("/v1/queues/:queue", queueParam());
+app.use("/v1/queues/:queue/*", queueParam());
 
 app.route("/v1/queues/:queue/messages", messages);
 app.route("/v1/queues/:queue/dead-letters", deadLetters);
@@ -46,27 +53,7 @@ app.route("/dashboard", dashboard);
 
 app.get("/", (c) => c.json({ name: "edgeq", api: "/v1" }));
 
-/** Path patterns of every route, to tell 405 from 404. */
-function routePatterns(): { pattern: RegExp; method: string }[] {
-  return app.routes
-    .filter((r) => r.method !== "ALL")
-    .map((r) => ({
-      method: r.method,
-      pattern: new RegExp(`^${r.path.replace(/\/$/, "").replace(/:[^/]+/g, "[^/]+")}/?$`),
-    }));
-}
-let patterns: ReturnType<typeof routePatterns> | undefined;
-
-app.notFound((c) => {
-  patterns ??= routePatterns();
-  const allowed = [...new Set(patterns.filter((p) => p.pattern.test(c.req.path)).map((p) => p.method))];
-  if (allowed.length > 0) {
-    return errorResponse("METHOD_NOT_ALLOWED", `${c.req.method} is not allowed here; use ${allowed.join(", ")}`, {
-      allow: allowed.join(", "),
-    });
-  }
-  return errorResponse("NOT_FOUND", `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`);
-});
+app.notFound((c) => errorResponse("NOT_FOUND", `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`));
 
 app.onError((err, c) => {
   if (err instanceof ApiError) {

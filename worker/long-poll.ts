@@ -25,15 +25,14 @@
  * attempt not counted). That listening runs under `waitUntil`, bounded by
  * `LINGER_MS`.
  */
-import type { LeasedMessage } from "../durable-objects/partition/types";
-import { DONE_MESSAGE, WAITERS_PATH, type PushMessage } from "../durable-objects/partition/waiters";
+import { DONE_MESSAGE, waiterUrl, type LeasedMessage, type PushMessage } from "../durable-objects/contract";
 import { ApiError } from "./errors";
 
 /** The waiting side's view of one partition. */
 export interface WaitTarget {
   partition: number;
-  /** Opens the waiter's socket (a WebSocket upgrade to the partition). */
-  connect: (path: string) => Promise<Response>;
+  /** Opens the waiter's socket (a WebSocket upgrade to the partition, at `url`: see waiterUrl). */
+  connect: (url: string) => Promise<Response>;
 }
 
 export interface WaitOptions {
@@ -73,7 +72,7 @@ export function waitForMessages(
   targets: WaitTarget[],
   opts: WaitOptions,
 ): Promise<{ partition: number; messages: LeasedMessage[] } | null> {
-  const path = `${WAITERS_PATH}?waiter=${newWaiterId()}&want=${opts.max}&visibilityTimeoutMs=${opts.visibilityTimeoutMs}`;
+  const url = waiterUrl(newWaiterId(), opts.max, opts.visibilityTimeoutMs);
   const sockets = new Map<number, WebSocket>();
   const releases: Promise<void>[] = [];
   let opening = 0;
@@ -127,7 +126,7 @@ export function waitForMessages(
       opening += 1;
       let ws: WebSocket | null;
       try {
-        ws = (await target.connect(path)).webSocket;
+        ws = (await target.connect(url)).webSocket;
       } finally {
         opening -= 1;
       }

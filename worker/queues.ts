@@ -1,5 +1,5 @@
 import type { QueueConfig } from "../client/protocol";
-import type { QueueRecord } from "../durable-objects/queue-registry";
+import type { QueueRecord } from "../durable-objects/contract";
 import { ApiError } from "./errors";
 
 /**

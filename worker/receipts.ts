@@ -1,5 +1,5 @@
 import { RECEIPT_PATTERN } from "../client/protocol";
-import type { LeaseRef } from "../durable-objects/partition/types";
+import type { LeaseRef } from "../durable-objects/contract";
 
 export interface ParsedReceipt extends LeaseRef {
   partition: number;

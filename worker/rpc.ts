@@ -2,7 +2,7 @@
  * The service-binding face of edgeq: other Workers call these methods over
  * typed RPC, with no HTTP hop and no token (the binding is the trust). Each
  * method validates its arguments with the HTTP routes' schemas, calls the
- * same function of worker/service.ts, and answers what the HTTP route would,
+ * same function as the route (produce, consume, settle, manage...), and answers what the HTTP route would,
  * or `{error: {code, message}}`: custom error properties do not survive RPC,
  * so errors are results, never exceptions.
  */
@@ -33,35 +33,22 @@ import {
   peekQuery,
   queueConfigPatch,
   queueListQuery,
-  queueName,
   receiveRequest,
   redriveRequest,
 } from "./schemas";
-import {
-  ackAndReceive,
-  ackMessages,
-  deleteDeadLetters,
-  extendLeases,
-  leasedJson,
-  listDeadLetters,
-  nackMessages,
-  queueStats,
-  receiveMessages,
-  redriveDeadLetters,
-  sendMessages,
-} from "./service";
-import { deleteQueue, getQueue, listQueues, peekMessages, purgeQueue, putQueue, setPaused } from "./queue-service";
+import { ackAndReceive, leasedJson, receiveMessages } from "./consume";
+import { deleteDeadLetters, listDeadLetters, redriveDeadLetters } from "./dead-letters";
+import { deleteQueue, getQueue, listQueues, peekMessages, purgeQueue, putQueue, setPaused } from "./manage";
+import { sendMessages } from "./produce";
+import { queueStats } from "./queue-stats";
+import { ackMessages, extendLeases, nackMessages } from "./settle";
 import type { Secrets } from "./types";
-import { validate } from "./validate";
+import { checkQueueName, validate } from "./validate";
 
 /** The HTTP API's validation: 400 INVALID_REQUEST for the shape, 422 INVALID_VALUE for values. */
 const check = <S extends z.ZodType>(schema: S, value: unknown): z.output<S> => validate(schema, value);
 
-const queueOf = (queue: unknown): string => {
-  const result = queueName.safeParse(queue);
-  if (!result.success) throw new ApiError("INVALID_REQUEST", "queue: names are 1 to 64 letters, digits, '_' or '-'");
-  return result.data;
-};
+const queueOf = checkQueueName;
 
 /** Runs one operation; an error becomes the error body the HTTP API would answer. */
 async function answer<T>(operation: () => Promise<T>): Promise<RpcResult<T>> {
@@ -84,7 +71,7 @@ export class EdgeqService extends WorkerEntrypoint<Env & Secrets> {
     return answer(async () => {
       const name = queueOf(queue);
       const list = check(enqueueRequest, Array.isArray(messages) ? { messages } : messages);
-      return { messages: await sendMessages(this.env, name, list, { waitUntil: (p) => this.ctx.waitUntil(p) }) };
+      return { messages: await sendMessages(this.env, name, list) };
     });
   }
 

@@ -17,9 +17,10 @@ export function jsonDepth(value: unknown, limit: number = LIMITS.maxBodyDepth): 
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
-export const queueName = z
-  .string()
-  .regex(QUEUE_NAME_PATTERN, "queue names are 1 to 64 letters, digits, '_' or '-'");
+/** What a queue name may be; said in every refusal of one. */
+export const QUEUE_NAME_RULE = "queue names are 1 to 64 letters, digits, '_' or '-'";
+
+export const queueName = z.string().regex(QUEUE_NAME_PATTERN, QUEUE_NAME_RULE);
 
 /** The full check of a message body: any JSON value, at most maxBodyDepth deep. */
 const strictBody = z

@@ -5,10 +5,15 @@
  * partitions count, this file only adds and divides.
  */
 import type { CounterTotals, LatencyPercentiles, MinuteStats, QueueStats, QueueStatus } from "../client/protocol";
-import { COUNTER_RETENTION_MINUTES, minuteOf, type CounterName } from "../durable-objects/partition/counters";
-import { quantileMs, type LatencyKind } from "../durable-objects/partition/latency";
-import { LATENCY_WINDOW_MINUTES } from "../durable-objects/partition/stats";
-import type { PartitionStats } from "../durable-objects/partition/types";
+import {
+  COUNTER_RETENTION_MINUTES,
+  LATENCY_WINDOW_MINUTES,
+  minuteOf,
+  quantileMs,
+  type CounterName,
+  type LatencyKind,
+  type PartitionStats,
+} from "../durable-objects/contract";
 
 /** When a queue is `growing` or `failing`. Tuned for "look now", not for paging. */
 export const STATUS_RULES = {

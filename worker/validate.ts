@@ -1,8 +1,9 @@
+import type { MiddlewareHandler } from "hono";
 import { validator } from "hono/validator";
 import { z } from "zod";
 import { LIMITS } from "../client/protocol";
 import { ApiError } from "./errors";
-import { jsonDepth } from "./schemas";
+import { jsonDepth, QUEUE_NAME_RULE, queueName } from "./schemas";
 
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
@@ -112,3 +113,20 @@ export const jsonBody = <S extends z.ZodType>(schema: S) =>
 /** Validates the query string with a zod schema. */
 export const queryParams = <S extends z.ZodType>(schema: S) =>
   validator("query", (value) => validate(schema, value));
+
+/**
+ * A queue name from a path or an RPC argument. A malformed one names no
+ * resource, so it is a malformed request (400 INVALID_REQUEST), not a bad value.
+ */
+export function checkQueueName(name: unknown): string {
+  const result = queueName.safeParse(name);
+  if (!result.success) throw new ApiError("INVALID_REQUEST", `queue: ${QUEUE_NAME_RULE}`);
+  return result.data;
+}
+
+/** Checks the `:queue` path parameter once for every route under a queue. */
+export const queueParam = (): MiddlewareHandler =>
+  async function queueParam(c, next) {
+    checkQueueName(c.req.param("queue"));
+    await next();
+  };

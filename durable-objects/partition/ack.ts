@@ -1,9 +1,10 @@
-import type { LeaseOutcome, LeaseRef, OpContext } from "./types";
+import type { LeaseOutcome, LeaseRef } from "../contract";
 import { recordLatencies } from "./latency";
 import { checkLeases } from "./leases";
+import type { OpContext } from "./types";
 
 /** Deletes the messages whose lease is current; the others are refused, untouched. */
-export function ack({ sql, now, leases, counts }: OpContext, refs: LeaseRef[]): { outcomes: LeaseOutcome[]; acked: number } {
+export function ack({ sql, now, leases, counts, effects }: OpContext, refs: LeaseRef[]): LeaseOutcome[] {
   const { current, outcomes } = checkLeases(sql, leases, refs, now);
   if (current.size > 0) {
     const deleted = sql
@@ -16,6 +17,8 @@ export function ack({ sql, now, leases, counts }: OpContext, refs: LeaseRef[]): 
     counts.add(now, "acked", current.size);
     recordLatencies(sql, now, deleted.map((m) => ({ enqueuedAt: m.enqueuedAt, deliveredAt: current.get(m.seq)!.deliveredAt })));
     leases.end([...current].map(([seq, { token }]) => ({ seq, token })), false);
+    effects.removed(current.size);
+    effects.mayDeliver(); // the next of a group, or in-flight room
   }
-  return { outcomes, acked: current.size };
+  return outcomes;
 }

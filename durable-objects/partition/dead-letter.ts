@@ -1,6 +1,7 @@
 import type { DeadLetterReason } from "../../client/protocol";
+import type { StoredDeadLetter } from "../contract";
 import { pageAfter } from "./page";
-import type { OpContext, StoredDeadLetter } from "./types";
+import type { OpContext } from "./types";
 
 /**
  * Moves messages to the dead letters: the copy and the delete run in the
@@ -8,12 +9,14 @@ import type { OpContext, StoredDeadLetter } from "./types";
  * A message that dies on a delivery (`max_attempts`: its last lease ended
  * without an ack) has that delivery counted in its attempts; `deliveredAt`
  * is when that delivery began. The others (`expired`) die unleased, and pass null.
+ * `cause` (a nack, a lease that ended, the retention) goes to the log.
  */
 export function deadLetter(
-  { sql, now, counts }: Pick<OpContext, "sql" | "now" | "counts">,
+  { sql, now, counts, effects }: Pick<OpContext, "sql" | "now" | "counts" | "effects">,
   dying: { seq: number; deliveredAt: number | null }[],
   reason: DeadLetterReason,
   lastError: string | null,
+  cause: string,
 ): number {
   if (dying.length === 0) return 0;
   const onDelivery = reason === "max_attempts" ? 1 : 0;
@@ -34,6 +37,7 @@ export function deadLetter(
     .exec("DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?)) RETURNING 1", JSON.stringify(dying.map((d) => d.seq)))
     .toArray().length;
   counts.add(now, "dead_lettered", dying.length);
+  effects.deadLetter(moved, reason, cause);
   return moved;
 }
 
@@ -88,7 +92,7 @@ export function listDeadLetters(
  * `ids` null means all. `remaining`: the ones asked for that did not fit.
  */
 export function redrive(
-  { sql, now, counts }: Pick<OpContext, "sql" | "now" | "counts">,
+  { sql, now, config, counts, effects }: Pick<OpContext, "sql" | "now" | "config" | "counts" | "effects">,
   ids: string[] | null,
   room: number | null,
 ): { redriven: number; remaining: number } {
@@ -112,6 +116,8 @@ export function redrive(
   );
   sql.exec("DELETE FROM dead_letters WHERE dl_seq IN (SELECT value FROM json_each(?))", moved);
   counts.add(now, "enqueued", chosen.length);
+  effects.stored(chosen.length);
+  if (chosen.length > 0) effects.dueAt(now + config.retentionMs);
   // Asked for and still a dead letter: what did not fit.
   const remaining =
     room === null ? 0 : sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM dead_letters ${filter}`, ...args).one().n;

@@ -1,32 +1,5 @@
-import type { EnqueueBatch, EnqueueItem, EnqueuedItem, OpContext } from "./types";
-
-/**
- * The batch for `QueuePartition.enqueue`, built once by the worker: one
- * JSON text instead of an array of objects, so that the RPC copies one
- * string and the partition inserts from it as it is (no row objects, no
- * second JSON.stringify).
- */
-export function packBatch(items: readonly EnqueueItem[]): EnqueueBatch {
-  let minDelayMs: number | null = null;
-  let dedup = false;
-  for (const m of items) {
-    if (m.delayMs > 0 && (minDelayMs === null || m.delayMs < minDelayMs)) minDelayMs = m.delayMs;
-    if (m.dedupId !== null) dedup = true;
-  }
-  return { items: JSON.stringify(items), count: items.length, minDelayMs, dedup };
-}
-
-/** Several batches as one, in order: their JSON arrays spliced into one. */
-export function joinBatches(batches: readonly EnqueueBatch[]): EnqueueBatch {
-  let count = 0;
-  let minDelayMs: number | null = null;
-  for (const b of batches) {
-    count += b.count;
-    if (b.minDelayMs !== null && (minDelayMs === null || b.minDelayMs < minDelayMs)) minDelayMs = b.minDelayMs;
-  }
-  const items = `[${batches.map((b) => b.items.slice(1, -1)).join(",")}]`;
-  return { items, count, minDelayMs, dedup: batches.some((b) => b.dedup) };
-}
+import type { EnqueueBatch, EnqueueItem, EnqueuedItem } from "../contract";
+import type { OpContext } from "./types";
 
 /**
  * Inserts the items of a JSON array of EnqueueItem in one set-based
@@ -57,18 +30,21 @@ function insertItems(sql: SqlStorage, now: number, itemsJson: string): { id: str
  * in the same batch, stores nothing and answers the first message's id and
  * seq with `duplicate: true`.
  */
-export function enqueue(
-  ctx: OpContext,
-  batch: EnqueueBatch,
-): { results: EnqueuedItem[]; stored: number; earliestDueAt: number | null } {
-  const { sql, now } = ctx;
-  if (!batch.dedup) {
+export function enqueue(ctx: OpContext, batch: EnqueueBatch): { results: EnqueuedItem[]; stored: number } {
+  const { sql, now, config, effects } = ctx;
+  let stored: { results: EnqueuedItem[]; stored: number; earliestDueAt: number | null };
+  if (batch.dedup) stored = enqueueWithDedup(ctx, JSON.parse(batch.items) as EnqueueItem[]);
+  else {
     const results: EnqueuedItem[] = insertItems(sql, now, batch.items);
     if (results.length !== batch.count) throw new Error(`batch of ${batch.count} stored ${results.length} rows`);
     ctx.counts.add(now, "enqueued", results.length);
-    return { results, stored: results.length, earliestDueAt: batch.minDelayMs === null ? null : now + batch.minDelayMs };
+    stored = { results, stored: results.length, earliestDueAt: batch.minDelayMs === null ? null : now + batch.minDelayMs };
   }
-  return enqueueWithDedup(ctx, JSON.parse(batch.items) as EnqueueItem[]);
+  if (stored.stored > 0) {
+    effects.stored(stored.stored);
+    effects.dueAt(Math.min(stored.earliestDueAt ?? Infinity, now + config.retentionMs));
+  }
+  return { results: stored.results, stored: stored.stored };
 }
 
 function enqueueWithDedup(

@@ -52,22 +52,6 @@ export class GroupCommit {
     });
   }
 
-  /**
-   * Calls `enqueue`, which calls `run` several times, and only then starts a
-   * group: when no commit is under way those runs share the next group
-   * instead of the first of them running alone.
-   */
-  together<T>(enqueue: () => T): T {
-    if (this.running) return enqueue();
-    this.running = true;
-    try {
-      return enqueue();
-    } finally {
-      this.running = false;
-      if (this.waiting.length > 0) void this.drain();
-    }
-  }
-
   private async drain(): Promise<void> {
     this.running = true;
     try {

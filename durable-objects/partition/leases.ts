@@ -1,4 +1,4 @@
-import type { LeaseOutcome, LeaseRef } from "./types";
+import type { LeaseOutcome, LeaseRef } from "../contract";
 
 /**
  * The partition's leases: one row per receive in the `leases` table, and

@@ -1,15 +1,11 @@
-import type { LeaseOutcome, LeaseRef, OpContext } from "./types";
+import type { LeaseOutcome, LeaseRef } from "../contract";
 import { checkLeases } from "./leases";
 import { retryOrDeadLetter } from "./retry";
+import type { OpContext } from "./types";
 
 /** Gives current leases back: retry after `delayMs` or backoff, or dead-letter. */
-export function nack(
-  ctx: OpContext,
-  refs: LeaseRef[],
-  delayMs: number | null,
-  error: string | null,
-): { outcomes: LeaseOutcome[]; retried: number; deadLettered: number; earliestDueAt: number | null } {
+export function nack(ctx: OpContext, refs: LeaseRef[], delayMs: number | null, error: string | null): LeaseOutcome[] {
   const { current, outcomes } = checkLeases(ctx.sql, ctx.leases, refs, ctx.now);
-  const moved = retryOrDeadLetter(ctx, current, error, delayMs);
-  return { outcomes, ...moved };
+  retryOrDeadLetter(ctx, current, { lastError: error, delayMs, cause: "nack" });
+  return outcomes;
 }

@@ -1,21 +1,7 @@
-import type { MessageState } from "../../client/protocol";
+import type { PeekedRow } from "../contract";
 import { pageAfter } from "./page";
 import type { Leases } from "./leases";
 import type { MessageRow } from "./types";
-
-/** A stored message as peek shows it, body still JSON text. */
-export interface PeekedRow {
-  id: string;
-  seq: number;
-  state: MessageState;
-  body: string;
-  attributes: string | null;
-  attempts: number;
-  enqueuedAt: number;
-  visibleAt: number;
-  groupId: string | null;
-  lastError: string | null;
-}
 
 /** Messages after `afterSeq` in `seq` order, read without leasing (a plain SELECT on the primary key). */
 export function peek(

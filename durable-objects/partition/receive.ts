@@ -1,4 +1,5 @@
-import type { LeasedMessage, MessageRow, OpContext } from "./types";
+import type { LeasedMessage } from "../contract";
+import type { MessageRow, OpContext } from "./types";
 
 /** A fresh lease token: 128 random bits, base64url. */
 export function newLeaseToken(): string {
@@ -109,6 +110,7 @@ export function receive(ctx: OpContext, max: number, visibilityTimeoutMs: number
   const leaseExpiresAt = now + visibilityTimeoutMs;
   leases.take(token, rows.map((r) => r.seq), now, leaseExpiresAt);
   ctx.counts.add(now, "delivered", rows.length);
+  ctx.effects.dueAt(leaseExpiresAt);
   return rows.map((r) => ({
     id: r.id,
     seq: r.seq,

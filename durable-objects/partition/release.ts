@@ -1,5 +1,6 @@
-import type { LeaseOutcome, LeaseRef, OpContext } from "./types";
+import type { LeaseOutcome, LeaseRef } from "../contract";
 import { checkLeases } from "./leases";
+import type { OpContext } from "./types";
 
 /**
  * Gives current leases back as if they had never been taken: ready now, in
@@ -10,8 +11,9 @@ import { checkLeases } from "./leases";
  * lease nobody holds. Fenced by the lease token like ack and nack. The
  * delivery stays counted in the counters: they only ever go up.
  */
-export function release({ sql, now, leases }: OpContext, refs: LeaseRef[]): { outcomes: LeaseOutcome[]; released: number } {
+export function release({ sql, now, leases, effects }: OpContext, refs: LeaseRef[]): LeaseOutcome[] {
   const { current, outcomes } = checkLeases(sql, leases, refs, now);
   leases.end([...current].map(([seq, { token }]) => ({ seq, token })), true);
-  return { outcomes, released: current.size };
+  if (current.size > 0) effects.mayDeliver();
+  return outcomes;
 }

@@ -1,12 +1,13 @@
-import type { OpContext } from "./types";
 import { backoffMs } from "./backoff";
 import { deadLetter } from "./dead-letter";
+import type { OpContext } from "./types";
 
 /**
  * Ends the leases of `failed` messages (seq -> its lease): the delivery
  * counts as a failed attempt. Each message that has used its `maxAttempts`
  * becomes a dead letter (`max_attempts`), the others wait `delayMs` (or the
- * queue's backoff) and become ready again. All in the caller's transaction.
+ * queue's backoff) and become ready again. All in the caller's transaction;
+ * `cause` says what ended the delivery, for the log of dead letters.
  *
  * The wait runs from `failedAt` when given (a lease that ended on its own
  * failed when it ended, not when a sweep noticed it), else from now.
@@ -14,11 +15,11 @@ import { deadLetter } from "./dead-letter";
 export function retryOrDeadLetter(
   ctx: OpContext,
   failed: Map<number, { token: string; deliveredAt: number | null; failedAt?: number }>,
-  lastError: string | null,
-  delayMs: number | null,
-): { retried: number; deadLettered: number; earliestDueAt: number | null } {
-  const { sql, config, now, leases } = ctx;
-  if (failed.size === 0) return { retried: 0, deadLettered: 0, earliestDueAt: null };
+  how: { lastError: string | null; delayMs: number | null; cause: string },
+): void {
+  const { sql, config, now, leases, effects } = ctx;
+  const { lastError, delayMs } = how;
+  if (failed.size === 0) return;
   const dead: { seq: number; deliveredAt: number | null }[] = [];
   const retry: [seq: number, visibleAt: number, deliveredAt: number | null][] = [];
   let earliestDueAt: number | null = null;
@@ -46,8 +47,9 @@ export function retryOrDeadLetter(
       JSON.stringify(retry),
     );
     ctx.counts.add(now, "retried", retry.length);
+    effects.mayDeliver();
+    effects.dueAt(earliestDueAt);
   }
-  deadLetter(ctx, dead, "max_attempts", lastError);
+  deadLetter(ctx, dead, "max_attempts", lastError, how.cause);
   leases.end([...failed].map(([seq, { token }]) => ({ seq, token })), true);
-  return { retried: retry.length, deadLettered: dead.length, earliestDueAt };
 }

@@ -3,6 +3,7 @@
  * appended: a stored version says how many have run, and the constructor
  * applies the rest inside `blockConcurrencyWhile`.
  */
+import { runMigrations } from "../migrations";
 
 const MIGRATIONS: readonly string[] = [
   // 1: messages, dead letters, dedup ids, per-minute counters, settings.
@@ -122,17 +123,5 @@ const MIGRATIONS: readonly string[] = [
 
 /** Applies the migrations that have not run yet (up to `target`, tests only), each in one transaction. */
 export function migrate(storage: DurableObjectStorage, target = MIGRATIONS.length): void {
-  const sql = storage.sql;
-  sql.exec("CREATE TABLE IF NOT EXISTS _schema (version INTEGER NOT NULL)");
-  const row = sql.exec<{ version: number }>("SELECT version FROM _schema").toArray()[0];
-  let version = row?.version ?? 0;
-  if (!row) sql.exec("INSERT INTO _schema (version) VALUES (0)");
-  while (version < target) {
-    const next = version + 1;
-    storage.transactionSync(() => {
-      sql.exec(MIGRATIONS[version]);
-      sql.exec("UPDATE _schema SET version = ?", next);
-    });
-    version = next;
-  }
+  runMigrations(storage, MIGRATIONS, "_schema", target);
 }

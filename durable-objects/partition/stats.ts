@@ -1,4 +1,5 @@
-import type { OpContext, PartitionStats } from "./types";
+import type { PartitionStats } from "../contract";
+import type { OpContext } from "./types";
 import { COUNTER_RETENTION_MINUTES, counterTotals, minuteCounts, minuteOf } from "./counters";
 import { latencyHistograms } from "./latency";
 

@@ -1,9 +1,9 @@
-import type { OpContext } from "./types";
 import { pruneCounters } from "./counters";
 import { pruneLatency } from "./latency";
 import { deadLetter } from "./dead-letter";
 import { unleased } from "./receive";
 import { retryOrDeadLetter } from "./retry";
+import type { OpContext } from "./types";
 
 export const LEASE_EXPIRED_ERROR = "lease expired";
 
@@ -18,11 +18,10 @@ export const LEASE_EXPIRED_ERROR = "lease expired";
  *   (`expired`), never silently dropped;
  * - dedup ids, counters and latency histograms past their window are forgotten.
  */
-export function sweep(ctx: OpContext): { retried: number; deadLettered: number; expired: number } {
+export function sweep(ctx: OpContext): void {
   const { sql, config, now } = ctx;
-  const { retried, deadLettered } = sweepExpiredLeases(ctx);
+  sweepExpiredLeases(ctx);
 
-  let expired = 0;
   const cutoff = now - config.retentionMs;
   // enqueued_at grows with seq (a redrive re-enqueues), so the first unleased row tells
   // whether anything is old enough before any scan.
@@ -32,13 +31,14 @@ export function sweep(ctx: OpContext): { retried: number; deadLettered: number; 
       seq: r.seq,
       deliveredAt: null,
     }));
-    expired = deadLetter(ctx, dying, "expired", null);
+    deadLetter(ctx, dying, "expired", null, "retention");
   }
 
   sql.exec("DELETE FROM dedup WHERE expires_at <= ?", now);
   pruneCounters(sql, now);
   pruneLatency(sql, now);
-  return { retried, deadLettered, expired };
+  // Delays and backoffs that came due make messages deliverable without a write.
+  ctx.effects.mayDeliver();
 }
 
 /**
@@ -46,12 +46,11 @@ export function sweep(ctx: OpContext): { retried: number; deadLettered: number; 
  * lease has ended (the leases answer from memory). The backoff of an
  * expired lease runs from its end (`failedAt`), not from this sweep.
  */
-export function sweepExpiredLeases(ctx: OpContext): { retried: number; deadLettered: number } {
+export function sweepExpiredLeases(ctx: OpContext): void {
   const ended = ctx.leases.ended(ctx.now);
-  if (ended.length === 0) return { retried: 0, deadLettered: 0 };
+  if (ended.length === 0) return;
   const failed = new Map(ended.map((l) => [l.seq, { token: l.token, deliveredAt: l.deliveredAt, failedAt: l.endedAt }]));
-  const { retried, deadLettered } = retryOrDeadLetter(ctx, failed, LEASE_EXPIRED_ERROR, null);
-  return { retried, deadLettered };
+  retryOrDeadLetter(ctx, failed, { lastError: LEASE_EXPIRED_ERROR, delayMs: null, cause: "lease expired" });
 }
 
 /**

@@ -39,7 +39,7 @@
  * group commit that made a message deliverable, and nothing else.
  */
 import { LIMITS } from "../../client/protocol";
-import type { LeaseOutcome, LeaseRef, LeasedMessage } from "./types";
+import { ACK_HEADER, WAITERS_PATH, type LeaseRef, type LeasedMessage, type PushMessage } from "../contract";
 
 /** What a waiting socket wants, kept in its attachment (survives hibernation, max 2 KiB). */
 export interface WaiterState {
@@ -56,17 +56,8 @@ export interface WaiterState {
 }
 
 const TAG_PREFIX = "waiter:";
-export const WAITERS_PATH = "/waiters";
-
-/** On a waiter's upgrade: the leases to ack first, JSON `[[seq, token], ...]`. */
-export const ACK_HEADER = "x-edgeq-ack";
-/** On the upgrade's answer: the acks' outcomes, JSON `LeaseOutcome[]` in the order given. */
-export const ACKED_HEADER = "x-edgeq-acked";
 
 const LEASE_TOKEN = /^[A-Za-z0-9_-]{16,64}$/;
-
-/** The header's value for these leases. */
-export const ackHeader = (refs: readonly LeaseRef[]): string => JSON.stringify(refs.map((r) => [r.seq, r.token]));
 
 /**
  * The leases a waiter's upgrade asks to ack: none (no header), or null when
@@ -90,25 +81,6 @@ export function acksOf(request: Request): LeaseRef[] | null {
     refs.push({ seq: seq as number, token });
   }
   return refs;
-}
-
-/** The outcomes on an upgrade's answer, or null when they are missing or not one per ack. */
-export function ackedOf(response: Response, count: number): LeaseOutcome[] | null {
-  try {
-    const outcomes = JSON.parse(response.headers.get(ACKED_HEADER) ?? "null") as unknown;
-    return Array.isArray(outcomes) && outcomes.length === count ? (outcomes as LeaseOutcome[]) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** What the Worker sends when it stops waiting; the partition answers by closing the socket. */
-export const DONE_MESSAGE = "done";
-
-/** A push: the messages leased to the waiter (bodies still JSON text). */
-export interface PushMessage {
-  type: "leased";
-  messages: LeasedMessage[];
 }
 
 const stateOf = (ws: WebSocket): WaiterState | null => {

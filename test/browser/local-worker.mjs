@@ -47,11 +47,8 @@ export async function startLocalWorker({ bindings }) {
     }),
   );
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  const partitions = await mf.getDurableObjectNamespace("QUEUE_PARTITION");
   return {
     url,
-    /** A partition's meter: its requests, statements and rows so far (QueuePartition.meter). */
-    meter: (queue, partition = 0) => partitions.get(partitions.idFromName(`${queue}/${partition}`)).meter(),
     async stop() {
       await mf.dispose();
       await rm(dir, { recursive: true, force: true });

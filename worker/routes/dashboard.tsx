@@ -1,10 +1,11 @@
 /** @jsxImportSource hono/jsx */
 import { Hono } from "hono";
 import { z } from "zod";
-import { QUEUE_NAME_PATTERN } from "../../client/protocol";
 import { DashboardPage } from "../dashboard/page";
 import { DashboardView } from "../dashboard/view";
-import { allQueueStats, listDeadLetters } from "../service";
+import { listDeadLetters } from "../dead-letters";
+import { allQueueStats } from "../queue-stats";
+import { queueName } from "../schemas";
 import type { AppEnv } from "../types";
 import { queryParams } from "../validate";
 
@@ -31,7 +32,7 @@ dashboard.get("/", (c) => {
   return c.html(`<!doctype html>${<DashboardPage />}`);
 });
 
-const viewQuery = z.object({ queue: z.string().regex(QUEUE_NAME_PATTERN).optional().catch(undefined) });
+const viewQuery = z.object({ queue: queueName.optional().catch(undefined) });
 
 dashboard.get("/view", queryParams(viewQuery), async (c) => {
   const queues = await allQueueStats(c.env);

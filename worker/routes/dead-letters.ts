@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { deleteDeadLetters, listDeadLetters, redriveDeadLetters } from "../service";
+import { deleteDeadLetters, listDeadLetters, redriveDeadLetters } from "../dead-letters";
 import { deadLetterQuery, deleteDeadLetterQuery, redriveRequest } from "../schemas";
 import type { AppEnv } from "../types";
 import { jsonBody, queryParams } from "../validate";

@@ -1,8 +1,9 @@
-import { Hono, type MiddlewareHandler } from "hono";
-import { headFor } from "../enqueue-line";
-import { peekMessages } from "../queue-service";
-import { ackAndReceive, ackMessages, extendLeases, leasedJson, nackMessages, receiveMessages, sendMessages } from "../service";
+import { Hono } from "hono";
+import { ackAndReceive, leasedJson, receiveMessages } from "../consume";
+import { peekMessages } from "../manage";
+import { sendMessages } from "../produce";
 import { ackRequest, enqueueRequest, extendRequest, nackRequest, peekQuery, receiveRequest } from "../schemas";
+import { ackMessages, extendLeases, nackMessages } from "../settle";
 import type { AppEnv } from "../types";
 import { jsonBody, queryParams } from "../validate";
 
@@ -10,24 +11,8 @@ export const messages = new Hono<AppEnv>();
 
 const JSON_TYPE = { "content-type": "application/json; charset=utf-8" };
 
-/**
- * An enqueue is on its way to its partition's line (worker/enqueue-line.ts)
- * from here, while its body is read and checked, until it reaches the line
- * or is refused.
- */
-export const headingForLine: MiddlewareHandler<AppEnv & { Variables: { arrived: () => void } }> = async (c, next) => {
-  const arrived = headFor(c.req.param("queue")!);
-  c.set("arrived", arrived);
-  try {
-    await next();
-  } finally {
-    arrived();
-  }
-};
-
-messages.post("/", headingForLine, jsonBody(enqueueRequest), async (c) => {
-  const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
-  const sent = await sendMessages(c.env, c.req.param("queue")!, c.req.valid("json"), { waitUntil, arrived: c.get("arrived") });
+messages.post("/", jsonBody(enqueueRequest), async (c) => {
+  const sent = await sendMessages(c.env, c.req.param("queue")!, c.req.valid("json"));
   return c.json({ messages: sent }, 201);
 });
 

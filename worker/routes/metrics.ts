@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "../metrics";
-import { allQueueStats } from "../service";
+import { allQueueStats } from "../queue-stats";
 import type { AppEnv } from "../types";
 
 /** `GET /metrics`: every queue in Prometheus' text format (manage scope on `*`, or admin). */

@@ -1,21 +1,11 @@
 import { Hono } from "hono";
-import { QUEUE_NAME_PATTERN } from "../../client/protocol";
-import { ApiError } from "../errors";
-import { deleteQueue, getQueue, listQueues, purgeQueue, putQueue, setPaused } from "../queue-service";
+import { deleteQueue, getQueue, listQueues, purgeQueue, putQueue, setPaused } from "../manage";
 import { queueConfigPatch, queueListQuery } from "../schemas";
 import type { AppEnv } from "../types";
 import { jsonBody, queryParams } from "../validate";
 
 /** `/v1/queues`: the queues as resources (all `manage` routes). */
 export const queues = new Hono<AppEnv>();
-
-// `/v1/queues/:queue/*` checks the name for the routes below it; these sit on the name itself.
-queues.use("/:queue", async (c, next) => {
-  if (!QUEUE_NAME_PATTERN.test(c.req.param("queue"))) {
-    throw new ApiError("INVALID_REQUEST", "queue: names are 1 to 64 letters, digits, '_' or '-'");
-  }
-  await next();
-});
 
 queues.get("/", queryParams(queueListQuery), async (c) => {
   const { stats, ...page } = c.req.valid("query");

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { queueStats } from "../service";
+import { queueStats } from "../queue-stats";
 import type { AppEnv } from "../types";
 
 export const stats = new Hono<AppEnv>();

@@ -5,12 +5,11 @@
  * are checked by the registry (`applyConfigPatch`) inside its transaction.
  */
 import type { QueueConfigPatch, QueueInfo, QueueStats, QueueStatsSummary } from "../client/protocol";
-import type { PeekedRow } from "../durable-objects/partition/peek";
-import type { QueueRecord } from "../durable-objects/queue-registry";
+import type { PeekedRow, QueueRecord } from "../durable-objects/contract";
 import { ApiError } from "./errors";
 import { pageAcrossPartitions } from "./partitions";
 import { configurePartitions, forgetQueue, partitionStub, partitionsOf, registry, rememberQueue, resolveQueue } from "./queues";
-import { summarizeStats } from "./stats";
+import { STATS_CONCURRENCY, statsOf, statsSummary } from "./queue-stats";
 
 const info = (record: QueueRecord, stats?: QueueStats | QueueStatsSummary): QueueInfo => ({
   name: record.name,
@@ -52,33 +51,15 @@ export async function setPaused(env: Env, name: string, paused: boolean): Promis
   return info((await update(env, name, { paused }, false)).record);
 }
 
-async function statsOf(env: Env, record: QueueRecord): Promise<QueueStats> {
-  const parts = await Promise.all(partitionsOf(record.config).map((p) => partitionStub(env, record.name, p).stats()));
-  return summarizeStats(parts, Date.now());
-}
-
-const summary = ({ ready, delayed, inFlight, deadLetters, depth, oldestReadyAgeMs, status, reason }: QueueStats): QueueStatsSummary => ({
-  ready,
-  delayed,
-  inFlight,
-  deadLetters,
-  depth,
-  oldestReadyAgeMs,
-  status,
-  reason,
-});
-
 /** The queue's configuration and stats, read from the registry (never from a cache). */
 export async function getQueue(env: Env, name: string): Promise<QueueInfo> {
   const record = await registry(env).get(name);
   if (!record) throw new ApiError("QUEUE_NOT_FOUND", `queue ${name} does not exist`);
-  return info(record, await statsOf(env, record));
+  return info(record, await statsOf(env, record.name, record.config));
 }
 
 /** Largest page when stats are asked for: each queue costs one call per partition. */
 export const MAX_STATS_PAGE = 100;
-/** Queues whose partitions are asked for stats at once. */
-const STATS_CONCURRENCY = 16;
 
 /**
  * Queues in name order, a page at a time, each with a stats summary unless
@@ -96,7 +77,7 @@ export async function listQueues(
   const queues: QueueInfo[] = [];
   for (let i = 0; i < page.length; i += STATS_CONCURRENCY) {
     const slice = page.slice(i, i + STATS_CONCURRENCY);
-    queues.push(...(await Promise.all(slice.map(async (r) => info(r, opts.stats ? summary(await statsOf(env, r)) : undefined)))));
+    queues.push(...(await Promise.all(slice.map(async (r) => info(r, opts.stats ? statsSummary(await statsOf(env, r.name, r.config)) : undefined)))));
   }
   return { queues, cursor: more ? page[page.length - 1].name : null };
 }

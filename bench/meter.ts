@@ -1,13 +1,11 @@
 /**
- * What this partition has cost: requests and alarms since it started; SQL
+ * What a partition has cost: requests and alarms since it started; SQL
  * statements, and the rows those statements read and wrote as SQLite
  * reports them (`cursor.rowsRead` / `cursor.rowsWritten`, the figures
  * Durable Object billing uses), from the first `read()` on. In memory only,
- * reset on eviction; read by the benchmark (bench/run.mjs, workload W7) and
- * the schema tests, which read once before what they measure. A partition
- * that nobody reads pays one boolean test per statement: keeping every
- * cursor and reading its two counts afterwards was 1.4 % of the isolate's
- * time in W4.
+ * reset on eviction; read by the benchmark (W7) and the tests that count
+ * rows and statements, which read once before what they measure. Only the
+ * metered partition of the bench and the tests has one (metered-partition.ts).
  */
 export interface MeterReading {
   requests: number;
