@@ -1,22 +1,20 @@
-// The dashboard in a real browser: Debian's chromium driven by playwright-core,
-// against edgeq served locally (local-worker.mjs). Runs in Node, not workerd.
+// The dashboard in a real browser: Chromium from npm (chromium.mjs) driven by
+// playwright-core, against edgeq served locally (local-worker.mjs). Runs in
+// Node, not workerd.
 // The screenshot goes to test-results/dashboard.png (docs/dashboard.png is a
 // copy of one, for the README).
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./chromium.mjs";
 import { startLocalWorker } from "./local-worker.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "browser-test-admin-token";
 const SCREENSHOT = new URL("../../test-results/dashboard.png", import.meta.url).pathname;
 
 let worker;
+let browser;
 let context;
-let profile;
 
 /** One call to the API with the admin token. */
 async function api(method, path, body) {
@@ -38,21 +36,14 @@ const settle = (queue, verb, messages, extra = {}) =>
   api("POST", `/v1/queues/${queue}/messages/${verb}`, { receipts: messages.map((m) => m.receipt), ...extra });
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
   worker = await startLocalWorker({ bindings: { EDGEQ_ADMIN_TOKEN: TOKEN, EDGEQ_TOKEN_SECRET: "browser-test-secret" } });
-  profile = await mkdtemp(join(tmpdir(), "edgeq-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    viewport: { width: 1280, height: 900 },
-  });
+  browser = await launchChromium();
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 }, 60_000);
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await worker?.stop();
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
 describe("dashboard in Chromium", () => {
