@@ -46,6 +46,13 @@ export interface EnqueueBatch {
   minDelayMs: number | null;
   /** Whether any item has a `dedupId` (the partition then reads the items one by one). */
   dedup: boolean;
+  /**
+   * Keep this batch's dedup ids at least this long, whatever the queue's
+   * dedupWindowMs (which may be 0): for forwarders (a topic's fan-out, a
+   * dead-letter queue) whose retries of an unknown outcome must meet the
+   * first copy. Absent: the queue's window.
+   */
+  minDedupWindowMs?: number;
 }
 
 export interface EnqueuedItem {
@@ -95,14 +102,16 @@ export interface StoredDeadLetter {
  * string and the partition inserts from it as it is (no row objects, no
  * second JSON.stringify).
  */
-export function packBatch(items: readonly EnqueueItem[]): EnqueueBatch {
+export function packBatch(items: readonly EnqueueItem[], minDedupWindowMs?: number): EnqueueBatch {
   let minDelayMs: number | null = null;
   let dedup = false;
   for (const m of items) {
     if (m.delayMs > 0 && (minDelayMs === null || m.delayMs < minDelayMs)) minDelayMs = m.delayMs;
     if (m.dedupId !== null) dedup = true;
   }
-  return { items: JSON.stringify(items), count: items.length, minDelayMs, dedup };
+  const batch: EnqueueBatch = { items: JSON.stringify(items), count: items.length, minDelayMs, dedup };
+  if (minDedupWindowMs !== undefined) batch.minDedupWindowMs = minDedupWindowMs;
+  return batch;
 }
 
 /** A stored message as peek shows it, body still JSON text. */

@@ -6,6 +6,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
+import { packBatch } from "../durable-objects/contract";
 import { call, partition, receive, send, settle, stats, uniqueQueue } from "./helpers";
 import { item as anItem, store } from "./stub-calls";
 
@@ -172,6 +173,25 @@ describe("dedup ids in the object", () => {
     expect((await store(stub, [item(1, "short")]))[0]).toEqual({ ...first, duplicate: true });
     vi.setSystemTime(start + 1_000);
     expect((await store(stub, [item(1, "short")]))[0].duplicate).toBeUndefined();
+  });
+
+  it("a batch's minDedupWindowMs outlasts a shorter (even zero) queue window", async () => {
+    const q = uniqueQueue();
+    const stub = partition(q);
+    await stub.configure({ ...DEFAULT_QUEUE_CONFIG, dedupWindowMs: 0 });
+    const start = Date.now();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(start);
+    const forward = (dedupId: string) => stub.enqueue(packBatch([{ id: crypto.randomUUID(), ...item(1, dedupId) }], 60_000));
+    const first = await forward("topic-msg-1");
+    expect(first.ok).toBe(true);
+    vi.setSystemTime(start + 59_999);
+    expect(await forward("topic-msg-1")).toEqual({ ok: true, results: [{ ...(first as { results: object[] }).results[0], duplicate: true }] });
+    // The queue's own window (0) still applies to ordinary enqueues.
+    expect((await store(stub, [item(1, "plain")]))[0].duplicate).toBeUndefined();
+    expect((await store(stub, [item(1, "plain")]))[0].duplicate).toBeUndefined();
+    vi.setSystemTime(start + 60_000);
+    expect(((await forward("topic-msg-1")) as { results: { duplicate?: boolean }[] }).results[0].duplicate).toBeUndefined();
   });
 
   it("the same dedup id sent to a queue of several partitions lands on one partition", async () => {

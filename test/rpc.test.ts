@@ -25,6 +25,18 @@ describe("service binding (EdgeqService)", () => {
     expect((await stats("signups")).ready).toBeGreaterThanOrEqual(1);
   });
 
+  it("forward keeps each message's dedup id for the window asked, and refuses messages without one", async () => {
+    const q = uniqueQueue("fwd");
+    expect((await rpc("configureQueue", q, { dedupWindowMs: 0 })).config.dedupWindowMs).toBe(0);
+    const first = await rpc("forward", q, [{ body: "a", dedupId: "t:1" }], 60_000);
+    const again = await rpc("forward", q, [{ body: "a", dedupId: "t:1" }], 60_000);
+    expect(again.messages[0]).toEqual({ ...first.messages[0], duplicate: true });
+    expect((await stats(q)).ready).toBe(1);
+    expect((await rpc("forward", q, [{ body: "b" }], 60_000)).error.code).toBe("INVALID_REQUEST");
+    expect((await rpc("forward", q, [{ body: "b", dedupId: "t:2" }], 0)).error.code).toBe("INVALID_VALUE");
+    expect((await stats(q)).ready).toBe(1);
+  });
+
   it("offers every message operation, with the HTTP API's answers", async () => {
     const q = uniqueQueue();
     const sent = await rpc("send", q, [{ body: { n: 1 }, attributes: { a: "b" } }, { body: "two" }]);

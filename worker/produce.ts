@@ -33,8 +33,16 @@ function checkSize(body: string, attributes: string | null, max: number, at: () 
  * Each request sends its own RPC to each partition it writes to: concurrent
  * enqueues meet in the partition's group commit, never in this isolate, so
  * a request's outcome depends on no other request's lifetime.
+ *
+ * `minDedupWindowMs` keeps the messages' dedup ids at least that long,
+ * whatever the queue's window (see EnqueueBatch); default the queue's.
  */
-export async function sendMessages(env: Env, queue: string, input: SendMessage[]): Promise<SentMessage[]> {
+export async function sendMessages(
+  env: Env,
+  queue: string,
+  input: SendMessage[],
+  opts: { minDedupWindowMs?: number } = {},
+): Promise<SentMessage[]> {
   let config = await resolveQueue(env, queue);
   const items: EnqueueItem[] = new Array(input.length);
   for (let index = 0; index < input.length; index++) {
@@ -68,7 +76,7 @@ export async function sendMessages(env: Env, queue: string, input: SendMessage[]
     const staleIndexes: number[] = [];
     await Promise.all(
       [...byPartition].map(async ([partition, indexes]) => {
-        const share = packBatch(indexes.length === items.length ? items : indexes.map((i) => items[i]));
+        const share = packBatch(indexes.length === items.length ? items : indexes.map((i) => items[i]), opts.minDedupWindowMs);
         const reservation = reservations.get(partition) ?? undefined;
         const outcome = await partitionStub(env, queue, partition).enqueue(share, reservation);
         if (outcome.ok) return outcome.results.forEach((r, i) => (sent[indexes[i]] = r));

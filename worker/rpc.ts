@@ -29,6 +29,7 @@ import {
   deadLetterQuery,
   enqueueRequest,
   extendRequest,
+  forwardWindow,
   nackRequest,
   peekQuery,
   queueConfigPatch,
@@ -72,6 +73,22 @@ export class EdgeqService extends WorkerEntrypoint<Env & Secrets> {
       const name = queueOf(queue);
       const list = check(enqueueRequest, Array.isArray(messages) ? { messages } : messages);
       return { messages: await sendMessages(this.env, name, list) };
+    });
+  }
+
+  /**
+   * `send` for edgeq's own forwarders (a topic's fan-out, dead letters sent
+   * to another queue), called through `ctx.exports`: each message carries a
+   * `dedupId` made from its source, kept at least `minDedupWindowMs`
+   * (1..7 days), so that a retry after an unknown outcome stores nothing twice.
+   */
+  forward(queue: string, messages: SendMessage[], minDedupWindowMs: number): Promise<RpcResult<SendResponse>> {
+    return answer(async () => {
+      const name = queueOf(queue);
+      const list = check(enqueueRequest, { messages });
+      if (list.some((m) => m.dedupId === undefined)) throw new ApiError("INVALID_REQUEST", "forward: every message needs a dedupId");
+      const windowMs = check(forwardWindow, minDedupWindowMs);
+      return { messages: await sendMessages(this.env, name, list, { minDedupWindowMs: windowMs }) };
     });
   }
 

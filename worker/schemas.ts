@@ -89,6 +89,9 @@ export const enqueueRequest = z.unknown().transform((value, ctx) => {
   return "messages" in result.data ? result.data.messages : [result.data];
 });
 
+/** How long a forwarder's dedup ids are kept (EdgeqService.forward): 1 ms to 7 days. */
+export const forwardWindow = int(1, 7 * 24 * 60 * 60_000);
+
 const visibilityTimeoutMs = int(LIMITS.minVisibilityTimeoutMs, LIMITS.maxVisibilityTimeoutMs);
 
 const receipts = z

@@ -28,13 +28,16 @@ function insertItems(sql: SqlStorage, now: number, itemsJson: string): { id: str
  *
  * A dedup id seen within the dedup window, earlier in the store or earlier
  * in the same batch, stores nothing and answers the first message's id and
- * seq with `duplicate: true`.
+ * seq with `duplicate: true`. The window is the queue's, or the batch's
+ * `minDedupWindowMs` when that is longer.
  */
 export function enqueue(ctx: OpContext, batch: EnqueueBatch): { results: EnqueuedItem[]; stored: number } {
   const { sql, now, config, effects } = ctx;
   let stored: { results: EnqueuedItem[]; stored: number; earliestDueAt: number | null };
-  if (batch.dedup) stored = enqueueWithDedup(ctx, JSON.parse(batch.items) as EnqueueItem[]);
-  else {
+  if (batch.dedup) {
+    const windowMs = Math.max(config.dedupWindowMs, batch.minDedupWindowMs ?? 0);
+    stored = enqueueWithDedup(ctx, JSON.parse(batch.items) as EnqueueItem[], windowMs);
+  } else {
     const results: EnqueuedItem[] = insertItems(sql, now, batch.items);
     if (results.length !== batch.count) throw new Error(`batch of ${batch.count} stored ${results.length} rows`);
     ctx.counts.add(now, "enqueued", results.length);
@@ -48,8 +51,9 @@ export function enqueue(ctx: OpContext, batch: EnqueueBatch): { results: Enqueue
 }
 
 function enqueueWithDedup(
-  { sql, config, now, counts }: OpContext,
+  { sql, now, counts }: OpContext,
   items: EnqueueItem[],
+  windowMs: number,
 ): { results: EnqueuedItem[]; stored: number; earliestDueAt: number | null } {
   const results: (EnqueuedItem | undefined)[] = new Array(items.length);
   const firstByDedup = new Map<string, number>(); // dedup id -> index of its first item in the batch
@@ -91,7 +95,7 @@ function enqueueWithDedup(
        SELECT value ->> 'dedupId', value ->> 'id', value ->> 'seq', ? FROM json_each(?) WHERE true
        ON CONFLICT (dedup_id) DO UPDATE SET message_id = excluded.message_id, seq = excluded.seq,
                                             expires_at = excluded.expires_at`,
-      now + config.dedupWindowMs,
+      now + windowMs,
       JSON.stringify(rows),
     );
     items.forEach((m, index) => {
