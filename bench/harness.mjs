@@ -29,7 +29,7 @@ export function buildWorker() {
     env: { ...process.env, ...OFFLINE_ENV },
     stdio: ["ignore", "ignore", "inherit"],
   });
-  return path.join(outdir, "index.js");
+  return path.join(outdir, "metered-worker.js");
 }
 
 export const tempDir = (prefix) => mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -172,7 +172,7 @@ export async function w1(server, T, lim) {
         `(${each.map((r) => r.toFixed(2)).join(" / ")}); to the no-op RPC measured at the start of the run (${Math.round(start.value)}/s): ` +
         `${(value / start.value).toFixed(3)}` +
         (floor
-          ? `; concurrent requests share partition RPCs (enqueue lines), and the limit "${floor.case}" is what one RPC per request could reach (its ratio is to the no-op RPC at the start)`
+          ? `; the limit "${floor.case}" is a bare one-row insert per RPC with group commit (its ratio is to the no-op RPC at the start)`
           : ""),
     });
   }

@@ -56,10 +56,10 @@ function isJsonValue(value: unknown): boolean {
 
 /**
  * A message body. z.json() walks every body again, recursively, after
- * JSON.parse already built it: 14 % of a batch enqueue's time in the bench's
- * profile (BENCHMARKS.md). A body that passes the one-pass check is
- * accepted as it is; any other runs the full check, so the errors are
- * exactly those of z.json() and the refinements.
+ * JSON.parse already built it, which costs a large share of a batch
+ * enqueue. A body that passes the one-pass check is accepted as it is; any
+ * other runs the full check, so the errors are exactly those of z.json()
+ * and the refinements.
  */
 const body = z.custom<z.output<typeof strictBody>>().superRefine((value, ctx) => {
   if (value !== undefined && jsonDepth(value) <= LIMITS.maxBodyDepth && isJsonValue(value)) return;

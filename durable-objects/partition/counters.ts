@@ -29,10 +29,9 @@ export interface Counts {
  * at its end, in its transaction: an operation's count is undone with it
  * when its savepoint rolls back, and lost with the group when the group's
  * transaction fails, as a count written at once would be. Outside a group it
- * writes each count at once. Before this, each operation upserted its own
- * counter row: at concurrency 32, about 6 single enqueues share a group, and
- * an enqueue that a long-poll waiter takes at once counted `enqueued` and
- * `delivered` with a statement each.
+ * writes each count at once. So the operations that share a group (and an
+ * enqueue that a long-poll waiter takes at once, which counts `enqueued`
+ * and `delivered`) write one counter statement between them.
  */
 export class Tally implements Counts {
   private pending: Map<string, number> | null = null;

@@ -9,7 +9,7 @@ import type { LeaseOutcome, LeaseRef } from "../contract";
  * touched: a message row changes only when the message is acked (deleted),
  * fails (nack or lease end: attempts + 1 and a new due time) or dies. So a
  * message's life batched by 100 writes about 2 rows per message instead of
- * 3 (W7 in BENCHMARKS.md). A message is leased while a lease row names it;
+ * 3 (the bench's W7 counts them). A message is leased while a lease row names it;
  * `attempts` in its row counts the deliveries that failed, and the one it
  * is on is the next.
  *
@@ -169,11 +169,10 @@ export class Leases {
    * Messages are mostly leased oldest first, so the leased ones form a
    * prefix of the queue, with a few holes (a message retrying after a
    * backoff, a lease given back). Skipping the prefix spares every receive
-   * from reading past it and from excluding its leased seqs one by one:
-   * with 10,000 in flight that made a receive three times slower than it
-   * was when it scanned past leased rows. Delayed messages ahead of the
-   * ready ones are skipped the same way: behind 100,000 of them a receive
-   * of one message took 29.5 ms, and takes 2.5 ms.
+   * from reading past it and from excluding its leased seqs one by one, so
+   * a receive's cost does not grow with the messages in flight; delayed
+   * messages ahead of the ready ones are skipped the same way (the bench's
+   * W8 measures both).
    *
    * The prefix grows by seeking to the next stored message that is due and
    * walking the leased seqs that follow it, from where the last call
@@ -184,8 +183,8 @@ export class Leases {
    * the last ready scan read past `READ_PAST` rows more than it returned
    * (`readPast`): a few leased seqs are cheaper to exclude in SQL than to
    * walk past, a seek each (a queue whose consumers keep up, where each
-   * message is leased as it comes and acked soon after, took 4.2 seeks per
-   * message).
+   * message is leased as it comes and acked soon after, would otherwise
+   * seek several times per message).
    */
   scanStart(now: number): { holes: string; after: number; rest: string } {
     this.load();

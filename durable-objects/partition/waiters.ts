@@ -18,9 +18,8 @@
  * runtime's output gate holds a WebSocket send made after a write until
  * that write is durable (workerd: `WebSocket::send` queues each message
  * with `waitForOutputLocksIfNecessary()`, and a SQLite write takes the
- * output lock until its commit). Before this, a waiter was sent "ready" and
- * leased through its own receive: a second commit in series and an RPC
- * round trip (W4, BENCHMARKS.md).
+ * output lock until its commit). Leasing here rather than telling the
+ * waiter to receive saves a second commit in series and an RPC round trip.
  *
  * A socket that got its messages is closed by the partition right after
  * them. A Worker that stops waiting (timeout, consumer gone, another
