@@ -5,11 +5,13 @@ import { LIMITS, QUEUE_NAME_PATTERN } from "../client/protocol";
 import { logEvent, logEventThrottled } from "../durable-objects/log";
 import { authenticate, corsFromConfig } from "./auth/middleware";
 import { ApiError, errorResponse } from "./errors";
+import { documented } from "./openapi/describe";
 import { dashboard } from "./routes/dashboard";
 import { deadLetters } from "./routes/dead-letters";
 import { messages } from "./routes/messages";
 import { metrics } from "./routes/metrics";
 import { queues } from "./routes/queues";
+import { reference } from "./routes/reference";
 import { stats } from "./routes/stats";
 import { tokens } from "./routes/tokens";
 import type { AppEnv } from "./types";
@@ -43,8 +45,13 @@ app.route("/v1/tokens", tokens);
 app.route("/metrics", metrics);
 app.route("/v1/queues", queues);
 app.route("/dashboard", dashboard);
+app.route("/", reference(app));
 
-app.get("/", (c) => c.json({ name: "edgeq", api: "/v1" }));
+app.get(
+  "/",
+  documented({ operationId: "getIndex", summary: "What this server is", tag: "Reference", answers: { 200: "apiIndex" } }),
+  (c) => c.json({ name: "edgeq", api: "/v1" }),
+);
 
 /** Path patterns of every route, to tell 405 from 404. */
 function routePatterns(): { pattern: RegExp; method: string }[] {

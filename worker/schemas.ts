@@ -88,6 +88,12 @@ export const enqueueRequest = z.unknown().transform((value, ctx) => {
   return "messages" in result.data ? result.data.messages : [result.data];
 });
 
+/**
+ * Request schemas that JSON Schema cannot state (a transform from unknown),
+ * with the shape the OpenAPI document shows instead (worker/validate.ts).
+ */
+export const documentedAs = new WeakMap<z.ZodType, z.ZodType>([[enqueueRequest, z.union([message, batch])]]);
+
 const visibilityTimeoutMs = int(LIMITS.minVisibilityTimeoutMs, LIMITS.maxVisibilityTimeoutMs);
 
 const receipts = z
