@@ -97,7 +97,8 @@ function documentProblems(hono: Hono<AppEnv>, doc: Doc): string[] {
       }
     }
 
-    if (targets.has("json") && !op.requestBody?.content?.["application/json"]?.schema?.type && !op.requestBody?.content?.["application/json"]?.schema?.anyOf) {
+    const body = op.requestBody?.content?.["application/json"]?.schema;
+    if (targets.has("json") && !body?.type && !body?.anyOf) {
       problem("takes a JSON body but documents no request schema");
     }
     if (targets.has("query") && !(op.parameters ?? []).some((p: Doc) => p.in === "query")) {
@@ -114,8 +115,11 @@ function documentProblems(hono: Hono<AppEnv>, doc: Doc): string[] {
     ];
     for (const code of needed) if (!codes.has(code)) problem(`does not document ${code}`);
 
-    const security = access.kind === "public" ? [] : access.kind === "admin" ? [{ adminToken: [] }] : [{ adminToken: [] }, ...access.scopes.map((s) => ({ scopedToken: [s] }))];
-    if (JSON.stringify(op.security) !== JSON.stringify(security)) problem(`security ${JSON.stringify(op.security)} is not its access rule's`);
+    const scoped = access.kind === "scoped" ? access.scopes.map((s) => ({ scopedToken: [s] })) : [];
+    const security = access.kind === "public" ? [] : [{ adminToken: [] }, ...scoped];
+    if (JSON.stringify(op.security) !== JSON.stringify(security)) {
+      problem(`security ${JSON.stringify(op.security)} is not its access rule's`);
+    }
   }
   const served = new Set(routes.map((r) => `${r.method.toLowerCase()} ${r.path}`));
   for (const [path, item] of Object.entries(doc.paths ?? {})) {

@@ -47,11 +47,8 @@ app.route("/v1/queues", queues);
 app.route("/dashboard", dashboard);
 app.route("/", reference(app));
 
-app.get(
-  "/",
-  documented({ operationId: "getIndex", summary: "What this server is", tag: "Reference", answers: { 200: "apiIndex" } }),
-  (c) => c.json({ name: "edgeq", api: "/v1" }),
-);
+app.get("/", documented({ operationId: "getIndex", summary: "What this server is", tag: "Reference", answers: { 200: "apiIndex" } }));
+app.get("/", (c) => c.json({ name: "edgeq", api: "/v1" }));
 
 /** Path patterns of every route, to tell 405 from 404. */
 function routePatterns(): { pattern: RegExp; method: string }[] {

@@ -35,7 +35,10 @@ const ms = z.number().int().meta({ description: "Milliseconds since the epoch" }
 /** Any JSON value (a message body, as it was enqueued). */
 const json = z.custom<Json>().meta({ description: "Any JSON value, as it was enqueued" });
 const attributes = z.record(z.string(), z.string()).meta({ description: "Flat string-to-string metadata" });
-const receipt = z.string().regex(RECEIPT_PATTERN).meta({ description: "Names the partition, the message and the lease: pass it to ack, nack or extend" });
+const receipt = z
+  .string()
+  .regex(RECEIPT_PATTERN)
+  .meta({ description: "Names the partition, the message and the lease: pass it to ack, nack or extend" });
 const cursor = z.string().nullable().meta({ description: "Pass back to get the next page; null at the end" });
 
 /** What each error code means, for the reference (a code added to ERROR_STATUS must be described here). */

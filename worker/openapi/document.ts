@@ -27,7 +27,7 @@ const WITH_TOKEN: readonly ErrorCode[] = ["UNAUTHORIZED", "FORBIDDEN"];
 const WITH_BODY: readonly ErrorCode[] = ["INVALID_JSON", "UNSUPPORTED_MEDIA_TYPE", "INVALID_REQUEST", "INVALID_VALUE", "PAYLOAD_TOO_LARGE"];
 /** A route with a query string (worker/validate.ts `queryParams`). */
 const WITH_QUERY: readonly ErrorCode[] = ["INVALID_REQUEST", "INVALID_VALUE"];
-/** A route under `/v1/queues/{queue}`: the name is checked first (worker/app.ts). */
+/** A route on a `{queue}`: the name is checked first (worker/app.ts, worker/routes/queues.ts). */
 const WITH_QUEUE: readonly ErrorCode[] = ["INVALID_REQUEST"];
 
 const ADMIN = "adminToken";
