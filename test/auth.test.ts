@@ -33,6 +33,9 @@ async function withEnv(bindings: Record<string, string>, path: string, init: Req
 const EXPECTED: Record<string, Scope[] | "public"> = {
   "GET /": "public",
   "GET /dashboard": "public",
+  "GET /openapi.json": "public",
+  "GET /docs": "public",
+  "GET /docs/:file": "public",
   "POST /v1/queues/:queue/messages": ["publish"],
   "POST /v1/queues/:queue/messages/receive": ["consume"],
   "POST /v1/queues/:queue/messages/ack": ["consume"],

@@ -6,11 +6,13 @@ import { LIMITS } from "../client/protocol";
 import { logEvent, logEventThrottled } from "../durable-objects/contract";
 import { authenticate, corsFromConfig } from "./auth/middleware";
 import { ApiError, errorResponse } from "./errors";
+import { documented } from "./openapi/describe";
 import { dashboard } from "./routes/dashboard";
 import { deadLetters } from "./routes/dead-letters";
 import { messages } from "./routes/messages";
 import { metrics } from "./routes/metrics";
 import { queues } from "./routes/queues";
+import { reference } from "./routes/reference";
 import { stats } from "./routes/stats";
 import { tokens } from "./routes/tokens";
 import type { AppEnv } from "./types";
@@ -50,7 +52,9 @@ app.route("/v1/tokens", tokens);
 app.route("/metrics", metrics);
 app.route("/v1/queues", queues);
 app.route("/dashboard", dashboard);
+app.route("/", reference(app));
 
+app.get("/", documented({ operationId: "getIndex", summary: "What this server is", tag: "Reference", answers: { 200: "apiIndex" } }));
 app.get("/", (c) => c.json({ name: "edgeq", api: "/v1" }));
 
 app.notFound((c) => errorResponse("NOT_FOUND", `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`));

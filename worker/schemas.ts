@@ -92,6 +92,12 @@ export const enqueueRequest = z.unknown().transform((value, ctx) => {
 /** How long a forwarder's dedup ids are kept (EdgeqService.forward): 1 ms to 7 days. */
 export const forwardWindow = int(1, 7 * 24 * 60 * 60_000);
 
+/**
+ * Request schemas that JSON Schema cannot state (a transform from unknown),
+ * with the shape the OpenAPI document shows instead (worker/validate.ts).
+ */
+export const documentedAs = new WeakMap<z.ZodType, z.ZodType>([[enqueueRequest, z.union([message, batch])]]);
+
 const visibilityTimeoutMs = int(LIMITS.minVisibilityTimeoutMs, LIMITS.maxVisibilityTimeoutMs);
 
 const receipts = z

@@ -1,9 +1,10 @@
 import type { MiddlewareHandler } from "hono";
+import { resolver, uniqueSymbol } from "hono-openapi";
 import { validator } from "hono/validator";
 import { z } from "zod";
 import { LIMITS } from "../client/protocol";
 import { ApiError } from "./errors";
-import { jsonDepth, QUEUE_NAME_RULE, queueName } from "./schemas";
+import { documentedAs, jsonDepth, QUEUE_NAME_RULE, queueName } from "./schemas";
 
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
@@ -88,12 +89,22 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown): z.outp
 }
 
 /**
+ * Marks a validator middleware the way hono-openapi's own validator is
+ * marked, so the OpenAPI document (worker/openapi/document.ts) takes the
+ * request body or the query parameters from the very schema that checks
+ * them. The mark is data on the function: it changes no validation.
+ */
+function described<M extends object>(middleware: M, target: "json" | "query", schema: z.ZodType): M {
+  return Object.assign(middleware, { [uniqueSymbol]: { target, ...resolver(documentedAs.get(schema) ?? schema) } });
+}
+
+/**
  * Validates the JSON body with a zod schema. An empty body counts as `{}`
  * (so `POST .../receive` alone takes the defaults); a body that is not JSON
  * is refused, whatever its Content-Type says.
  */
 export const jsonBody = <S extends z.ZodType>(schema: S) =>
-  validator("json", async (parsed, c) => {
+  described(validator("json", async (parsed, c) => {
     const mediaType = (c.req.header("content-type") ?? "").split(";")[0].trim();
     let value: unknown = parsed;
     if (mediaType && !JSON_MEDIA_TYPE.test(mediaType)) {
@@ -108,11 +119,11 @@ export const jsonBody = <S extends z.ZodType>(schema: S) =>
       }
     }
     return validate(schema, value);
-  });
+  }), "json", schema);
 
 /** Validates the query string with a zod schema. */
 export const queryParams = <S extends z.ZodType>(schema: S) =>
-  validator("query", (value) => validate(schema, value));
+  described(validator("query", (value) => validate(schema, value)), "query", schema);
 
 /**
  * A queue name from a path or an RPC argument. A malformed one names no

@@ -29,6 +29,8 @@ export async function startLocalWorker({ bindings }) {
   });
   const toml = await readFile(join(ROOT, "wrangler.toml"), "utf8");
   const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)[1];
+  // The reference page's files (GET /docs), as wrangler.toml's [assets] names them; the Worker runs first.
+  const assetsDirectory = /^\[assets\][^[]*?^directory\s*=\s*"([^"]+)"/m.exec(toml)[1];
   // Miniflare 5 takes a new shape of options; it converts the familiar (v4) one.
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -44,6 +46,11 @@ export async function startLocalWorker({ bindings }) {
         QUEUE_REGISTRY: { className: "QueueRegistry", useSQLite: true },
       },
       bindings: { EDGEQ_AUTO_CREATE_QUEUES: "true", EDGEQ_CORS_ORIGINS: "", ...bindings },
+      assets: {
+        directory: join(ROOT, assetsDirectory),
+        binding: "ASSETS",
+        routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true },
+      },
     }),
   );
   const url = (await mf.ready).toString().replace(/\/$/, "");

@@ -28,6 +28,9 @@ const RULES: [methods: string, path: string, need: Need][] = [
   // ...but the view it fetches is the data of every queue.
   ["GET", "/dashboard/view", ["manage"]],
   ["GET", "/dashboard/*", "public"],
+  // The API reference: the OpenAPI document, its page and the page's assets.
+  ["GET", "/openapi.json", "public"],
+  ["GET", "/docs/*", "public"],
 
   ["POST", "/v1/queues/:queue/messages", ["publish"]],
   ["POST", "/v1/queues/:queue/messages/receive", ["consume"]],

@@ -6,6 +6,7 @@ import { DashboardView } from "../dashboard/view";
 import { listDeadLetters } from "../dead-letters";
 import { allQueueStats } from "../queue-stats";
 import { queueName } from "../schemas";
+import { documented } from "../openapi/describe";
 import type { AppEnv } from "../types";
 import { queryParams } from "../validate";
 
@@ -27,11 +28,30 @@ const SECURITY_HEADERS = {
   "cache-control": "no-store",
 };
 
+dashboard.get(
+  "/",
+  documented({
+    operationId: "getDashboard",
+    summary: "The dashboard page; it asks for a token and loads its data from /dashboard/view",
+    tag: "Operations",
+    answers: { 200: { mediaType: "text/html", description: "The page" } },
+  }),
+);
 dashboard.get("/", (c) => {
   for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.header(k, v);
   return c.html(`<!doctype html>${<DashboardPage />}`);
 });
 
+dashboard.get(
+  "/view",
+  documented({
+    operationId: "getDashboardView",
+    summary: "The dashboard's data, rendered as HTML: every queue, and the dead letters of the selected one",
+    tag: "Operations",
+    answers: { 200: { mediaType: "text/html", description: "The view" } },
+    errors: ["UNAVAILABLE"],
+  }),
+);
 const viewQuery = z.object({ queue: queueName.optional().catch(undefined) });
 
 dashboard.get("/view", queryParams(viewQuery), async (c) => {

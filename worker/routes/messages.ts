@@ -4,6 +4,7 @@ import { peekMessages } from "../manage";
 import { sendMessages } from "../produce";
 import { ackRequest, enqueueRequest, extendRequest, nackRequest, peekQuery, receiveRequest } from "../schemas";
 import { ackMessages, extendLeases, nackMessages } from "../settle";
+import { documented } from "../openapi/describe";
 import type { AppEnv } from "../types";
 import { jsonBody, queryParams } from "../validate";
 
@@ -11,11 +12,32 @@ export const messages = new Hono<AppEnv>();
 
 const JSON_TYPE = { "content-type": "application/json; charset=utf-8" };
 
+messages.post(
+  "/",
+  documented({
+    operationId: "enqueue",
+    summary: "Enqueue one message, or a batch as {messages: [...]}",
+    description: "Answers 201 once every message is stored; a batch is stored or refused whole.",
+    tag: "Messages",
+    answers: { 201: "sendResponse" },
+    errors: ["QUEUE_NOT_FOUND", "QUEUE_FULL", "UNAVAILABLE"],
+  }),
+);
 messages.post("/", jsonBody(enqueueRequest), async (c) => {
   const sent = await sendMessages(c.env, c.req.param("queue")!, c.req.valid("json"));
   return c.json({ messages: sent }, 201);
 });
 
+messages.get(
+  "/",
+  documented({
+    operationId: "peekMessages",
+    summary: "Browse stored messages in delivery order, leasing none",
+    tag: "Messages",
+    answers: { 200: "peekPage" },
+    errors: ["QUEUE_NOT_FOUND", "UNAVAILABLE"],
+  }),
+);
 /** Peek: messages in order with their state, nothing leased. Bodies are stored JSON text, spliced in. */
 messages.get("/", queryParams(peekQuery), async (c) => {
   const page = await peekMessages(c.env, c.req.param("queue")!, c.req.valid("query"));
@@ -26,6 +48,17 @@ messages.get("/", queryParams(peekQuery), async (c) => {
   return c.body(`{"messages":[${items.join(",")}],"cursor":${JSON.stringify(page.cursor)}}`, 200, JSON_TYPE);
 });
 
+messages.post(
+  "/receive",
+  documented({
+    operationId: "receive",
+    summary: "Lease up to max messages, waiting up to waitMs for one (long-poll)",
+    description: "With `ack`, acks those receipts first, in the same request (`ackResults`).",
+    tag: "Messages",
+    answers: { 200: "receiveResponse" },
+    errors: ["QUEUE_NOT_FOUND", "UNAVAILABLE"],
+  }),
+);
 messages.post("/receive", jsonBody(receiveRequest), async (c) => {
   const { ack, ...request } = c.req.valid("json");
   // The request's signal tells a long-poll that its consumer left (compatibility flag enable_request_signal).
@@ -39,16 +72,46 @@ messages.post("/receive", jsonBody(receiveRequest), async (c) => {
   return c.body(`{"messages":[${leased.map(leasedJson).join(",")}],"ackResults":${JSON.stringify(ackResults)}}`, 200, JSON_TYPE);
 });
 
+messages.post(
+  "/ack",
+  documented({
+    operationId: "ack",
+    summary: "Delete leased messages: their work is done",
+    tag: "Messages",
+    answers: { 200: "receiptResponse" },
+    errors: ["QUEUE_NOT_FOUND", "UNAVAILABLE"],
+  }),
+);
 messages.post("/ack", jsonBody(ackRequest), async (c) => {
   const results = await ackMessages(c.env, c.req.param("queue")!, c.req.valid("json").receipts);
   return c.json({ results });
 });
 
+messages.post(
+  "/nack",
+  documented({
+    operationId: "nack",
+    summary: "Give leased messages back: retried after backoff (or delayMs), or dead-lettered after maxAttempts",
+    tag: "Messages",
+    answers: { 200: "receiptResponse" },
+    errors: ["QUEUE_NOT_FOUND", "UNAVAILABLE"],
+  }),
+);
 messages.post("/nack", jsonBody(nackRequest), async (c) => {
   const { receipts, ...opts } = c.req.valid("json");
   return c.json({ results: await nackMessages(c.env, c.req.param("queue")!, receipts, opts) });
 });
 
+messages.post(
+  "/extend",
+  documented({
+    operationId: "extendLeases",
+    summary: "Extend leases to visibilityTimeoutMs from now",
+    tag: "Messages",
+    answers: { 200: "receiptResponse" },
+    errors: ["QUEUE_NOT_FOUND", "UNAVAILABLE"],
+  }),
+);
 messages.post("/extend", jsonBody(extendRequest), async (c) => {
   const { receipts, visibilityTimeoutMs } = c.req.valid("json");
   return c.json({ results: await extendLeases(c.env, c.req.param("queue")!, receipts, visibilityTimeoutMs) });

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { LIMITS } from "../../client/protocol";
 import { mintToken, queueGrants, scopeList } from "../auth/tokens";
 import { ApiError } from "../errors";
+import { documented } from "../openapi/describe";
 import type { AppEnv } from "../types";
 import { jsonBody } from "../validate";
 
@@ -15,6 +16,16 @@ const tokenRequest = z.strictObject({
   expiresInSeconds: z.number().int().min(1).max(LIMITS.maxTokenTtlSeconds).default(3600),
 });
 
+tokens.post(
+  "/",
+  documented({
+    operationId: "mintToken",
+    summary: "Mint a scoped token for some scopes and queues",
+    description: "Needs `EDGEQ_TOKEN_SECRET` (else `AUTH_NOT_CONFIGURED`).",
+    tag: "Tokens",
+    answers: { 201: "tokenResponse" },
+  }),
+);
 tokens.post("/", jsonBody(tokenRequest), async (c) => {
   const secret = c.env.EDGEQ_TOKEN_SECRET;
   if (!secret) throw new ApiError("AUTH_NOT_CONFIGURED", "EDGEQ_TOKEN_SECRET is not set: scoped tokens are off");

@@ -1,0 +1,79 @@
+// The API reference page (GET /docs) in a real browser: Debian's chromium
+// driven by playwright-core, against edgeq served locally (local-worker.mjs).
+// Swagger UI must run under the page's Content-Security-Policy, load nothing
+// from another origin, and show every operation of the document. The
+// screenshot goes to test-results/docs.png.
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLocalWorker } from "./local-worker.mjs";
+
+const CHROMIUM = "/usr/bin/chromium";
+const TOKEN = "browser-docs-admin-token";
+const SCREENSHOT = new URL("../../test-results/docs.png", import.meta.url).pathname;
+
+let worker;
+let context;
+let profile;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
+  worker = await startLocalWorker({ bindings: { EDGEQ_ADMIN_TOKEN: TOKEN } });
+  profile = await mkdtemp(join(tmpdir(), "edgeq-chromium-"));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    viewport: { width: 1280, height: 900 },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await context?.close();
+  await worker?.stop();
+  if (profile) await rm(profile, { recursive: true, force: true });
+});
+
+describe("API reference in Chromium", () => {
+  it("renders every operation offline, within its Content-Security-Policy", async () => {
+    const doc = await (await fetch(`${worker.url}/openapi.json`)).json();
+    const operations = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).length, 0);
+
+    const page = await context.newPage();
+    const errors = [];
+    const elsewhere = [];
+    page.on("pageerror", (err) => errors.push(String(err)));
+    page.on("console", (msg) => {
+      if (msg.type() === "error") errors.push(msg.text());
+    });
+    // Anything for another origin is refused, as it would be offline, and recorded.
+    const origin = new URL(worker.url).origin;
+    await page.route("**/*", (route) => {
+      const url = new URL(route.request().url());
+      if (url.origin === origin || url.protocol === "data:") return route.continue();
+      elsewhere.push(url.href);
+      return route.abort();
+    });
+
+    await page.goto(`${worker.url}/docs`);
+    await page.locator(".opblock").first().waitFor({ timeout: 30_000 });
+    expect(await page.locator(".opblock").count()).toBe(operations);
+    await expect(page.locator(".info .title").innerText()).resolves.toContain("edgeq");
+
+    // Open the enqueue operation: its request schema and error codes are shown.
+    await page.locator("#operations-Messages-enqueue").click();
+    const enqueue = page.locator("#operations-Messages-enqueue");
+    await enqueue.locator(".responses-table").waitFor();
+    const text = await enqueue.innerText();
+    for (const shown of ["201", "QUEUE_FULL", "INVALID_VALUE", "429"]) expect(text).toContain(shown);
+
+    await mkdir(new URL(".", `file://${SCREENSHOT}`).pathname, { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: false });
+    expect(elsewhere).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
