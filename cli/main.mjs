@@ -36,7 +36,7 @@ function context(cmd) {
   };
 }
 
-/** The program with every command group of COMMANDS. Output goes to the given streams (default the process's). */
+/** The program with every command group of COMMANDS. */
 export function buildProgram() {
   const program = new Command("edgeq")
     .description("Operate edgeq, a durable message queue on Cloudflare Workers, over its HTTP API.")
@@ -52,6 +52,10 @@ export function buildProgram() {
 
 /** Runs the CLI on `argv` (without node and the script). Answers the exit code. */
 export async function main(argv) {
+  // A reader that stops reading (`edgeq peek q --json | head -1`) is no failure of ours: stop writing, quietly.
+  process.stdout.on("error", (error) => {
+    if (error.code !== "EPIPE") process.stderr.write(`edgeq: stdout: ${error.message}\n`);
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: "user" });

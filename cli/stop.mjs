@@ -1,9 +1,10 @@
 // Stopping the long-running commands (tail, stats --watch) cleanly.
 
 /**
- * An AbortSignal that aborts on the first SIGINT or SIGTERM, so a command
- * can settle (ack, release) and exit 0; a second signal exits at once with
- * 130. `release()` removes the handlers.
+ * An AbortSignal that aborts on the first SIGINT or SIGTERM, or when stdout
+ * is closed (the reader of a pipe is gone), so a command can settle (ack,
+ * release) and exit 0; a second signal exits at once with 130. `release()`
+ * removes the handlers.
  */
 export function stopOnSignal() {
   const controller = new AbortController();
@@ -11,15 +12,16 @@ export function stopOnSignal() {
     if (controller.signal.aborted) process.exit(130);
     controller.abort();
   };
+  const onClosed = () => controller.abort();
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  process.stdout.on("error", onClosed);
   return {
     signal: controller.signal,
-    /** Aborts as a signal would: the command settles and ends. */
-    stop: () => controller.abort(),
     release() {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
+      process.stdout.off("error", onClosed);
     },
   };
 }

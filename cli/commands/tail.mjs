@@ -52,7 +52,7 @@ Examples:
     .action(async (queue, opts, cmd) => {
       const ctx = context(cmd);
       const stop = stopOnSignal();
-      const held = new Map(); // receipt -> message, without --ack
+      const held = new Map(); // receipt -> message: leased, to give back when tail stops
       let toAck = []; // printed, to be acked with the next receive, with --ack
       let resent = false; // toAck rode on a receive that failed: it may have been acked already
       let printed = 0;
@@ -98,10 +98,13 @@ Examples:
           toAck = [];
           resent = false;
           for (const m of answer.messages) {
-            if (ctx.json) ctx.printJson(m);
-            else ctx.print(messageLine(m));
+            // Once stdout is closed (`| head`), what could not be printed is released, never acked.
+            if (!process.stdout.errored) {
+              if (ctx.json) ctx.printJson(m);
+              else ctx.print(messageLine(m));
+            }
             printed += 1;
-            if (opts.ack) toAck.push(m.receipt);
+            if (opts.ack && !process.stdout.errored) toAck.push(m.receipt);
             else held.set(m.receipt, m);
           }
           // Empty before the wait was over (a paused queue, --wait-ms 0): pause rather than spin.

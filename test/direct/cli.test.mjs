@@ -283,6 +283,21 @@ describe("tail", () => {
     ]);
   });
 
+  it("--ack stops when its reader goes away, and releases what it could not print instead of acking it", async () => {
+    const queue = uniqueQueue();
+    await json(["send", queue, '"seen"']);
+    const tail = start(["tail", queue, "--ack", "--json", "--max", "1"]);
+    const reader = lineReader(tail);
+    const done = finished(tail);
+    await reader.until(1);
+    tail.stdout.destroy(); // as `| head -1` does
+    await json(["send", queue, '"unseen"']);
+    const r = await done;
+    expect(r.code).toBe(0);
+    expect((await json(["peek", queue])).messages.map((m) => [m.body, m.state])).toEqual([["unseen", "ready"]]);
+    expect((await json(["stats", queue])).totals.acked).toBe(1);
+  });
+
   it("--count stops after that many messages and acks them", async () => {
     const queue = uniqueQueue();
     await json(["send", queue, "--lines"], { input: "0\n1\n2\n3\n" });
