@@ -57,11 +57,13 @@ export function addQueues(program, context) {
         query: { limit: opts.limit, cursor: opts.cursor, stats: String(opts.stats) },
       });
       if (ctx.json) return ctx.printJson(page);
-      const head = ["name", "status", "depth", "ready", "delayed", "in flight", "dead letters", "oldest ready", "partitions", "paused"];
-      const rows = page.queues.map(({ name, config, stats: s }) =>
-        s
+      const head = opts.stats
+        ? ["name", "status", "depth", "ready", "delayed", "in flight", "dead letters", "oldest ready", "partitions", "paused"]
+        : ["name", "partitions", "paused", "created"];
+      const rows = page.queues.map(({ name, config, createdAt, stats: s }) =>
+        opts.stats
           ? [name, s.status, s.depth, s.ready, s.delayed, s.inFlight, s.deadLetters, duration(s.oldestReadyAgeMs), config.partitions, config.paused]
-          : [name, "", "", "", "", "", "", "", config.partitions, config.paused],
+          : [name, config.partitions, config.paused, new Date(createdAt).toISOString()],
       );
       ctx.print(page.queues.length === 0 ? "no queues" : table(rows, { head }));
       if (page.cursor) ctx.note(`more: edgeq queues list --cursor ${page.cursor}`);
