@@ -73,6 +73,12 @@ export const LIMITS = {
   maxTokenTtlSeconds: 30 * 24 * 60 * 60,
   /** Queue names or patterns one scoped token may list. */
   maxTokenQueues: 100,
+  /** Most messages one consume stream may hold unacked (its prefetch). */
+  maxPrefetch: 1000,
+  /** Bytes of one frame a consumer sends on a consume stream. */
+  maxFrameBytes: 64 * 1024,
+  /** Settle frames (ack, nack, extend, release) one consume stream may have awaiting their results. */
+  maxPendingFrames: 32,
 } as const;
 
 /** Queue names: letters, digits, `_` and `-`, 1 to 64 characters. */
@@ -360,6 +366,37 @@ export interface QueueStats {
   /** Why the status is not `ok`; null when it is. */
   reason: string | null;
 }
+
+// ---------------------------------------------------------------- streaming consume (docs/consume-protocol.md)
+
+/** The WebSocket subprotocol of version 1 of the streaming consume: a client offers it, the server answers it. */
+export const STREAM_PROTOCOL = "edgeq.v1";
+/** A subprotocol `bearer.<token>` carries the token where a client cannot set headers (a browser's WebSocket). */
+export const BEARER_PROTOCOL_PREFIX = "bearer.";
+
+/** Frames a consumer sends on a consume stream (JSON text). A settle frame's `id` comes back on its answer. */
+export type StreamClientFrame =
+  | { type: "ack"; id: number; receipts: string[] }
+  | { type: "nack"; id: number; receipts: string[]; delayMs?: number; error?: string }
+  | { type: "extend"; id: number; receipts: string[]; visibilityTimeoutMs: number }
+  | { type: "release"; id: number; receipts: string[] }
+  | { type: "prefetch"; prefetch: number };
+
+/** Frames a partition sends on a consume stream (JSON text). */
+export type StreamServerFrame =
+  | {
+      type: "welcome";
+      version: 1;
+      queue: string;
+      partition: number;
+      partitions: number;
+      prefetch: number;
+      visibilityTimeoutMs: number;
+    }
+  | { type: "messages"; messages: ReceivedMessage[] }
+  | { type: "results"; id: number; results: ReceiptResult[] }
+  | { type: "partitions"; partitions: number }
+  | { type: "error"; id?: number; code: ErrorCode; message: string };
 
 /** Receipts look like `<partition>.<seq>.<lease token>`. */
 export const RECEIPT_PATTERN = /^(\d{1,2})\.(\d{1,15})\.([A-Za-z0-9_-]{16,64})$/;

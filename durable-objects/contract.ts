@@ -2,7 +2,8 @@
  * The partition's contract with the Worker: the shapes that cross the
  * Durable Object RPC boundary (batches, leases, outcomes, stats), the
  * waiter protocol of long-polls (a WebSocket per waiting receive, see
- * partition/waiters.ts), and what the Worker shares with the storage side
+ * partition/waiters.ts), the upgrade of consume streams (partition/streams.ts),
+ * and what the Worker shares with the storage side
  * (the log format, the registry's record, the figures stats are built
  * from). The Worker imports the storage side through this module only.
  *
@@ -162,6 +163,31 @@ export const DONE_MESSAGE = "done";
 export interface PushMessage {
   type: "leased";
   messages: LeasedMessage[];
+}
+
+// ---------------------------------------------------------------- consume streams
+
+/** The path of a consume stream's WebSocket upgrade, forwarded by the Worker (see partition/streams.ts). */
+export const STREAMS_PATH = "/streams";
+
+/** What the Worker tells a partition about a consume stream it forwards, once it has authenticated it. */
+export interface StreamRequest {
+  /** The partition's index (the stream's receipts name it). */
+  partition: number;
+  /** Messages the stream may hold leased at once, 0..maxPrefetch. */
+  prefetch: number;
+  /** Lease length of pushed messages; null: the queue's. */
+  visibilityTimeoutMs: number | null;
+  /** When the consumer's token expires (ms); null: never (the admin token). */
+  expiresAt: number | null;
+}
+
+/** The upgrade's URL for a consume stream (the host is ignored by a Durable Object stub). */
+export function streamUrl(r: StreamRequest): string {
+  const params = new URLSearchParams({ partition: String(r.partition), prefetch: String(r.prefetch) });
+  if (r.visibilityTimeoutMs !== null) params.set("visibilityTimeoutMs", String(r.visibilityTimeoutMs));
+  if (r.expiresAt !== null) params.set("expiresAt", String(r.expiresAt));
+  return `https://partition${STREAMS_PATH}?${params}`;
 }
 
 // ---------------------------------------------------------------- outcomes and stats

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { DEFAULT_QUEUE_CONFIG, type DeadLetterReason, type QueueConfig } from "../client/protocol";
+import { DEFAULT_QUEUE_CONFIG, LIMITS, type DeadLetterReason, type QueueConfig } from "../client/protocol";
 import type {
   EnqueueBatch,
   EnqueueOutcome,
@@ -29,12 +29,26 @@ import { nack } from "./partition/nack";
 import { peek } from "./partition/peek";
 import { purge } from "./partition/purge";
 import { countReady } from "./partition/receive";
+import { orphanedOwners, reclaim } from "./partition/reclaim";
 import { release as releaseLeases } from "./partition/release";
 import { migrate } from "./partition/schema";
 import { stats } from "./partition/stats";
+import { errorFrame, parseFrame, resultsFrame, serverFrame, type SettleFrame } from "./partition/stream-frames";
+import {
+  acceptStream,
+  closeStream,
+  expiredStreams,
+  openStreams,
+  sendFrame,
+  setPrefetch,
+  streamStateOf,
+  streamTakers,
+  type StreamState,
+} from "./partition/streams";
 import { nextDueAt, sweep } from "./partition/sweep";
+import { serveTakers } from "./partition/takers";
 import type { OpContext } from "./partition/types";
-import { acceptWaiter, endWait, hasWaiters, leaseToWaiters } from "./partition/waiters";
+import { acceptWaiter, endWait, hasWaiters, waiterTakers } from "./partition/waiters";
 
 /** Thrown inside an enqueue's savepoint to roll back a batch the partition has no room for. */
 class QueueFull extends Error {
@@ -45,6 +59,9 @@ class QueueFull extends Error {
 
 /** What started an operation: a request, the alarm, or the partition itself (serving waiters). */
 export type OperationKind = "request" | "alarm" | "internal";
+
+/** The close codes of a consume stream that the partition ends itself (docs/consume-protocol.md). */
+const STREAM_CLOSE = { tokenExpired: 4401, queueDeleted: 4404 } as const;
 
 /**
  * One partition of one queue. Every message of the partition lives in this
@@ -90,6 +107,8 @@ export class QueuePartition extends DurableObject<Env> {
   private wakeAfterGroup: number | null = null;
   /** Dead letters of the group's operations; logged once the group's transaction has run. */
   private deadLetteredInGroup: Effects["deadLettered"] = [];
+  /** Settle frames of each consume stream (by owner id) still awaiting their results; bounded by maxPendingFrames. */
+  private readonly pendingFrames = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -113,12 +132,16 @@ export class QueuePartition extends DurableObject<Env> {
       settle: () => this.endGroup(),
       tally: this.tally,
     });
+    // A consumer's keep-alive is answered by the runtime, without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
     let failure: unknown;
     ctx.blockConcurrencyWhile(async () => {
       try {
         migrate(ctx.storage);
         this.loadMeta();
         this.alarmAt = await ctx.storage.getAlarm();
+        // Streams whose sockets went with the last instance (a restart calls no close handler): the alarm gives their leases back now.
+        if (orphanedOwners(this.context(Date.now()), this.liveStreams()).length > 0) await this.wakeBy(Date.now());
       } catch (err) {
         failure = err;
       }
@@ -196,17 +219,21 @@ export class QueuePartition extends DurableObject<Env> {
   }
 
   /**
-   * Leases to waiting long-polls what can be delivered now, as a receive
-   * would; free when no one waits (one in-memory `getWebSockets()`). When
-   * the delivery rate holds ready messages back from a waiter, the alarm is
-   * set for the next token, and the alarm serves it.
+   * Leases to waiting long-polls and to consume streams with credit what can
+   * be delivered now, as a receive would, the longest waiting first; free
+   * when no consumer has a socket (one in-memory `getWebSockets()`). When
+   * the delivery rate holds ready messages back, the alarm is set for the
+   * next token, and the alarm serves them. A stream whose token has expired
+   * is closed here, its leases given back.
    */
   private serveWaiters(): (() => void) | null {
     if (!hasWaiters(this.ctx) || !this.delivering) return null;
     this.onOperation("internal");
     const ctx = this.context(Date.now());
-    const push = leaseToWaiters(this.ctx, (want, visibilityTimeoutMs) => {
-      const got = this.lease(ctx, want, visibilityTimeoutMs);
+    this.endExpiredStreams(ctx);
+    const takers = [...waiterTakers(this.ctx), ...streamTakers(this.ctx, this.leases, ctx.now)];
+    const push = serveTakers(takers, (want, visibilityTimeoutMs, owner) => {
+      const got = this.lease(ctx, want, visibilityTimeoutMs, owner);
       if (got.messages.length === 0 && got.nextDeliveryAt !== null && countReady(ctx, 1) > 0) ctx.effects.dueAt(got.nextDeliveryAt);
       return got;
     });
@@ -233,9 +260,9 @@ export class QueuePartition extends DurableObject<Env> {
   }
 
   /** One delivery through the core (partition/deliver.ts), in the caller's transaction; nothing while paused. */
-  private lease(ctx: OpContext, max: number, visibilityTimeoutMs: number): Delivery {
+  private lease(ctx: OpContext, max: number, visibilityTimeoutMs: number, owner: string | null = null): Delivery {
     if (!this.delivering) return { messages: [], nextDeliveryAt: null, more: false, bucket: null };
-    const got = deliver(ctx, this.deliveryLimits(), max, visibilityTimeoutMs);
+    const got = deliver(ctx, this.deliveryLimits(), max, visibilityTimeoutMs, owner);
     if (got.bucket !== null) this.bucket = got.bucket;
     return got;
   }
@@ -250,13 +277,14 @@ export class QueuePartition extends DurableObject<Env> {
 
   /** One log line per batch that ran out of attempts or retention, never one per message. */
   private logDeadLettered({ count, reason, cause }: { count: number; reason: DeadLetterReason; cause: string }): void {
-    // The worker names each partition `<queue>/<index>`.
-    const [queue, partition] = (this.ctx.id.name ?? this.ctx.id.toString()).split("/");
-    logEvent("dead_lettered", { queue, partition: Number(partition ?? 0), count, reason, cause });
+    const [queue, partition] = this.names();
+    logEvent("dead_lettered", { queue, partition, count, reason, cause });
   }
 
-  /** A long-poll waiter's WebSocket upgrade (the only thing this object serves over fetch). */
+  /** A consume stream's or a long-poll waiter's WebSocket upgrade (the only things this object serves over fetch). */
   override async fetch(request: Request): Promise<Response> {
+    const stream = acceptStream(this.ctx, request, Date.now(), this.config.visibilityTimeoutMs);
+    if (stream) return "response" in stream ? stream.response : this.openStream(stream.client, stream.server, stream.state);
     const upgrade = acceptWaiter(this.ctx, request, Date.now());
     if (!upgrade) return new Response("not found", { status: 404 });
     if ("response" in upgrade) return upgrade.response;
@@ -275,19 +303,129 @@ export class QueuePartition extends DurableObject<Env> {
     return new Response(null, { status: 101, webSocket: upgrade.client, headers });
   }
 
-  /** A waiter only ever says that it stops waiting; the socket is closed after anything already pushed on it. */
+  /**
+   * A frame of a consume stream; or a waiter's, which only ever says that
+   * it stops waiting (the socket is closed after anything already pushed on it).
+   */
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     this.onOperation("request");
+    const stream = streamStateOf(ws);
+    if (stream) return this.onStreamFrame(ws, stream, message);
     if (message === DONE_MESSAGE) endWait(ws);
   }
 
-  /** Nothing to hand on: a waiter holds nothing until a push, and a push is a lease of its own. */
-  override async webSocketClose(): Promise<void> {
+  /**
+   * A consume stream that closes gives back at once what it holds (a failed
+   * attempt each). A waiter has nothing to hand on: it holds nothing until a
+   * push, and a push is a lease of its own.
+   */
+  override async webSocketClose(ws: WebSocket): Promise<void> {
     this.onOperation("request");
+    await this.endStream(ws);
   }
 
-  override async webSocketError(): Promise<void> {
-    await this.webSocketClose();
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.webSocketClose(ws);
+  }
+
+  // ---------------------------------------------------------------- consume streams (partition/streams.ts)
+
+  /** A stream just accepted: its welcome, then what is ready now, pushed at the end of its first group. */
+  private async openStream(client: WebSocket, server: WebSocket, s: StreamState): Promise<Response> {
+    const [queue] = this.names();
+    sendFrame(
+      server,
+      serverFrame({
+        type: "welcome",
+        version: 1,
+        queue,
+        partition: s.partition,
+        partitions: this.place.partitions,
+        prefetch: s.prefetch,
+        visibilityTimeoutMs: s.visibilityTimeoutMs,
+      }),
+    );
+    try {
+      await this.run((ctx) => ctx.effects.mayDeliver());
+    } catch (err) {
+      closeStream(server, 1011, "unavailable"); // nobody will hear this socket: never serve it
+      throw err;
+    }
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /**
+   * One frame of a stream, refused whole with an error frame when it is not
+   * valid. A prefetch frame applies at once; a settle frame runs in the
+   * group commit, and its results are sent once that has run (the output
+   * gate holds them until the commit is durable).
+   */
+  private async onStreamFrame(ws: WebSocket, s: StreamState, data: string | ArrayBuffer): Promise<void> {
+    if (s.closed) return;
+    if (s.expiresAt !== null && s.expiresAt <= Date.now()) return this.endStream(ws, STREAM_CLOSE.tokenExpired, "token expired");
+    const parsed = parseFrame(data, s.partition);
+    if (!parsed.ok) return sendFrame(ws, errorFrame(parsed));
+    const frame = parsed.frame;
+    if (frame.type === "prefetch") {
+      if (setPrefetch(ws, frame.prefetch)) await this.run((ctx) => ctx.effects.mayDeliver());
+      return;
+    }
+    const pending = this.pendingFrames.get(s.stream) ?? 0;
+    if (pending >= LIMITS.maxPendingFrames) {
+      return sendFrame(
+        ws,
+        errorFrame({ id: frame.id, code: "RATE_LIMITED", message: `at most ${LIMITS.maxPendingFrames} frames awaiting their results; wait for one` }),
+      );
+    }
+    this.pendingFrames.set(s.stream, pending + 1);
+    try {
+      const outcomes = await this.run((ctx) => this.settle(ctx, frame));
+      sendFrame(ws, resultsFrame(frame, outcomes));
+    } catch (err) {
+      logEvent("internal_error", { during: `a stream's ${frame.type}`, error: String(err) });
+      sendFrame(ws, errorFrame({ id: frame.id, code: "UNAVAILABLE", message: `the ${frame.type} was not applied; send it again` }));
+    } finally {
+      const left = (this.pendingFrames.get(s.stream) ?? 1) - 1;
+      if (left > 0) this.pendingFrames.set(s.stream, left);
+      else this.pendingFrames.delete(s.stream);
+    }
+  }
+
+  /** A settle frame's operation: the same as over HTTP, fenced by the receipts' lease tokens. */
+  private settle(ctx: OpContext, frame: SettleFrame): LeaseOutcome[] {
+    switch (frame.type) {
+      case "ack":
+        return ack(ctx, frame.refs);
+      case "nack":
+        return nack(ctx, frame.refs, frame.delayMs, frame.error);
+      case "extend":
+        return extend(ctx, frame.refs, frame.visibilityTimeoutMs);
+      case "release":
+        return releaseLeases(ctx, frame.refs);
+    }
+  }
+
+  /** Closes a stream (if it is one and still open) and gives back what it holds, in a group of its own. */
+  private async endStream(ws: WebSocket, code?: number, reason?: string): Promise<void> {
+    const owner = closeStream(ws, code, reason);
+    if (owner !== null) await this.run((ctx) => reclaim(ctx, [owner]));
+  }
+
+  /** Closes the streams whose token has expired and gives back their leases, in the caller's transaction. */
+  private endExpiredStreams(ctx: OpContext): void {
+    const owners = expiredStreams(this.ctx, ctx.now).map((ws) => closeStream(ws, STREAM_CLOSE.tokenExpired, "token expired"));
+    reclaim(ctx, owners.filter((o): o is string => o !== null));
+  }
+
+  /** The owner ids of the open streams. */
+  private liveStreams(): Set<string> {
+    return new Set(openStreams(this.ctx).map(({ s }) => s.stream));
+  }
+
+  /** The queue and the index of this partition, from its name (`<queue>/<index>`, as the worker names it). */
+  private names(): [queue: string, partition: number] {
+    const [queue, partition] = (this.ctx.id.name ?? this.ctx.id.toString()).split("/");
+    return [queue, Number(partition ?? 0)];
   }
 
   /**
@@ -299,6 +437,7 @@ export class QueuePartition extends DurableObject<Env> {
   async configure(config: QueueConfig, version = this.version + 1, index = this.place.index): Promise<QueueConfig> {
     if (version < this.version) return this.config;
     const wasPaused = this.config.paused;
+    const partitionsBefore = this.place.partitions;
     const place = { index, partitions: config.partitions };
     const sql = this.ctx.storage.sql;
     this.ctx.storage.transactionSync(() => {
@@ -311,6 +450,11 @@ export class QueuePartition extends DurableObject<Env> {
     this.version = version;
     this.place = place;
     this.deleted = false;
+    if (config.partitions !== partitionsBefore) {
+      // Streams consume one partition each: tell them, so that their consumers open the new ones.
+      const text = serverFrame({ type: "partitions", partitions: config.partitions });
+      for (const { ws } of openStreams(this.ctx)) sendFrame(ws, text);
+    }
     await this.serveWaitersNow(); // a resumed queue, or a larger limit, may deliver again
     // Retention or dedup window may have shrunk: let the alarm recompute. A
     // resumed queue fires it at once, which is what wakes waiting receives.
@@ -458,6 +602,8 @@ export class QueuePartition extends DurableObject<Env> {
    * a stale view of a deleted queue cannot store a message in it unseen.
    */
   async destroy(): Promise<void> {
+    // Their leases go with the storage; a consumer that reconnects finds whether the queue exists again.
+    for (const { ws } of openStreams(this.ctx)) closeStream(ws, STREAM_CLOSE.queueDeleted, "queue deleted");
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     migrate(this.ctx.storage);
@@ -476,12 +622,18 @@ export class QueuePartition extends DurableObject<Env> {
     return this.ctx.storage.transactionSync(() => deleteDeadLetters(this.ctx.storage.sql, ids));
   }
 
-  /** Time-based work: expired leases, retention, dedup and counter windows; then the next alarm. */
+  /**
+   * Time-based work: expired leases, retention, dedup and counter windows,
+   * the leases of streams whose socket went with a restart; then the next alarm.
+   */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     const now = Date.now();
     // The group that sweeps also serves waiters: delays, backoffs, ended leases and rate tokens that came due.
-    await this.run((ctx) => sweep(ctx), "alarm");
+    await this.run((ctx) => {
+      sweep(ctx);
+      reclaim(ctx, orphanedOwners(ctx, this.liveStreams()));
+    }, "alarm");
     const next = nextDueAt(this.context(now));
     if (next !== null) await this.wakeBy(Math.max(next, now + 1));
   }

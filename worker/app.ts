@@ -7,6 +7,7 @@ import { logEvent, logEventThrottled } from "../durable-objects/contract";
 import { authenticate, corsFromConfig } from "./auth/middleware";
 import { ApiError, errorResponse } from "./errors";
 import { documented } from "./openapi/describe";
+import { consume } from "./routes/consume";
 import { dashboard } from "./routes/dashboard";
 import { deadLetters } from "./routes/dead-letters";
 import { messages } from "./routes/messages";
@@ -46,6 +47,7 @@ app.use("/v1/queues/:queue", queueParam());
 app.use("/v1/queues/:queue/*", queueParam());
 
 app.route("/v1/queues/:queue/messages", messages);
+app.route("/v1/queues/:queue/consume", consume);
 app.route("/v1/queues/:queue/dead-letters", deadLetters);
 app.route("/v1/queues/:queue/stats", stats);
 app.route("/v1/tokens", tokens);

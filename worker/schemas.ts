@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { GROUP_ID_PATTERN, LIMITS, QUEUE_NAME_PATTERN, RECEIPT_PATTERN } from "../client/protocol";
+import { GROUP_ID_PATTERN, LIMITS, QUEUE_CONFIG_RANGES, QUEUE_NAME_PATTERN, RECEIPT_PATTERN } from "../client/protocol";
 
 /** Deepest nesting of a JSON value, measured without recursion (a hostile body must not blow the stack). */
 export function jsonDepth(value: unknown, limit: number = LIMITS.maxBodyDepth): number {
@@ -161,6 +161,16 @@ export const queueListQuery = z.strictObject({
 export const peekQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(LIMITS.maxPageSize).default(LIMITS.maxPageSize),
   cursor: z.string().regex(/^\d{1,2}\.\d{1,15}$/, "not a cursor").optional(),
+});
+
+/** The prefetch of a consume stream that names none. */
+export const DEFAULT_PREFETCH = 10;
+
+/** `GET /v1/queues/:queue/consume`: the WebSocket upgrade of a consume stream. */
+export const consumeQuery = z.strictObject({
+  partition: z.coerce.number().int().min(0).max(QUEUE_CONFIG_RANGES.partitions.max - 1).default(0),
+  prefetch: z.coerce.number().int().min(0).max(LIMITS.maxPrefetch).default(DEFAULT_PREFETCH),
+  visibilityTimeoutMs: z.coerce.number().int().min(LIMITS.minVisibilityTimeoutMs).max(LIMITS.maxVisibilityTimeoutMs).optional(),
 });
 
 export const deleteDeadLetterQuery = z.strictObject({ id: z.string().min(1).max(64).optional() });

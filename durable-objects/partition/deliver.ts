@@ -42,20 +42,28 @@ export interface Delivery {
 }
 
 /**
- * The one delivery core: a receive and a push to a waiting consumer lease
- * through here, in the caller's transaction, so that groups, maxInFlight,
- * the delivery rate and fencing hold the same way for each. Leases that
+ * The one delivery core: a receive, a push to a waiting long-poll and a
+ * push to a consume stream lease through here, in the caller's
+ * transaction, so that groups, maxInFlight, the delivery rate and fencing
+ * hold the same way for each. Leases that
  * ended are swept first, so that they no longer count against maxInFlight.
  *
  * The token bucket is saved in the lease's own transaction whenever tokens
  * are taken: no extra write, and an evicted or restarted partition does not
  * hand out a fresh burst. The caller refills it inside the group commit, so
  * that the leases of one group share its tokens. The caller checks pause.
+ * `owner`: the consume stream the lease is for (null, the default: a receive).
  */
-export function deliver(ctx: OpContext, limits: DeliveryLimits, max: number, visibilityTimeoutMs: number): Delivery {
+export function deliver(
+  ctx: OpContext,
+  limits: DeliveryLimits,
+  max: number,
+  visibilityTimeoutMs: number,
+  owner: string | null = null,
+): Delivery {
   sweepExpiredLeases(ctx);
   const { bucket, byRate, allowed } = allowance(limits, ctx.leases.inFlight, ctx.now, max);
-  const messages = receive(ctx, allowed, visibilityTimeoutMs);
+  const messages = receive(ctx, allowed, visibilityTimeoutMs, owner);
   if (bucket !== null && messages.length > 0) {
     bucket.tokens -= messages.length;
     writeMeta(ctx.sql, "bucket", bucket);

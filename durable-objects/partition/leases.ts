@@ -1,4 +1,5 @@
 import type { LeaseOutcome, LeaseRef } from "../contract";
+import { leaseOwner } from "./lease-token";
 
 /**
  * The partition's leases: one row per receive in the `leases` table, and
@@ -18,6 +19,10 @@ import type { LeaseOutcome, LeaseRef } from "../contract";
  * synchronous operation. An operation or group commit that fails rolls back
  * the table, and the partition then forgets memory (`reset`) so that the
  * next use loads it again.
+ *
+ * A consume stream's leases carry its owner id in their token
+ * (lease-token.ts); memory also counts the messages each owner holds, which
+ * is what a stream's prefetch is measured against.
  */
 
 /** One receive's lease: when it was delivered, and when each message it still holds is due back. */
@@ -50,6 +55,8 @@ export const READ_PAST = 64;
 export class Leases {
   private byToken: Map<string, Lease> | null = null;
   private tokenBySeq = new Map<number, string>();
+  /** Messages leased per consume stream (the owner in their token); owners that hold none are absent. */
+  private heldByOwner = new Map<string, number>();
   /** No lease ends before this: lets `ended` answer the common "none yet" without a walk. */
   private earliest = -Infinity;
   /**
@@ -94,12 +101,14 @@ export class Leases {
     if (this.byToken === null) {
       const byToken = new Map<string, Lease>();
       const tokenBySeq = new Map<number, string>();
+      this.heldByOwner = new Map();
       for (const row of this.sql.exec<{ token: string; delivered_at: number | null; items: string }>(
         "SELECT token, delivered_at, items FROM leases",
       )) {
         const ends = new Map(JSON.parse(row.items) as [number, number][]);
         byToken.set(row.token, { deliveredAt: row.delivered_at, ends, endsBy: Math.min(...ends.values()) });
         for (const seq of ends.keys()) tokenBySeq.set(seq, row.token);
+        this.count(row.token, ends.size);
       }
       this.byToken = byToken;
       this.tokenBySeq = tokenBySeq;
@@ -113,6 +122,7 @@ export class Leases {
   reset(): void {
     this.byToken = null;
     this.tokenBySeq = new Map();
+    this.heldByOwner = new Map();
     this.earliest = -Infinity;
     this.forgetPrefix();
   }
@@ -129,6 +139,39 @@ export class Leases {
       this.holes.delete(seq);
     }
     this.earliest = Math.min(this.earliest, endsAt);
+    this.count(token, seqs.length);
+  }
+
+  /** Counts `n` more (or fewer) messages leased under `token` for its owner, if a stream owns it. */
+  private count(token: string, n: number): void {
+    const owner = leaseOwner(token);
+    if (owner === null) return;
+    const held = (this.heldByOwner.get(owner) ?? 0) + n;
+    if (held > 0) this.heldByOwner.set(owner, held);
+    else this.heldByOwner.delete(owner);
+  }
+
+  /** Messages the consume stream `owner` holds leased (ended or not). */
+  heldBy(owner: string): number {
+    this.load();
+    return this.heldByOwner.get(owner) ?? 0;
+  }
+
+  /** The consume streams that hold leases. */
+  get owners(): string[] {
+    this.load();
+    return [...this.heldByOwner.keys()];
+  }
+
+  /** The leases the consume stream `owner` holds (ended or not), by seq. */
+  ownedBy(owner: string): Map<number, { token: string; deliveredAt: number | null }> {
+    const owned = new Map<number, { token: string; deliveredAt: number | null }>();
+    if (this.heldBy(owner) === 0) return owned;
+    for (const [token, lease] of this.byToken!) {
+      if (leaseOwner(token) !== owner) continue;
+      for (const seq of lease.ends.keys()) owned.set(seq, { token, deliveredAt: lease.deliveredAt });
+    }
+    return owned;
   }
 
   /** The lease `token` holds on `seq`, if it still does (whether or not it has ended). */
@@ -367,6 +410,7 @@ export class Leases {
         this.tokenBySeq.delete(seq);
       }
       if (lease.ends.size === 0) all.delete(token);
+      this.count(token, -seqs.size);
       if (stayStored) for (const seq of seqs) this.unleasedInPrefix(seq);
     }
   }

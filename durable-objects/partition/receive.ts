@@ -1,11 +1,6 @@
 import type { LeasedMessage } from "../contract";
+import { leaseTokenOf } from "./lease-token";
 import type { MessageRow, OpContext } from "./types";
-
-/** A fresh lease token: 128 random bits, base64url. */
-export function newLeaseToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
 
 /**
  * Deliverable now, but for the leases (`ready` leaves the leased out):
@@ -95,9 +90,11 @@ export function countReady(ctx: OpContext, limit: number): number {
  * message of the group is still stored, whatever its state). That one rule
  * gives per-group FIFO and "at most one per group per receive".
  * All messages of one receive share a lease token; a receipt names the seq
- * too, so each lease is still fenced on its own.
+ * too, so each lease is still fenced on its own. `owner`: the consume
+ * stream the lease is for (its token then starts with it, see
+ * lease-token.ts); null (the default) for a receive.
  */
-export function receive(ctx: OpContext, max: number, visibilityTimeoutMs: number): LeasedMessage[] {
+export function receive(ctx: OpContext, max: number, visibilityTimeoutMs: number, owner: string | null = null): LeasedMessage[] {
   const { now, leases } = ctx;
   if (max <= 0) return [];
   const rows = ready<Pick<MessageRow, "seq" | "id" | "body" | "attributes" | "attempts" | "enqueued_at" | "group_id">>(
@@ -106,7 +103,7 @@ export function receive(ctx: OpContext, max: number, visibilityTimeoutMs: number
     max,
   );
   if (rows.length === 0) return [];
-  const token = newLeaseToken();
+  const token = leaseTokenOf(owner);
   const leaseExpiresAt = now + visibilityTimeoutMs;
   leases.take(token, rows.map((r) => r.seq), now, leaseExpiresAt);
   ctx.counts.add(now, "delivered", rows.length);

@@ -35,10 +35,13 @@
  * once, and their outcomes go back on the upgrade's answer (`ACKED_HEADER`).
  *
  * A partition without waiters pays one `getWebSockets()` (in memory) per
- * group commit that made a message deliverable, and nothing else.
+ * group commit that made a message deliverable, and nothing else. Consume
+ * streams (streams.ts) are sockets of the partition too; a waiter is told
+ * from them by its tag.
  */
 import { LIMITS } from "../../client/protocol";
-import { ACK_HEADER, WAITERS_PATH, type LeaseRef, type LeasedMessage, type PushMessage } from "../contract";
+import { ACK_HEADER, WAITERS_PATH, type LeaseRef, type PushMessage } from "../contract";
+import type { Taker } from "./takers";
 
 /** What a waiting socket wants, kept in its attachment (survives hibernation, max 2 KiB). */
 export interface WaiterState {
@@ -55,6 +58,8 @@ export interface WaiterState {
 }
 
 const TAG_PREFIX = "waiter:";
+/** Every waiter's socket has this tag too, so that waiters are listed apart from consume streams. */
+const WAITER_TAG = "waiter";
 
 const LEASE_TOKEN = /^[A-Za-z0-9_-]{16,64}$/;
 
@@ -84,7 +89,8 @@ export function acksOf(request: Request): LeaseRef[] | null {
 
 const stateOf = (ws: WebSocket): WaiterState | null => {
   try {
-    return ws.deserializeAttachment() as WaiterState | null;
+    const s = ws.deserializeAttachment() as WaiterState | null;
+    return typeof s?.waiter === "string" ? s : null;
   } catch {
     return null;
   }
@@ -120,57 +126,48 @@ export function acceptWaiter(state: DurableObjectState, request: Request, now: n
   }
   const pair = new WebSocketPair();
   const [client, server] = Object.values(pair);
-  state.acceptWebSocket(server, [TAG_PREFIX + waiter]);
+  state.acceptWebSocket(server, [TAG_PREFIX + waiter, WAITER_TAG]);
   server.serializeAttachment({ waiter, want, visibilityTimeoutMs, since: now, done: false } satisfies WaiterState);
   return { client, server, acks };
 }
 
-/** Whether any waiter still waits (in memory: one `getWebSockets()`). */
+/** Whether any consumer (a waiter or a consume stream) has a socket open (in memory: one `getWebSockets()`). */
 export function hasWaiters(state: DurableObjectState): boolean {
   return state.getWebSockets().length > 0;
 }
 
 /**
- * Leases to waiting sockets, oldest first, each up to its `want` and for
- * its visibility timeout, until `lease` finds nothing more (nothing ready,
- * no in-flight room, no rate token, paused) or says it took the last of
- * what was ready (`more: false`: the next waiter is not asked, which saves
- * a search for every message that finds several waiters). Runs inside the caller's
- * transaction; answers the sends to make once that transaction has run (the
- * output gate then holds them until it is committed). A served waiter is
- * marked done at once, so a later pass never serves it twice.
+ * The waiters still waiting, as takers (takers.ts): each wants its `max`
+ * for its visibility timeout, the oldest first. A served waiter is marked
+ * done at once (in the transaction that leased to it), so a later pass
+ * never serves it twice; its push, once the transaction has run, is the
+ * leased messages and then the close of its socket.
  */
-export function leaseToWaiters(
-  state: DurableObjectState,
-  lease: (want: number, visibilityTimeoutMs: number) => { messages: LeasedMessage[]; more: boolean },
-): (() => void) | null {
-  const waiting: { ws: WebSocket; s: WaiterState }[] = [];
-  for (const ws of state.getWebSockets()) {
+export function waiterTakers(state: DurableObjectState): Taker[] {
+  const takers: Taker[] = [];
+  for (const ws of state.getWebSockets(WAITER_TAG)) {
     const s = stateOf(ws);
-    if (s && !s.done) waiting.push({ ws, s });
+    if (!s || s.done) continue;
+    takers.push({
+      since: s.since,
+      want: s.want,
+      visibilityTimeoutMs: s.visibilityTimeoutMs,
+      owner: null,
+      served(messages) {
+        ws.serializeAttachment({ ...s, done: true } satisfies WaiterState);
+        const text = JSON.stringify({ type: "leased", messages } satisfies PushMessage);
+        return () => {
+          try {
+            ws.send(text);
+            ws.close(1000, "delivered");
+          } catch {
+            // The socket closed under us: the Worker is gone, and its leases end after their timeout like any consumer's.
+          }
+        };
+      },
+    });
   }
-  if (waiting.length === 0) return null;
-  waiting.sort((a, b) => a.s.since - b.s.since);
-  const pushes: { ws: WebSocket; text: string }[] = [];
-  for (const { ws, s } of waiting) {
-    const { messages, more } = lease(s.want, s.visibilityTimeoutMs);
-    if (messages.length > 0) {
-      ws.serializeAttachment({ ...s, done: true } satisfies WaiterState);
-      pushes.push({ ws, text: JSON.stringify({ type: "leased", messages } satisfies PushMessage) });
-    }
-    if (!more) break;
-  }
-  if (pushes.length === 0) return null;
-  return () => {
-    for (const { ws, text } of pushes) {
-      try {
-        ws.send(text);
-        ws.close(1000, "delivered");
-      } catch {
-        // The socket closed under us: the Worker is gone, and its leases end after their timeout like any consumer's.
-      }
-    }
-  };
+  return takers;
 }
 
 /** A Worker that stops waiting: never served again, and the socket is closed after anything already pushed on it. */

@@ -37,6 +37,8 @@ const RULES: [methods: string, path: string, need: Need][] = [
   ["POST", "/v1/queues/:queue/messages/ack", ["consume"]],
   ["POST", "/v1/queues/:queue/messages/nack", ["consume"]],
   ["POST", "/v1/queues/:queue/messages/extend", ["consume"]],
+  // A consume stream (WebSocket): checked at the upgrade; its frames settle what it was pushed.
+  ["GET", "/v1/queues/:queue/consume", ["consume"]],
   // Peek browses messages without leasing them: an operator's view.
   ["GET", "/v1/queues/:queue/messages", ["manage"]],
   // Depth is what producers and consumers need for backpressure: any scope on the queue reads it.

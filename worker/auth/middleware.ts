@@ -5,6 +5,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
+import { BEARER_PROTOCOL_PREFIX } from "../../client/protocol";
 import { ApiError } from "../errors";
 import type { AppEnv } from "../types";
 import { coversQueue, requiredAccess } from "./access";
@@ -28,9 +29,29 @@ async function isAdminToken(given: string, adminToken: string): Promise<boolean>
 }
 
 const BEARER = /^Bearer[ \t]+([\x21-\x7e]{1,4096})[ \t]*$/i;
+const PROTOCOL_TOKEN = /^[\x21-\x7e]{1,4096}$/;
 const CHALLENGE = { "www-authenticate": 'Bearer realm="edgeq"' };
 
 const unauthorized = (message: string) => new ApiError("UNAUTHORIZED", message, CHALLENGE);
+
+/** The subprotocols a WebSocket upgrade offers (`Sec-WebSocket-Protocol`), in order; none for any other request. */
+export function offeredProtocols(request: Request): string[] {
+  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return [];
+  const header = request.headers.get("sec-websocket-protocol");
+  return header === null ? [] : header.split(",").map((p) => p.trim()).filter(Boolean);
+}
+
+/**
+ * Where the token is: the Authorization header; or, for a WebSocket upgrade
+ * without one, the subprotocol `bearer.<token>` (a browser's WebSocket can
+ * set no header, only subprotocols; the server never echoes this one).
+ */
+function presentedToken(request: Request): { header: string } | { token: string } | null {
+  const header = request.headers.get("authorization");
+  if (header !== null) return { header };
+  const offered = offeredProtocols(request).find((p) => p.startsWith(BEARER_PROTOCOL_PREFIX));
+  return offered === undefined ? null : { token: offered.slice(BEARER_PROTOCOL_PREFIX.length) };
+}
 
 /**
  * Refuses every request while neither EDGEQ_ADMIN_TOKEN nor EDGEQ_TOKEN_SECRET
@@ -48,9 +69,9 @@ export const authenticate = (): MiddlewareHandler<AppEnv> =>
     const access = requiredAccess(c.req.method, c.req.path);
     if (access.kind === "public") return next();
 
-    const header = c.req.header("authorization");
-    if (!header) throw unauthorized("missing Authorization: Bearer <token>");
-    const token = BEARER.exec(header)?.[1];
+    const presented = presentedToken(c.req.raw);
+    if (!presented) throw unauthorized("missing Authorization: Bearer <token>");
+    const token = "header" in presented ? BEARER.exec(presented.header)?.[1] : PROTOCOL_TOKEN.exec(presented.token)?.[0];
     if (!token) throw unauthorized("Authorization must be Bearer <token>");
 
     if (adminToken && (await isAdminToken(token, adminToken))) {
@@ -75,6 +96,12 @@ export const authenticate = (): MiddlewareHandler<AppEnv> =>
     c.set("principal", { admin: false, claims });
     await next();
   };
+
+/** Whether a browser page of `origin` may use edgeq: EDGEQ_CORS_ORIGINS lists it, or says `*`. */
+export function originAllowed(corsOrigins: unknown, origin: string): boolean {
+  const allowed = allowedOrigins(String(corsOrigins ?? ""));
+  return allowed.has("*") || allowed.has(origin);
+}
 
 /** Origins from EDGEQ_CORS_ORIGINS (comma-separated); parsed once per distinct value. */
 let parsedOrigins: { source: string; origins: Set<string> } | undefined;
