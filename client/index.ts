@@ -11,6 +11,7 @@ import type {
   SendMessage,
   SentMessage,
 } from "./protocol.js";
+import { canStream, consumeStream } from "./stream.js";
 
 export type * from "./protocol.js";
 
@@ -51,11 +52,18 @@ export type Handler = (message: ReceivedMessage) => unknown;
 export interface ConsumeOptions {
   /** Handlers running at once. Default 1. */
   concurrency?: number;
+  /**
+   * Consume over a stream (a WebSocket per partition, docs/consume-protocol.md) where the platform has
+   * WebSockets (browsers, Node >= 22, Workers) and the server streams; else, or when false, long-poll. Default true.
+   */
+  stream?: boolean;
+  /** Stream: messages held at once, handled or waiting for a handler, shared over the partitions (at least one each). Default `concurrency`. */
+  prefetch?: number;
   /** Long-poll wait of each receive, in ms (0..20000). Default 20000. */
   waitMs?: number;
   /** Lease of each message, renewed every half lease while its handler runs. Default 30000. */
   visibilityTimeoutMs?: number;
-  /** Aborting stops receiving; running handlers finish and their messages are acked or nacked. Default none. */
+  /** Aborting stops receiving; running handlers finish and their messages are acked or nacked (a stream gives back those no handler took). Default none. */
   signal?: AbortSignal;
   /** Told of errors that consume survives (a failed ack, a retried receive). Default none. */
   onError?: (error: unknown) => void;
@@ -135,9 +143,23 @@ export function createClient(options: ClientOptions): Client {
   const base = options.url.replace(/\/+$/, "");
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
 
+  const tokenOf = async () => (typeof options.token === "function" ? await options.token() : options.token);
+
+  /** The QueueError of an error answer, whose body was `json`. */
+  function failure(res: Response, json: any): QueueError {
+    const error = json?.error;
+    return new QueueError(
+      // Not from edgeq (a proxy, a gateway): a code from the status.
+      error?.code ?? STATUS_CODES[res.status] ?? (res.status >= 500 ? "UNAVAILABLE" : "INVALID_REQUEST"),
+      error?.message ?? `HTTP ${res.status}`,
+      res.status,
+      retryAfter(res.headers.get("retry-after")),
+    );
+  }
+
   async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const headers: Record<string, string> = {};
-    const token = typeof options.token === "function" ? await options.token() : options.token;
+    const token = await tokenOf();
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
     const res = await doFetch(base + path, {
@@ -146,20 +168,9 @@ export function createClient(options: ClientOptions): Client {
       body: body === undefined ? undefined : JSON.stringify(body),
       signal,
     });
-    const text = await res.text();
-    let json: any;
-    try {
-      json = JSON.parse(text);
-    } catch {}
-    if (res.ok) return json;
-    const error = json?.error;
-    throw new QueueError(
-      // Not from edgeq (a proxy, a gateway): a code from the status.
-      error?.code ?? STATUS_CODES[res.status] ?? (res.status >= 500 ? "UNAVAILABLE" : "INVALID_REQUEST"),
-      error?.message ?? `HTTP ${res.status}`,
-      res.status,
-      retryAfter(res.headers.get("retry-after")),
-    );
+    const json: any = await res.json().catch(() => {});
+    if (!res.ok) throw failure(res, json);
+    return json;
   }
 
   return {
@@ -189,6 +200,22 @@ export function createClient(options: ClientOptions): Client {
         stats: () => request("GET", `${path}/stats`),
 
         async consume(handler, opts = {}) {
+          if (opts.stream !== false && canStream()) {
+            const streamed = await consumeStream(
+              {
+                url: base + path,
+                token: tokenOf,
+                fetch: doFetch,
+                failure: async (res) => failure(res, await res.json().catch(() => {})),
+                probe: q.stats,
+                QueueError,
+                sleep,
+              },
+              handler,
+              opts,
+            );
+            if (streamed) return;
+          }
           const { concurrency = 1, waitMs = 20_000, visibilityTimeoutMs = 30_000, signal, onError = () => {} } = opts;
           const running = new Set<Promise<void>>();
           let failures = 0;

@@ -41,6 +41,7 @@ const EXPECTED: Record<string, Scope[] | "public"> = {
   "POST /v1/queues/:queue/messages/ack": ["consume"],
   "POST /v1/queues/:queue/messages/nack": ["consume"],
   "POST /v1/queues/:queue/messages/extend": ["consume"],
+  "GET /v1/queues/:queue/consume": ["consume"],
   "GET /v1/queues/:queue/messages": ["manage"],
   "GET /v1/queues/:queue/stats": ["publish", "consume", "manage"],
   "GET /v1/queues/:queue/dead-letters": ["manage"],

@@ -125,7 +125,7 @@ describe("client: consume", () => {
     ]);
   });
 
-  it("consume acks each message with its next receive, not with a request of its own", async () => {
+  it("consume (long-poll) acks each message with its next receive, not with a request of its own", async () => {
     const name = uniqueQueue();
     const requests: { path: string; ack: number }[] = [];
     const counting: typeof fetch = async (input, init) => {
@@ -140,6 +140,7 @@ describe("client: consume", () => {
     const seen: number[] = [];
     const errors: unknown[] = [];
     const done = q.consume(async (m) => void seen.push(m.body as number), {
+      stream: false,
       waitMs: 300,
       signal: controller.signal,
       onError: (e) => errors.push(e),
@@ -225,7 +226,7 @@ describe("client: consume", () => {
     expect(row).toEqual({ last_error: "boom: cannot parse order", attempts: 1 });
   });
 
-  it("backs off on 429 for at least Retry-After, then carries on", async () => {
+  it("long-poll backs off on 429 for at least Retry-After, then carries on", async () => {
     const name = uniqueQueue();
     await client().queue(name).send("after the wait");
     const receives: number[] = [];
@@ -251,7 +252,7 @@ describe("client: consume", () => {
           handledAt = Date.now();
           controller.abort();
         },
-        { signal: controller.signal, onError: (e) => errors.push(e) },
+        { stream: false, signal: controller.signal, onError: (e) => errors.push(e) },
       );
     await done;
     expect(receives.length).toBe(2);
@@ -262,7 +263,7 @@ describe("client: consume", () => {
     expect(await stats(name)).toMatchObject({ ready: 0, inFlight: 0 });
   });
 
-  it("retries network errors and 5xx with backoff", async () => {
+  it("long-poll retries network errors and 5xx with backoff", async () => {
     const name = uniqueQueue();
     await client().queue(name).send("eventually");
     let calls = 0;
@@ -282,7 +283,7 @@ describe("client: consume", () => {
           got.push(m);
           controller.abort();
         },
-        { signal: controller.signal },
+        { stream: false, signal: controller.signal },
       );
     expect(calls).toBe(3);
     expect(got.map((m) => m.body)).toEqual(["eventually"]);
@@ -308,7 +309,7 @@ describe("client: consume with long-poll", () => {
         handledAt = Date.now();
         controller.abort();
       },
-      { waitMs: 10_000, signal: controller.signal },
+      { stream: false, waitMs: 10_000, signal: controller.signal },
     );
     await delay(300);
     const sentAt = Date.now();
@@ -323,7 +324,7 @@ describe("client: consume with long-poll", () => {
     await q.send("first");
     await q.receive({ visibilityTimeoutMs: 60_000 }); // the queue is now empty of ready messages
     const controller = new AbortController();
-    const done = q.consume(async () => {}, { waitMs: 20_000, signal: controller.signal });
+    const done = q.consume(async () => {}, { stream: false, waitMs: 20_000, signal: controller.signal });
     await delay(300);
     const abortedAt = Date.now();
     controller.abort();
