@@ -204,6 +204,8 @@ export function resultsFrame(frame: SettleFrame, outcomes: LeaseOutcome[]): stri
   return serverFrame({ type: "results", id: frame.id, results });
 }
 
-export const errorFrame = (error: FrameError): string => serverFrame({ type: "error", ...error });
+/** The `error` frame of a refused frame. */
+export const errorFrame = ({ id, code, message }: FrameError): string =>
+  serverFrame(id === undefined ? { type: "error", code, message } : { type: "error", id, code, message });
 
 export const serverFrame = (frame: StreamServerFrame): string => JSON.stringify(frame);

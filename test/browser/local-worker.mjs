@@ -10,7 +10,7 @@ import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-/** Starts edgeq on a free local port. Answers its URL and a stop function. */
+/** Starts edgeq on a free local port. Answers its URL, a way to evict a partition, and a stop function. */
 export async function startLocalWorker({ bindings }) {
   const dir = await mkdtemp(join(tmpdir(), "edgeq-worker-"));
   const script = join(dir, "index.js");
@@ -36,6 +36,7 @@ export async function startLocalWorker({ bindings }) {
     convertV4MiniflareOptions({
       host: "127.0.0.1",
       port: 0,
+      name: "edgeq",
       modules: true,
       scriptPath: script,
       modulesRoot: dir,
@@ -56,6 +57,9 @@ export async function startLocalWorker({ bindings }) {
   const url = (await mf.ready).toString().replace(/\/$/, "");
   return {
     url,
+    /** Evicts a queue's partition object; its WebSockets hibernate (as when it sleeps) unless told `"close"`. */
+    evictPartition: (queue, partition = 0, webSockets = "hibernate") =>
+      mf.unsafeEvictDurableObject("edgeq", "QueuePartition", { name: `${queue}/${partition}`, webSockets }),
     async stop() {
       await mf.dispose();
       await rm(dir, { recursive: true, force: true });
