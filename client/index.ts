@@ -207,7 +207,7 @@ export function createClient(options: ClientOptions): Client {
                 token: tokenOf,
                 fetch: doFetch,
                 failure: async (res) => failure(res, await res.json().catch(() => {})),
-                probe: q.stats,
+                probe: () => request("GET", `${path}/consume`),
                 QueueError,
                 sleep,
               },

@@ -18,7 +18,7 @@ export interface StreamContext {
   fetch: typeof fetch;
   /** The QueueError of an answer that is not the upgrade. */
   failure: (res: Response) => Promise<QueueErrorType>;
-  /** Any request that tells, over HTTP, whether the server and the token work: a browser's WebSocket sees no status. */
+  /** The stream's route over plain HTTP, which says why an upgrade was refused: a browser's WebSocket sees no status. */
   probe: () => Promise<unknown>;
   QueueError: typeof QueueErrorType;
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -198,11 +198,14 @@ export async function consumeStream(ctx: StreamContext, handler: Handler, o: Con
           s.waiting.delete(id);
         }
       });
-      ws.addEventListener("close", (event) => {
+      // A refused upgrade may say "error" and never "close" (Node's WebSocket).
+      const closed = () => {
         connecting.delete(ws);
-        reject(new Error(`stream of partition ${p} closed (${event.code})`));
+        reject(new Error(`stream of partition ${p} closed`));
         dropped(p, s);
-      });
+      };
+      ws.addEventListener("close", closed);
+      ws.addEventListener("error", closed);
     });
   };
 
@@ -215,14 +218,13 @@ export async function consumeStream(ctx: StreamContext, handler: Handler, o: Con
         if (stopping) return;
         let error = e;
         if (!unsupported && !(e instanceof ctx.QueueError)) {
-          // The upgrade failed without a word of why (a browser's WebSocket sees no status): ask over HTTP.
-          try {
-            await ctx.probe();
-            // HTTP works: a stream that never opened will not (a server or a proxy without them): long-poll instead.
-            unsupported = !welcomed;
-          } catch (probed) {
-            error = probed;
-          }
+          // The upgrade failed without a word of why (a browser's WebSocket sees no status): the same route
+          // over plain HTTP says it, or answers that it takes an upgrade (INVALID_REQUEST: all is well but
+          // the upgrade, which a proxy may refuse) or that it does not exist (NOT_FOUND: a server without streams).
+          error = await ctx.probe().catch((probed) => probed);
+          const code = (error as QueueErrorType)?.code;
+          // A stream that never opened will not: long-poll instead.
+          if (code === "NOT_FOUND" || (code === "INVALID_REQUEST" && !welcomed)) unsupported = true;
         }
         if (unsupported || isFatal(error)) {
           if (!unsupported) fatal = error;

@@ -51,9 +51,6 @@ function negotiate(offered: string[]): string | null {
  * before anything is opened.
  */
 export async function openStream(env: Env, request: Request, o: OpenStream): Promise<Response> {
-  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-    throw new ApiError("INVALID_REQUEST", "this route is a WebSocket: send Upgrade: websocket");
-  }
   // A browser page may consume only from the origins it may call the API from (the token, not a cookie, is
   // what authenticates, but a page of another origin holding one must not use it here when CORS forbids it elsewhere).
   const origin = request.headers.get("origin");
@@ -64,6 +61,10 @@ export async function openStream(env: Env, request: Request, o: OpenStream): Pro
   const config = await resolveQueue(env, o.queue);
   if (o.partition >= config.partitions) {
     throw new ApiError("INVALID_VALUE", `partition: queue ${o.queue} has ${config.partitions} partition${config.partitions > 1 ? "s" : ""} (0 to ${config.partitions - 1})`);
+  }
+  // Checked last: the same request without the upgrade says what a browser cannot read from a refused one.
+  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    throw new ApiError("INVALID_REQUEST", "this route is a WebSocket: send Upgrade: websocket");
   }
   const url = streamUrl({
     partition: o.partition,
