@@ -4,7 +4,9 @@
  * tokens, bad headers, odd methods and paths). Every answer must be a 4xx
  * with a code from the closed set and the status that code has, and the
  * fixture queue (one message in each state) must be exactly as it was, down
- * to its rows inside the partition object.
+ * to its rows inside the partition object. The same for the frames of a
+ * consume stream: each hostile frame gets an error frame with a code from
+ * the closed set, and the stream and the fixture stay as they were.
  *
  * Every generated request is invalid by construction: a valid request may
  * change state, so the generators never produce one (an extra unknown field
@@ -24,6 +26,7 @@ import {
 } from "../client/protocol";
 import { mintToken } from "../client/tokens";
 import { ADMIN_TOKEN, BASE, get, partition, post, receive, send, settle, stats, uniqueQueue } from "./helpers";
+import { openStream } from "./stream-socket";
 
 const RUNS = 1200;
 /** Replays a run: FUZZ_SEED=<seed printed by a failure> npx vitest run test/fuzz.test.ts */
@@ -319,6 +322,68 @@ const oddRoute = fc.oneof(
   ).map((path): Req => ({ method: "POST", path, headers: jsonHeaders, body: json({ body: 1, x: 1 }) })),
 );
 
+/** A frame of a consume stream, text or binary, invalid by construction. */
+type Frame = string | Uint8Array;
+
+const settleType = fc.constantFrom("ack", "nack", "extend", "release");
+/** A settle frame whose receipts (and only they) are wrong. */
+const badReceipts = fc
+  .tuple(
+    settleType,
+    fc.oneof(
+      fc.array(notReceiptValue, { minLength: 1, maxLength: 3 }).chain((bad) => fc.boolean().map((withReal) => (withReal ? () => [leasedReceipt, ...bad] : () => bad))),
+      fc.constantFrom(
+        () => [],
+        () => Array.from({ length: LIMITS.maxBatch + 1 }, () => leasedReceipt),
+        // A receipt of a partition the stream is not on.
+        () => [leasedReceipt.replace(/^0\./, "1.")],
+        () => leasedReceipt,
+        () => null,
+        () => ({ receipt: leasedReceipt }),
+      ),
+    ),
+  )
+  .map(([type, receipts]) => () => json({ type, id: 1, receipts: receipts(), ...(type === "extend" ? { visibilityTimeoutMs: 5000 } : {}) }));
+
+const hostileFrame = fc
+  .oneof(
+    // Not JSON, or JSON that is not an object.
+    fc.oneof(fc.string({ minLength: 1 }), fc.constantFrom("{", "[1,", "{'a':1}", "nul", "\u0000", '{"type":"ack"}}', "NaN", "ping ", "PING"))
+      .filter((text) => {
+        try {
+          JSON.parse(text);
+          return false;
+        } catch {
+          return true;
+        }
+      })
+      .map((text) => () => text),
+    fc.oneof(fc.integer(), fc.string(), fc.constant(null), fc.boolean(), fc.array(anyJson, { maxLength: 3 })).map((v) => () => json(v)),
+    // No type, a type that is not one, an unknown field.
+    fc.constantFrom<unknown>({}, { type: "ACK" }, { type: "receive", max: 1 }, { type: "__proto__" }, { type: "constructor" }, { type: ["ack"] }, { type: null }).map((v) => () => json(v)),
+    fc.tuple(fc.constantFrom("ack", "nack", "extend", "release", "prefetch"), withUnknownKey).map(([type, o]) => () => json({ ...o, type, id: 1, receipts: [leasedReceipt], prefetch: 1 })),
+    // Settle frames without an id, or with one that is not an id.
+    settleType.map((type) => () => json({ type, receipts: [leasedReceipt], ...(type === "extend" ? { visibilityTimeoutMs: 5000 } : {}) })),
+    fc.tuple(settleType, fc.constantFrom<unknown>(-1, 1.5, "1", null, [], {}, Number.MAX_SAFE_INTEGER + 2)).map(([type, id]) => () => json({ type, id, receipts: [leasedReceipt] })),
+    badReceipts,
+    // The real receipt of the leased message, with another field wrong: nothing may happen to the lease.
+    badInt(0, LIMITS.maxDelayMs).map((delayMs) => () => json({ type: "nack", id: 2, receipts: [leasedReceipt], delayMs })),
+    fc.constantFrom<unknown>(1, null, ["e"], { m: 1 }, "x".repeat(4097)).map((error) => () => json({ type: "nack", id: 3, receipts: [leasedReceipt], error })),
+    badInt(LIMITS.minVisibilityTimeoutMs, LIMITS.maxVisibilityTimeoutMs).map((visibilityTimeoutMs) => () => json({ type: "extend", id: 4, receipts: [leasedReceipt], visibilityTimeoutMs })),
+    fc.constant(() => json({ type: "extend", id: 5, receipts: [leasedReceipt] })),
+    // A prefetch out of range.
+    badInt(0, LIMITS.maxPrefetch).map((prefetch) => () => json({ type: "prefetch", prefetch })),
+    // Deep JSON, a frame over the limit, binary frames.
+    deepJsonText.map((text) => () => `{"type":"ack","id":1,"receipts":${text}}`),
+    fc.constantFrom(LIMITS.maxFrameBytes + 1, 200_000).map((n) => () => json({ type: "ack", id: 1, receipts: [leasedReceipt], pad: "x".repeat(n) })),
+    fc.constantFrom(2 ** 15, 2 ** 14).map((n) => () => `{"type":"nack","id":1,"receipts":["${leasedReceipt}"],"error":"${"\u00e9".repeat(n)}"}`),
+    fc.uint8Array({ minLength: 0, maxLength: 64 }).map((bytes) => () => bytes),
+  )
+  .map((make) => {
+    const frame = make as () => Frame;
+    return Object.assign(frame, { [fc.toStringMethod]: () => String(typeof frame() === "string" ? frame() : "<bytes>").slice(0, 200) });
+  });
+
 /** Counterexamples print short: a request can be a megabyte. */
 const labelled = (req: Req): Req =>
   Object.assign(req, {
@@ -399,6 +464,47 @@ describe("hostile input", () => {
     expect(await snapshot()).toBe(before);
     expect(await counts()).toEqual(countsBefore);
     expect(await config()).toBe(configBefore);
+  }, 120_000);
+
+  it(`answers ${RUNS} hostile frames of a consume stream with error frames from the closed set, and changes nothing`, async () => {
+    const before = await snapshot();
+    const countsBefore = await counts();
+    // Prefetch 0: the stream is pushed nothing, so that any change to the fixture would be a frame's doing.
+    const stream = await openStream(fixture, { prefetch: 0 });
+    await stream.until((t) => t.frames.length === 1);
+    expect(stream.frames[0]).toMatchObject({ type: "welcome" });
+
+    let ran = 0;
+    await fc.assert(
+      fc.asyncProperty(hostileFrame, async (make) => {
+        ran++;
+        const frame = make();
+        const errors = stream.frames.length;
+        stream.ws.send(frame);
+        await stream.until((t) => t.frames.length > errors);
+        const label = `${String(typeof frame === "string" ? frame : "<bytes>").slice(0, 200)} -> ${JSON.stringify(stream.frames.slice(errors))}`;
+        expect(stream.frames.length, label).toBe(errors + 1);
+        const answer = stream.frames[errors];
+        expect(answer.type, label).toBe("error");
+        if (answer.type !== "error") return;
+        expect(Object.keys(ERROR_STATUS), label).toContain(answer.code);
+        expect(ERROR_STATUS[answer.code], label).toBeGreaterThanOrEqual(400);
+        expect(ERROR_STATUS[answer.code], label).toBeLessThan(500);
+        expect(stream.closed, label).toBeNull();
+        if (ran % 200 === 0) expect(await snapshot(), `state after ${label}`).toBe(before);
+      }),
+      { numRuns: RUNS, seed: FUZZ_SEED, verbose: 1 },
+    );
+    expect(ran).toBeGreaterThanOrEqual(1000);
+    // The stream still works: a settle frame with the real receipt is answered.
+    const [extended] = await stream.settle("extend", [leasedReceipt], { visibilityTimeoutMs: LIMITS.maxVisibilityTimeoutMs });
+    expect(extended).toMatchObject({ receipt: leasedReceipt, ok: true });
+    stream.close();
+    await stream.until((t) => t.closed !== null);
+    expect(await counts()).toEqual(countsBefore);
+    const after = JSON.parse(await snapshot());
+    // The extend moved the leased message's lease end (kept in the leases table, not in these rows): nothing else changed.
+    expect(after).toEqual(JSON.parse(before));
   }, 120_000);
 
   it("the body limit applies before parsing, whatever Content-Length claims", async () => {

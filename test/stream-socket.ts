@@ -15,6 +15,8 @@ export interface StreamOptions {
 export interface TestStream {
   ws: WebSocket;
   frames: StreamServerFrame[];
+  /** Answers to "ping" (the runtime's, not the partition's). */
+  pongs: number;
   closed: { code: number; reason: string } | null;
   /** Every message pushed so far, in order. */
   messages(): ReceivedMessage[];
@@ -26,7 +28,7 @@ export interface TestStream {
   close(): void;
 }
 
-let nextId = 1;
+let nextId = 1_000_000;
 
 /** Opens a stream on `queue`; fails the test unless the upgrade answers 101. */
 export async function openStream(queue: string, o: StreamOptions = {}): Promise<TestStream> {
@@ -43,14 +45,16 @@ export async function openStream(queue: string, o: StreamOptions = {}): Promise<
   const t: TestStream = {
     ws,
     frames: [],
+    pongs: 0,
     closed: null,
     messages: () => t.frames.flatMap((f) => (f.type === "messages" ? f.messages : [])),
     send: (frame) => ws.send(typeof frame === "string" ? frame : JSON.stringify(frame)),
     async settle(type, receipts, extra = {}) {
       const id = nextId++;
+      const from = t.frames.length;
       t.send({ type, id, receipts, ...extra });
       let answer: StreamServerFrame | undefined;
-      await t.until(() => (answer = t.frames.find((f) => (f.type === "results" || f.type === "error") && f.id === id)) !== undefined);
+      await t.until(() => (answer = t.frames.slice(from).find((f) => (f.type === "results" || f.type === "error") && f.id === id)) !== undefined);
       if (answer!.type === "error") throw new Error(`${type} refused: ${answer!.code} ${answer!.message}`);
       return (answer as { results: ReceiptResult[] }).results;
     },
@@ -58,13 +62,14 @@ export async function openStream(queue: string, o: StreamOptions = {}): Promise<
       const end = Date.now() + timeoutMs;
       while (!check(t)) {
         if (Date.now() > end) throw new Error(`timed out; frames: ${JSON.stringify(t.frames).slice(0, 2000)}`);
-        await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, 2));
       }
     },
     close: () => ws.close(1000, "done"),
   };
   ws.addEventListener("message", (event) => {
-    t.frames.push(JSON.parse(event.data as string));
+    if (event.data === "pong") t.pongs++;
+    else t.frames.push(JSON.parse(event.data as string));
   });
   ws.addEventListener("close", (event) => {
     t.closed = { code: event.code, reason: event.reason };

@@ -73,9 +73,10 @@ export function openStream(worker, queue, { token = TOKEN, protocols, ...query }
     send: (frame) => ws.send(typeof frame === "string" ? frame : JSON.stringify(frame)),
     async settle(type, receipts, extra = {}) {
       const id = nextId++;
+      const from = s.frames.length;
       s.send({ type, id, receipts, ...extra });
       let answer;
-      await until(() => (answer = s.frames.find((f) => (f.type === "results" || f.type === "error") && f.id === id)), `the answer to ${type} ${id}`);
+      await until(() => (answer = s.frames.slice(from).find((f) => (f.type === "results" || f.type === "error") && f.id === id)), `the answer to ${type} ${id}`);
       if (answer.type === "error") throw new Error(`${type} refused: ${answer.code} ${answer.message}`);
       return answer.results;
     },
