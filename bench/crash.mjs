@@ -7,26 +7,34 @@
 // state each time. Half the consumers ack each batch by a request of its
 // own; the others long-poll and ack each batch with their next receive
 // (`ack` on the receive, which a one-partition long-poll hands to the
-// partition with its wait). Then it drains the queue and checks:
+// partition with its wait). Streaming consumers run in processes of their
+// own (bench/crash-streams.mjs); after each restart one of them is
+// SIGKILLed mid-batch. Then it drains the queue and checks:
 //   - every message whose enqueue was answered 201 was delivered, or is a
 //     dead letter for a known reason (lost: 0);
 //   - no message was delivered by a receive sent after its ack was answered
 //     200 with ok (deliveredAfterAck: 0);
-//   - the dead letters and the queue's stats agree with what happened.
+//   - the dead letters and the queue's stats agree with what happened;
+//   - what a killed streaming consumer held was delivered to another
+//     consumer within a second (REDELIVERY_MS), none of it later or never.
 // Prints one summary line and exits non-zero on any failure; bounded to
 // 5 minutes.
 import { rmSync } from "node:fs";
-import { AUTH, api, buildWorker, startServer, stopServer, tempDir } from "./harness.mjs";
+import { REDELIVERY_MS, StreamConsumers } from "./crash-streams.mjs";
+import { ADMIN_TOKEN, AUTH, api, buildWorker, startServer, stopServer, tempDir } from "./harness.mjs";
 import { request, resetConnections } from "./http.mjs";
 
 const KILLS = Number(process.env.EDGEQ_CRASH_KILLS ?? 10);
 const PRODUCERS = 3;
 const CONSUMERS = 4;
+const STREAM_CONSUMERS = 2;
 const QUEUE = "crash";
 const LEASE_MS = 2000;
 const DEADLINE = Date.now() + 5 * 60_000 - 15_000;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** ms since the epoch, as the streaming consumers' processes measure it too. */
+const now = () => performance.timeOrigin + performance.now();
 const fail = (msg) => {
   console.error(`crash: ${msg}`);
   process.exitCode = 1;
@@ -49,9 +57,12 @@ function killGroup(s) {
   } catch {}
 }
 
+let streams = null;
+
 async function start() {
   server = await startServer({ bundle, persist, detached: true });
   q = api(server);
+  streams?.serverAt(server.url);
 }
 
 // ------------------------------------------------------------ what happened
@@ -92,24 +103,29 @@ async function producer(p) {
   }
 }
 
-/** Records a receive's messages; `sentAt` is when that receive was sent. */
-function delivered(messages, sentAt) {
-  for (const m of messages) {
-    const id = m.body.id;
+/**
+ * Records deliveries of `ids`, which arrived `at`; `after` is when that receive was sent (a push: when it
+ * arrived). An ack answered ok before then means the message was delivered after its ack.
+ */
+function deliveredIds(ids, after, at = after) {
+  streams?.seen(ids, at);
+  for (const id of ids) {
     deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
     const acked = ackedAt.get(id);
-    if (acked !== undefined && acked < sentAt) deliveredAfterAck.push(id);
+    if (acked !== undefined && acked < after) deliveredAfterAck.push(id);
   }
+}
+const delivered = (messages, sentAt) => deliveredIds(messages.map((m) => m.body.id), sentAt, now());
+
+/** Records acks answered ok at `at`. */
+function ackedIds(ids, ok, at) {
+  ids.forEach((id, i) => ok[i] && !ackedAt.has(id) && ackedAt.set(id, at));
 }
 
 /** Records the answer to acks of `messages`: the ack endpoint's or a receive's (`ackResults`). */
 function ackAnswered(messages, status, results) {
-  const answered = performance.now();
-  if (status === 200) {
-    results.forEach((r, i) => {
-      if (r.ok) ackedAt.set(messages[i].body.id, answered);
-    });
-  } else {
+  if (status === 200) ackedIds(messages.map((m) => m.body.id), results.map((r) => r.ok), now());
+  else {
     requestsFailed += 1;
     for (const m of messages) ackUncertain.add(m.body.id);
   }
@@ -120,7 +136,7 @@ async function consumeOnce() {
   // ack: both go to the server the receive went to, and fail like any request to a dead one.
   const client = q;
   if (!client) return 0;
-  const sentAt = performance.now();
+  const sentAt = now();
   const res = await client.receive(QUEUE, { max: 10, visibilityTimeoutMs: LEASE_MS });
   if (res.status !== 200) {
     requestsFailed += 1;
@@ -141,7 +157,7 @@ async function consumeAcking(state) {
   if (!client) return 0;
   const carried = state.unacked;
   state.unacked = [];
-  const sentAt = performance.now();
+  const sentAt = now();
   const res = await client.receive(QUEUE, {
     max: 10,
     visibilityTimeoutMs: LEASE_MS,
@@ -184,6 +200,14 @@ await start();
 const config = await q.configure(QUEUE, { visibilityTimeoutMs: LEASE_MS, maxAttempts: 1000, backoffBaseMs: 100, backoffMaxMs: 500 });
 if (config.status !== 200 && config.status !== 201) throw new Error(`PUT /v1/queues/${QUEUE} answered ${config.status}: ${config.text}`);
 
+streams = new StreamConsumers({
+  count: STREAM_CONSUMERS,
+  queue: QUEUE,
+  token: ADMIN_TOKEN,
+  hooks: { delivered: deliveredIds, acked: ackedIds, ackUnknown: (ids) => ids.forEach((id) => ackUncertain.add(id)) },
+});
+streams.serverAt(server.url);
+
 const loops = [
   ...Array.from({ length: PRODUCERS }, (_, p) => producer(p)),
   ...Array.from({ length: CONSUMERS }, (_, c) => consumer(c)),
@@ -197,9 +221,15 @@ while (kills < KILLS && Date.now() < DEADLINE - 60_000) {
   await new Promise((r) => (server.child.exitCode !== null || server.child.signalCode !== null ? r() : server.child.once("exit", r)));
   resetConnections();
   await start();
+  // A streaming consumer killed mid-batch, while the runtime stays up for the second its messages have.
+  await sleep(200 + Math.random() * 800);
+  await streams.killOne();
+  await sleep(REDELIVERY_MS + 300);
 }
 running = false;
 await Promise.all(loops);
+// Their sockets close: what they hold is ready again for the drain.
+await streams.stop();
 
 // The test's own check: EDGEQ_CRASH_SABOTAGE=purge deletes the ready messages
 // behind its back before the drain, and the run must then fail (lost > 0).
@@ -258,11 +288,17 @@ if (unknownDead.length > 0) fail(`${unknownDead.length} dead letters without a k
 if (strangers.length > 0) fail(`${strangers.length} delivered messages were never sent`);
 if (neverAcked.length > 0) fail(`${neverAcked.length} delivered messages were neither acked nor dead letters at the end`);
 if (kills < KILLS) fail(`only ${kills} of ${KILLS} kills fitted in the time`);
+const killed = streams.summary(dead);
+if (killed.kills < KILLS) fail(`only ${killed.kills} of ${KILLS} streaming consumers were killed holding messages`);
+if (killed.late.length > 0) {
+  fail(`${killed.late.length} messages of killed streaming consumers came again later than ${REDELIVERY_MS} ms or never, e.g. ${JSON.stringify(killed.late.slice(0, 5))}`);
+}
 
 console.log(
   `kills: ${kills}, enqueued: ${enqueued.size}, delivered: ${deliveries.size}, acked: ${acked} (with a receive: ${ackedWithReceive}), lost: ${lost.length}, ` +
     `redelivered: ${redelivered}, deliveredAfterAck: ${deliveredAfterAck.length}, deadLetters: ${deadLetters.length}, ` +
     `unansweredEnqueues: ${uncertain.size} (stored: ${[...uncertain].filter((id) => deliveries.has(id)).length}), ` +
+    `streamConsumersKilled: ${killed.kills} (holding ${killed.held}, all again within ${killed.maxMs === null ? "-" : Math.ceil(killed.maxMs)} ms), ` +
     `failedRequests: ${requestsFailed}, seconds: ${Math.round((Date.now() - t0) / 1000)}`,
 );
 await stopServer(server);

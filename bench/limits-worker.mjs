@@ -1,8 +1,9 @@
 // The runtime's own limits, measured beside edgeq in the same workerd: a
-// Worker that does nothing, an empty Durable Object RPC, and raw SQLite
+// Worker that does nothing, an empty Durable Object RPC, raw SQLite
 // inserts inside a Durable Object (one statement per row, and set-based
-// over json_each). Rows look like edgeq's messages: a uuid, a ~100-byte
-// JSON body and two times.
+// over json_each), and a WebSocket held by a Durable Object that echoes
+// each frame (the floor of a consume stream). Rows look like edgeq's
+// messages: a uuid, a ~100-byte JSON body and two times.
 import { DurableObject } from "cloudflare:workers";
 
 const BODY = JSON.stringify({ order: 12345, sku: "sku-000-000", qty: 1, note: "x".repeat(48) });
@@ -111,6 +112,23 @@ export class Limits extends DurableObject {
   }
 }
 
+/**
+ * A WebSocket held by a Durable Object, as a consume stream is (forwarded by
+ * the Worker, accepted with the hibernation API), that sends each frame
+ * back: what a frame costs the runtime both ways, and nothing else.
+ */
+export class Echo extends DurableObject {
+  async fetch() {
+    const [client, server] = Object.values(new WebSocketPair());
+    this.ctx.acceptWebSocket(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  webSocketMessage(ws, message) {
+    ws.send(message);
+  }
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
@@ -126,6 +144,8 @@ export default {
         return new Response(String(await stub().insertAfterSync(Number(url.searchParams.get("n") ?? 100))));
       case "/rows-written-probe":
         return Response.json(await stub().rowsWrittenProbe());
+      case "/echo":
+        return env.ECHO.get(env.ECHO.idFromName(url.searchParams.get("object") ?? "echo")).fetch(request);
       case "/insert-set":
         return new Response(String(await stub().insertSet(Number(url.searchParams.get("n") ?? 100))));
       default:

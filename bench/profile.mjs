@@ -1,4 +1,4 @@
-// npm run bench:profile [-- enqueue|enqueue32|batch|drain|life|w4|w4-alloc] : where the time goes.
+// npm run bench:profile [-- enqueue|enqueue32|batch|drain|life|w4|w4-alloc|stream|stream-e2e] : where the time goes.
 // Runs edgeq with workerd's inspector on, drives one workload for a few
 // seconds while V8's sampling profiler runs in the worker's isolate (the
 // Worker and its Durable Objects share it), and prints self time by function
@@ -14,6 +14,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { AUTH, buildWorker, startServer, stopServer, tempDir } from "./harness.mjs";
 import { closedLoop, request } from "./http.mjs";
 import { body, drain, w4 } from "./workloads.mjs";
+import { s1, s2 } from "./workloads-consume.mjs";
 
 const arg = process.argv[2] ?? "enqueue";
 const alloc = arg.endsWith("-alloc");
@@ -71,6 +72,9 @@ const workloads = {
     }
     return { perSec: lives / ((performance.now() - t0) / 1000) };
   },
+  // S1 and S2 (bench/workloads-consume.mjs): a consume stream draining a backlog, and end to end at 500 msg/s.
+  stream: () => s1(server, 1),
+  "stream-e2e": () => s2(server, 0.5).then((r) => (console.log(`p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`), { perSec: 500 })),
   w4: async () => {
     const heap = [];
     const timer = setInterval(() => cdp("Runtime.getHeapUsage").then((h) => heap.push(h.usedSize / 1e6)), 1000);

@@ -1,9 +1,9 @@
-// The table (stdout and BENCHMARKS.md) and the targets of issue 7.
+// The table (stdout and BENCHMARKS.md) and the targets of issues 7 and 17.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT } from "./harness.mjs";
 
-/** Targets of issue 7 (medians of 3 runs, this machine, Miniflare direct). */
+/** Targets of issues 7 and 17 (medians of 3 runs, this machine, Miniflare direct). */
 const TARGETS = [
   { workload: "W1", match: /c32$/, text: "≥ 0.5 × no-op DO RPC", met: (r) => r.ratio >= 0.5 },
   { workload: "W2", match: /^enqueue batch 100, c8$/, text: "≥ 30,000 msg/s", met: (r) => r.value >= 30_000 },
@@ -13,6 +13,14 @@ const TARGETS = [
   { workload: "W5", match: /drain time/, text: "within 5% of expected", met: (r) => Math.abs(r.ratio - 1) <= 0.05 },
   { workload: "W7", match: /rows written per message, batched/, text: "≤ 3 rows/msg", met: (r) => r.value <= 3 },
   { workload: "W7", match: /idle long-poll/, text: "0", met: (r) => r.value === 0 },
+  // Issue 17 §3: consume streams, each beside its floor in the same run (bench/workloads-consume.mjs).
+  { workload: "S1", match: /draining a backlog/, text: "≥ 10,000 msg/s", met: (r) => r.value >= 10_000 },
+  {
+    workload: "S2",
+    match: /end to end/,
+    text: "p50 ≤ 2 ms, p99 ≤ 10 ms (≤ 1.5 × the floor's p99 if that is above 10 ms)",
+    met: (r) => r.p50 <= 2 && r.p99 <= (r.limitValue > 10 ? 1.5 * r.limitValue : 10),
+  },
 ];
 
 export function targetOf(row) {

@@ -76,7 +76,7 @@ if (opts.limits) {
     modulesRoot: here,
     compatibilityDate: config.compatibilityDate,
     compatibilityFlags: config.compatibilityFlags,
-    durableObjects: { LIMITS: { className: "Limits", useSQLite: true } },
+    durableObjects: { LIMITS: { className: "Limits", useSQLite: true }, ECHO: { className: "Echo", useSQLite: true } },
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
   });
 }
