@@ -26,6 +26,7 @@ import type {
 import { ApiError } from "./errors";
 import {
   ackRequest,
+  configPatchOf,
   deadLetterQuery,
   enqueueRequest,
   extendRequest,
@@ -39,7 +40,7 @@ import {
 } from "./schemas";
 import { ackAndReceive, leasedJson, receiveMessages } from "./consume";
 import { deleteDeadLetters, listDeadLetters, redriveDeadLetters } from "./dead-letters";
-import { deleteQueue, getQueue, listQueues, peekMessages, purgeQueue, putQueue, setPaused } from "./manage";
+import { deleteQueue, getQueue, listQueues, peekMessages, purgeQueue, putQueue, rotatePushSecret, setPaused } from "./manage";
 import { sendMessages } from "./produce";
 import { queueStats } from "./queue-stats";
 import { ackMessages, extendLeases, nackMessages } from "./settle";
@@ -171,7 +172,12 @@ export class EdgeqService extends WorkerEntrypoint<Env & Secrets> {
 
   /** Creates a queue or changes some of its settings; answers the whole configuration. */
   configureQueue(queue: string, settings: QueueConfigPatch = {}): Promise<RpcResult<QueueInfo>> {
-    return answer(async () => (await putQueue(this.env, queueOf(queue), check(queueConfigPatch, settings))).queue);
+    return answer(async () => (await putQueue(this.env, queueOf(queue), configPatchOf(check(queueConfigPatch, settings)))).queue);
+  }
+
+  /** A new signing secret for push to an endpoint (answered once, in `push`); the previous one signs too for 24 hours. */
+  rotatePushSecret(queue: string): Promise<RpcResult<QueueInfo>> {
+    return answer(async () => rotatePushSecret(this.env, queueOf(queue)));
   }
 
   /** The queue's configuration and stats. */

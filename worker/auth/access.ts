@@ -48,6 +48,8 @@ const RULES: [methods: string, path: string, need: Need][] = [
   ["POST", "/v1/queues/:queue/pause", ["manage"]],
   ["POST", "/v1/queues/:queue/resume", ["manage"]],
   ["POST", "/v1/queues/:queue/purge", ["manage"]],
+  // Answers a push endpoint's new signing secret.
+  ["POST", "/v1/queues/:queue/push/rotate-secret", ["manage"]],
 
   // Routes over every queue need a token for every queue (`*`).
   ["GET POST", "/v1/queues", ["manage"]],
