@@ -42,6 +42,7 @@ import { ackAndReceive, leasedJson, receiveMessages } from "./consume";
 import { deleteDeadLetters, listDeadLetters, redriveDeadLetters } from "./dead-letters";
 import { deleteQueue, getQueue, listQueues, peekMessages, purgeQueue, putQueue, rotatePushSecret, setPaused } from "./manage";
 import { sendMessages } from "./produce";
+import { QueueProducer } from "./producer";
 import { queueStats } from "./queue-stats";
 import { ackMessages, extendLeases, nackMessages } from "./settle";
 import type { Secrets } from "./types";
@@ -91,6 +92,19 @@ export class EdgeqService extends WorkerEntrypoint<Env & Secrets> {
       const windowMs = check(forwardWindow, minDedupWindowMs);
       return { messages: await sendMessages(this.env, name, list, { minDedupWindowMs: windowMs }) };
     });
+  }
+
+  /**
+   * A producer for `queue` in the shape of Cloudflare Queues' `Queue`
+   * binding (`send`, `sendBatch`), which throws on failure as a `Queue` does:
+   * `const ORDERS = env.EDGEQ.producer("orders"); await ORDERS.send({...})`.
+   */
+  producer(queue: string): QueueProducer {
+    try {
+      return new QueueProducer(this.env, queueOf(queue));
+    } catch (err) {
+      throw err instanceof ApiError ? new Error(`${err.code}: ${err.message}`) : err;
+    }
   }
 
   /** Leases up to `max` messages (default 1); with `ack`, acks those receipts first and answers `ackResults`. */
