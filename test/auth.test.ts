@@ -53,6 +53,7 @@ const EXPECTED: Record<string, Scope[] | "public"> = {
   "POST /v1/queues/:queue/pause": ["manage"],
   "POST /v1/queues/:queue/resume": ["manage"],
   "POST /v1/queues/:queue/purge": ["manage"],
+  "POST /v1/queues/:queue/push/rotate-secret": ["manage"],
 };
 /** Routes over every queue: the token must cover `*`. */
 const ALL_QUEUES: Record<string, Scope[]> = {

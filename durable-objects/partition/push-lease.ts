@@ -27,16 +27,18 @@ export interface PushLeases {
  * would not be full waits until its first message has been ready that long.
  */
 export function leasePushBatches(ctx: OpContext, push: PushConfig, slots: number, lease: (max: number) => Delivery): PushLeases {
-  if (slots <= 0) return { batches: [], wakeAt: null };
-  if (push.batchWaitMs > 0) {
-    const rows = ready<{ visible_at: number }>(ctx, "SELECT m.visible_at", push.batchSize);
-    if (rows.length === 0) return { batches: [], wakeAt: null };
-    const fillBy = Math.min(...rows.map((r) => r.visible_at)) + push.batchWaitMs;
-    if (rows.length < push.batchSize && fillBy > ctx.now) return { batches: [], wakeAt: fillBy };
-  }
   const batches: LeasedMessage[][] = [];
   let wakeAt: number | null = null;
   for (let i = 0; i < slots; i++) {
+    if (push.batchWaitMs > 0) {
+      const rows = ready<{ visible_at: number }>(ctx, "SELECT m.visible_at", push.batchSize);
+      if (rows.length === 0) break;
+      const fillBy = Math.min(...rows.map((r) => r.visible_at)) + push.batchWaitMs;
+      if (rows.length < push.batchSize && fillBy > ctx.now) {
+        wakeAt = fillBy;
+        break;
+      }
+    }
     const got = lease(push.batchSize);
     if (got.messages.length > 0) batches.push(got.messages);
     wakeAt = got.nextDeliveryAt;

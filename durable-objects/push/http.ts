@@ -79,7 +79,10 @@ export async function postBatch(batch: PushBatch, fetcher: typeof fetch = fetch)
     failure,
     pausedUntil,
   });
-  const signal = AbortSignal.timeout(push.timeoutMs);
+  // A timer of our own, cleared once the answer is in (AbortSignal.timeout's would outlive the delivery).
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), push.timeoutMs);
+  const signal = abort.signal;
   try {
     const response = await fetcher(push.url!, { method: "POST", headers, body, signal, redirect: "manual" });
     if (response.status < 200 || response.status > 299) {
@@ -100,5 +103,7 @@ export async function postBatch(batch: PushBatch, fetcher: typeof fetch = fetch)
   } catch (err) {
     if (signal.aborted) return failed("timeout", "timeout");
     return failed("network", `network error: ${String((err as Error)?.message ?? err).slice(0, 200)}`);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -53,10 +53,11 @@ messages.post(
   documented({
     operationId: "receive",
     summary: "Lease up to max messages, waiting up to waitMs for one (long-poll)",
-    description: "With `ack`, acks those receipts first, in the same request (`ackResults`).",
+    description:
+      "With `ack`, acks those receipts first, in the same request (`ackResults`). 409 CONFLICT on a queue that delivers by push.",
     tag: "Messages",
     answers: { 200: "receiveResponse" },
-    errors: ["QUEUE_NOT_FOUND", "UNAVAILABLE"],
+    errors: ["QUEUE_NOT_FOUND", "CONFLICT", "UNAVAILABLE"],
   }),
 );
 messages.post("/receive", jsonBody(receiveRequest), async (c) => {
