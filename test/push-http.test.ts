@@ -206,4 +206,28 @@ describe("push to an endpoint", () => {
     await pushNow(q);
     expect(await alarmAt(q)).not.toBeNull(); // the dedup and counter windows, as for any queue
   });
+
+  it("/metrics and the dashboard show deliveries, failures by class, latency and the Retry-After pause", async () => {
+    const q = uniqueQueue("phttp");
+    await configure(q, { push: { url: hook("fail-first/2/429/retry-after/60"), batchSize: 1 } });
+    await send(q, { messages: [{ body: 1 }, { body: 2 }, { body: 3 }] });
+    await pushNow(q); // three batches out at once: two refused with 429, one acked
+    const metrics = (await get("/metrics")).text;
+    const sample = (name: string, labels = "") => {
+      const line = metrics.split("\n").find((l) => l.startsWith(`${name}{queue="${q}"${labels}}`));
+      return line === undefined ? undefined : Number(line.split(" ").pop());
+    };
+    expect(sample("edgeq_push_deliveries_total")).toBe(3);
+    expect(sample("edgeq_push_failures_total", ',class="4xx"')).toBe(2);
+    expect(sample("edgeq_push_failures_total", ',class="5xx"')).toBe(0);
+    expect(sample("edgeq_push_paused")).toBe(1);
+    expect(sample("edgeq_push_latency_seconds", ',quantile="0.5"')).toBeGreaterThanOrEqual(0);
+    const view = (await get(`/dashboard/view?queue=${q}`)).text;
+    expect(view).toContain(`Push to ${hook("fail-first/2/429/retry-after/60")}`);
+    expect(view).toContain("4xx 2");
+    expect(view).toContain("held 1m 00s more");
+    expect(view).toContain("push held by Retry-After");
+    clock.advance(60_000);
+    expect((await get("/metrics")).text).toContain(`edgeq_push_paused{queue="${q}"} 0`);
+  });
 });
