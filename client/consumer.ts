@@ -117,7 +117,13 @@ export async function runQueueHandler<Env, Body>(
  * it, and bind edgeq to this Worker (`[[services]]` in edgeq's
  * wrangler.toml), then set the queue's `push` to `{ "service": "<binding>" }`.
  */
-export function edgeqConsumer<Env = unknown, Body = unknown>(handlers: ConsumerHandlers<Env, Body>) {
+/** The entrypoint class `edgeqConsumer` makes: a WorkerEntrypoint with the method edgeq calls. */
+export type EdgeqConsumerClass<Env> = new (
+  ctx: never,
+  env: Env,
+) => WorkerEntrypoint<Env> & { [PUSH_RPC_METHOD](delivery: PushDelivery): Promise<PushAnswer> };
+
+export function edgeqConsumer<Env = unknown, Body = unknown>(handlers: ConsumerHandlers<Env, Body>): EdgeqConsumerClass<Env> {
   class EdgeqConsumer extends WorkerEntrypoint<Env> {
     /** Called by edgeq's partitions, once per batch. */
     async [PUSH_RPC_METHOD](delivery: PushDelivery): Promise<PushAnswer> {
@@ -139,5 +145,5 @@ export function edgeqConsumer<Env = unknown, Body = unknown>(handlers: ConsumerH
       return handlers.scheduled!(controller, this.env, this.ctx);
     };
   }
-  return EdgeqConsumer;
+  return EdgeqConsumer as unknown as EdgeqConsumerClass<Env>;
 }

@@ -34,7 +34,12 @@ const header = (headers: HeaderSource, name: string): string | null => {
   return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
 };
 
-const bytesOf = (base64: string): Uint8Array => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+function bytesOf(base64: string): Uint8Array<ArrayBuffer> {
+  const raw = atob(base64);
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  return bytes;
+}
 
 /**
  * Checks a push delivery and answers it parsed: `headers` as received
@@ -71,7 +76,7 @@ export async function verify(
     const raw = bytesOf(key.startsWith("whsec_") ? key.slice(6) : key);
     const hmac = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
     for (const signature of given) {
-      let bytes: Uint8Array;
+      let bytes: Uint8Array<ArrayBuffer>;
       try {
         bytes = bytesOf(signature);
       } catch {
