@@ -12,7 +12,7 @@ import type {
   StoredDeadLetter,
 } from "./contract";
 import { ACKED_HEADER, DONE_MESSAGE } from "./contract";
-import { logEvent, logEventThrottled } from "./log";
+import { logEvent } from "./log";
 import { ack } from "./partition/ack";
 import { Tally } from "./partition/counters";
 import { deleteDeadLetters, listDeadLetters, redrive } from "./partition/dead-letter";
@@ -36,12 +36,11 @@ import { nextDueAt, sweep } from "./partition/sweep";
 import type { OpContext } from "./partition/types";
 import { acceptWaiter, endWait, hasWaiters, leaseToWaiters } from "./partition/waiters";
 import { leasePushBatches, PUSH_LEASE_GRACE_MS } from "./partition/push-lease";
-import { PUSH_PAUSED_UNTIL, settlePush, type PushOutcome } from "./partition/push-settle";
+import { PUSH_PAUSED_UNTIL, settlePush } from "./partition/push-settle";
 import type { PushBatch } from "./push/batch";
-import { postBatch } from "./push/http";
 import { PushPump } from "./push/pump";
+import { sendBatch } from "./push/send";
 import type { PushSecrets } from "./push/settings";
-import { callWorker } from "./push/worker";
 
 /** Thrown inside an enqueue's savepoint to roll back a batch the partition has no room for. */
 class QueueFull extends Error {
@@ -556,15 +555,9 @@ export class QueuePartition extends DurableObject<Env> {
         return { batches: got.batches.map((messages) => ({ queue, messages, push, secrets: this.pushSecrets })), wakeAt: got.wakeAt };
       }, "alarm"),
     deliver: async (batch: PushBatch): Promise<void> => {
-      let outcome: PushOutcome;
-      try {
-        outcome = batch.push.url !== undefined ? await postBatch(batch) : await callWorker(this.env, batch);
-      } catch (err) {
-        outcome = { latencyMs: 0, retry: new Map(batch.messages.map((m) => [m.seq, null])), error: String(err), failure: "handler", pausedUntil: null };
-      }
-      if (outcome.failure !== null) {
-        logEventThrottled(`push_failed:${this.ctx.id.toString()}`, "push_failed", { queue: batch.queue, failure: outcome.failure, error: outcome.error });
-      }
+      const outcome = await sendBatch(this.env, batch);
+      // The queue was deleted while the batch was out: nothing is left to settle.
+      if (this.deleted) return;
       const pausedUntil = outcome.pausedUntil === null ? null : Math.max(outcome.pausedUntil, this.pushPausedUntil ?? 0);
       try {
         await this.run((ctx) => settlePush(ctx, batch.messages, { ...outcome, pausedUntil }), "internal");
