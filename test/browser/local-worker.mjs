@@ -44,6 +44,7 @@ export async function startLocalWorker({ bindings }) {
       durableObjects: {
         QUEUE_PARTITION: { className: "QueuePartition", useSQLite: true },
         QUEUE_REGISTRY: { className: "QueueRegistry", useSQLite: true },
+        TOPIC: { className: "Topic", useSQLite: true },
       },
       bindings: { EDGEQ_AUTO_CREATE_QUEUES: "true", EDGEQ_CORS_ORIGINS: "", ...bindings },
       assets: {
