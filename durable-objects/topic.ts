@@ -201,9 +201,9 @@ export class Topic extends DurableObject<Env> {
 
   /**
    * Records a delivery's outcome in one transaction: the cursor moves and
-   * the outbox is pruned, or the subscription waits for its backoff.
+   * the outbox is pruned, or the failure is recorded (see `failed`).
    * Nothing when the subscription was removed or replaced meanwhile.
-   * Answers whether it may go on.
+   * Answers whether it may go on at once.
    */
   private async settle(sub: Sub, batch: Batch, error: { code: string; message: string } | null): Promise<boolean> {
     const topic = this.meta?.name;
@@ -211,11 +211,11 @@ export class Topic extends DurableObject<Env> {
       if (this.subs.get(sub.queue) !== sub) return false;
       const sql = this.ctx.storage.sql;
       const now = Date.now();
-      const next = error === null ? delivered(sql, sub, batch) : failed(sql, sub, error, now);
+      const next = error === null ? delivered(sql, sub, batch) : failed(sql, sub, error, batch.messages.length, now);
       const subs = new Map(this.subs).set(sub.queue, next);
       if (error === null) prune(sql, subs.values());
       this.subs = subs;
-      if (error !== null) {
+      if (error !== null && next.retryAt !== null) {
         logEventThrottled(`topic_delivery_failed:${topic}:${sub.queue}`, "topic_delivery_failed", {
           topic,
           queue: sub.queue,
@@ -223,7 +223,8 @@ export class Topic extends DurableObject<Env> {
           error: `${error.code}: ${error.message}`,
         });
       }
-      return error === null;
+      // A refused batch that shrank is tried again at once; any other failure waits for its retry.
+      return next.retryAt === null;
     });
   }
 

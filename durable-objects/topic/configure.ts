@@ -1,5 +1,5 @@
 import type { Subscription, TopicConfig } from "../../client/protocol";
-import { prune } from "./fan-out";
+import { FANOUT_BATCH, prune } from "./fan-out";
 import { readSubs, subOf, type Sub } from "./types";
 
 /**
@@ -22,12 +22,13 @@ export function setSubscriptions(sql: SqlStorage, wanted: readonly Subscription[
       sql.exec("UPDATE subscriptions SET filter = ?, position = ? WHERE queue = ?", filter, position, s.queue);
     } else {
       sql.exec(
-        "INSERT INTO subscriptions (queue, filter, position, cursor, added_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO subscriptions (queue, filter, position, cursor, added_at, batch_limit) VALUES (?, ?, ?, ?, ?, ?)",
         s.queue,
         filter,
         position,
         last,
         now,
+        FANOUT_BATCH,
       );
     }
   });

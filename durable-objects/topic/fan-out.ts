@@ -31,7 +31,11 @@ export const FANOUT_DEDUP_WINDOW_MS = 10 * 60_000;
 const MAX_DEDUP_WINDOW_MS = 7 * 24 * 60 * 60_000;
 /** Retry delays after failed deliveries: 0.5 s doubling to 1 min, with jitter. */
 export const FANOUT_RETRY = { backoffBaseMs: 500, backoffMaxMs: 60_000 } as const;
-/** Refusals that the same batch would meet again: the next attempts send one message at a time. */
+/**
+ * Refusals of one message that the same batch would meet again: the next
+ * attempts send one message at a time, so the messages before it go (and it
+ * holds back those after it until the queue's settings let it in).
+ */
 const REFUSED_AS_IS: ReadonlySet<string> = new Set<ErrorCode>(["INVALID_REQUEST", "INVALID_VALUE", "PAYLOAD_TOO_LARGE"]);
 
 /** The dedup id of a topic message's copy in a subscribed queue. */
@@ -69,7 +73,7 @@ type OutboxRow = {
 export function nextBatch(sql: SqlStorage, topic: string, sub: Sub, now: number): Batch | null {
   const last = sql.exec<{ last: number | null }>("SELECT MAX(seq) AS last FROM messages").one().last;
   if (last === null || last <= sub.cursor) return null;
-  const limit = sub.oneAtATime ? 1 : FANOUT_BATCH;
+  const limit = sub.batchLimit;
   const rows = sql
     .exec<OutboxRow>(
       `SELECT seq, id, body, attributes, group_id, partition_key, delay_ms, published_at FROM messages
@@ -110,40 +114,57 @@ function copyOf(topic: string, row: OutboxRow, now: number): SendMessage {
 
 /** A delivery stored its batch: the cursor moves past it, failures are forgotten. In the caller's transaction. */
 export function delivered(sql: SqlStorage, sub: Sub, batch: Batch): Sub {
+  const batchLimit = batch.messages.length === 0 ? sub.batchLimit : Math.min(FANOUT_BATCH, sub.batchLimit * 2);
   sql.exec(
     `UPDATE subscriptions SET cursor = ?, delivered = delivered + ?, failures = 0, failing_since = NULL,
-                              retry_at = NULL, last_error = NULL, one_at_a_time = 0
+                              retry_at = NULL, last_error = NULL, batch_limit = ?
      WHERE queue = ?`,
     batch.through,
     batch.messages.length,
+    batchLimit,
     sub.queue,
   );
-  return { ...sub, cursor: batch.through, failures: 0, failingSince: null, retryAt: null, oneAtATime: false };
+  return { ...sub, cursor: batch.through, failures: 0, failingSince: null, retryAt: null, batchLimit };
 }
 
-/** A delivery failed: the subscription waits for its backoff. In the caller's transaction. */
+/**
+ * A delivery failed, in the caller's transaction. A queue refuses a batch
+ * whole when it has less room than the batch (QUEUE_FULL), so a refused
+ * batch of several is tried again at once at half its size: a queue with
+ * room for some takes them, in order, without waiting. A refusal of one
+ * message's content (REFUSED_AS_IS) makes the next attempts send one message
+ * at a time. Any other failure, and a full queue that refuses even one,
+ * waits for the backoff. Each delivery that works doubles the batch again.
+ */
 export function failed(
   sql: SqlStorage,
   sub: Sub,
   error: { code: string; message: string },
+  batchSize: number,
   now: number,
   random: () => number = Math.random,
 ): Sub {
+  const lastError = `${error.code}: ${error.message}`.slice(0, 500);
+  if (error.code === "QUEUE_FULL" && batchSize > 1) {
+    const batchLimit = Math.floor(batchSize / 2);
+    sql.exec("UPDATE subscriptions SET last_error = ?, batch_limit = ? WHERE queue = ?", lastError, batchLimit, sub.queue);
+    return { ...sub, batchLimit };
+  }
   const failures = sub.failures + 1;
   const retryAt = now + backoffMs(failures, FANOUT_RETRY, random);
-  const oneAtATime = sub.oneAtATime || REFUSED_AS_IS.has(error.code);
+  const batchLimit = REFUSED_AS_IS.has(error.code) ? 1 : sub.batchLimit;
   const failingSince = sub.failingSince ?? now;
   sql.exec(
-    `UPDATE subscriptions SET failures = ?, failing_since = ?, retry_at = ?, last_error = ?, one_at_a_time = ?
+    `UPDATE subscriptions SET failures = ?, failing_since = ?, retry_at = ?, last_error = ?, batch_limit = ?
      WHERE queue = ?`,
     failures,
     failingSince,
     retryAt,
-    `${error.code}: ${error.message}`.slice(0, 500),
-    oneAtATime ? 1 : 0,
+    lastError,
+    batchLimit,
     sub.queue,
   );
-  return { ...sub, failures, failingSince, retryAt, oneAtATime };
+  return { ...sub, failures, failingSince, retryAt, batchLimit };
 }
 
 /** Deletes the messages every subscription has passed (all of them when there is none). In the caller's transaction. */

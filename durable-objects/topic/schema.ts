@@ -35,7 +35,7 @@ const MIGRATIONS: readonly Migration[] = [
     failing_since INTEGER,                  -- ms; the first of those
     retry_at INTEGER,                       -- ms; when the next delivery is tried
     last_error TEXT,
-    one_at_a_time INTEGER NOT NULL DEFAULT 0 -- after a refusal retrying cannot fix: deliver one message a call
+    batch_limit INTEGER NOT NULL            -- messages in its next delivery (smaller after refusals, see fan-out.ts)
   ) WITHOUT ROWID;
 
   CREATE TABLE dedup (

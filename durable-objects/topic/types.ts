@@ -29,8 +29,8 @@ export interface Sub {
   failingSince: number | null;
   /** When the next delivery may be tried; null when it may be now. */
   retryAt: number | null;
-  /** After a refusal that retrying the batch cannot fix: one message a call, so the ones before it go. */
-  oneAtATime: boolean;
+  /** Messages in its next delivery: FANOUT_BATCH, less after refusals (see fan-out.ts). */
+  batchLimit: number;
 }
 
 /** Row shape of `subscriptions`. */
@@ -46,7 +46,7 @@ export type SubRow = {
   failing_since: number | null;
   retry_at: number | null;
   last_error: string | null;
-  one_at_a_time: number;
+  batch_limit: number;
 };
 
 /** The subscriptions in their order, as stored. */
@@ -61,7 +61,7 @@ export const subOf = (row: SubRow): Sub => ({
   failures: row.failures,
   failingSince: row.failing_since,
   retryAt: row.retry_at,
-  oneAtATime: row.one_at_a_time === 1,
+  batchLimit: row.batch_limit,
 });
 
 /** Adds `n` to a lifetime total, in the caller's transaction. */
