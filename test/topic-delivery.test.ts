@@ -9,7 +9,7 @@
  * that leaves the topic) from inside the object; the wrapper dies with the
  * object, so the instance that recovers runs the real code.
  */
-import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { useFakeClock } from "./fixture";
 import { call, post, receive, settle, uniqueQueue } from "./helpers";
@@ -22,6 +22,9 @@ const PAST_BACKOFF_MS = 61_000;
 
 type Fault = "abort" | "throw";
 
+/** Answers lost so far (the test and the objects share the isolate). */
+let lost = 0;
+
 /**
  * Makes the topic's `nth` delivery (1 = the next one) store its copies in
  * the queue and then fail as if its answer was lost: "abort" resets the
@@ -29,21 +32,23 @@ type Fault = "abort" | "throw";
  * function that tells whether that delivery happened.
  */
 async function loseAnswer(topic: string, fault: Fault, nth = 1): Promise<() => Promise<boolean>> {
-  await runInDurableObject(topicObject(topic) as DurableObjectStub, (instance: any, state: DurableObjectState) => {
-    const real = instance.forward.bind(instance);
+  const stub = env.TOPIC.get(env.TOPIC.idFromName(topic));
+  await runInDurableObject(stub, (instance, state) => {
+    const live = instance as unknown as { forward: (...args: unknown[]) => Promise<unknown> };
+    const real = live.forward.bind(live);
     let calls = 0;
-    instance.forward = async (...args: unknown[]) => {
+    live.forward = async (...args) => {
       const answer = await real(...args);
       if (++calls === nth) {
-        (globalThis as any).__lostAnswers = ((globalThis as any).__lostAnswers ?? 0) + 1;
+        lost += 1;
         if (fault === "abort") state.abort("the runtime died mid fan-out");
         throw new Error("the answer was lost");
       }
       return answer;
     };
   });
-  const before = (globalThis as any).__lostAnswers ?? 0;
-  return async () => ((globalThis as any).__lostAnswers ?? 0) > before;
+  const before = lost;
+  return async () => lost > before;
 }
 
 /** Runs alarms (and restarts the object when it died) until the outbox is empty. */
