@@ -4,6 +4,7 @@
  * without a rule is safe, merely admin-only until it gets one.
  */
 import type { Scope } from "../../client/protocol";
+import type { Principal } from "../types";
 
 /** What a request needs. */
 export type Access =
@@ -111,3 +112,10 @@ export function coversQueue(grants: readonly string[], queue: string | null): bo
   if (queue === null) return grants.includes("*");
   return grants.some((g) => (g.endsWith("*") ? queue.startsWith(g.slice(0, -1)) : g === queue));
 }
+
+/**
+ * Whether the request's principal may see every topic: the admin, or a token
+ * whose topics include `*`. Routes over every queue (/metrics, the
+ * dashboard) show topics only to it.
+ */
+export const seesEveryTopic = (principal: Principal): boolean => principal.admin || coversQueue(principal.claims.topics ?? [], null);
