@@ -25,8 +25,12 @@ interface TopicMeta {
   createdAt: number;
 }
 
-/** How long one alarm delivers before it hands over to the next (alarms have a wall-clock limit). */
-const ALARM_BUDGET_MS = 30_000;
+/**
+ * How long one alarm delivers, and how many calls it makes to queues, before
+ * it hands over to the next alarm: an invocation has a wall-clock limit and a
+ * limit of subrequests (each delivery is one).
+ */
+const ALARM_BUDGET = { ms: 30_000, calls: 500 };
 
 /**
  * One topic: an outbox in SQLite and its subscriptions. A publish is stored
@@ -164,23 +168,23 @@ export class Topic extends DurableObject<Env> {
     return this.ctx.exports.EdgeqService.forward(queue, messages, minDedupWindowMs) as Promise<RpcResult<SendResponse>>;
   }
 
-  /** Fan-out: every subscription delivers what it has, on its own, for up to ALARM_BUDGET_MS; then the next alarm. */
+  /** Fan-out: every subscription delivers what it has, on its own, within ALARM_BUDGET; then the next alarm. */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     if (this.meta === null) return;
-    const until = Date.now() + ALARM_BUDGET_MS;
+    const budget = { until: Date.now() + ALARM_BUDGET.ms, calls: ALARM_BUDGET.calls };
     this.ctx.storage.sql.exec("DELETE FROM dedup WHERE expires_at <= ?", Date.now());
-    await Promise.all([...this.subs.values()].map((sub) => this.deliverAll(sub.queue, until)));
+    await Promise.all([...this.subs.values()].map((sub) => this.deliverAll(sub.queue, budget)));
     await this.wakeBy(this.nextDueAt(Date.now()));
   }
 
-  /** Delivers one subscription's batches until it has passed everything, fails, is removed, or time is up. */
-  private async deliverAll(queue: string, until: number): Promise<void> {
+  /** Delivers one subscription's batches until it has passed everything, fails, is removed, or the budget is spent. */
+  private async deliverAll(queue: string, budget: { until: number; calls: number }): Promise<void> {
     const topic = this.meta!.name;
     for (;;) {
       const sub = this.subs.get(queue);
       const now = Date.now();
-      if (sub === undefined || now >= until || (sub.retryAt !== null && sub.retryAt > now)) return;
+      if (sub === undefined || now >= budget.until || budget.calls <= 0 || (sub.retryAt !== null && sub.retryAt > now)) return;
       const batch = nextBatch(this.ctx.storage.sql, topic, sub, now);
       if (batch === null) return;
       if (batch.messages.length === 0) {
@@ -188,6 +192,7 @@ export class Topic extends DurableObject<Env> {
         continue;
       }
       let error: { code: string; message: string } | null;
+      budget.calls -= 1;
       try {
         const answer = await this.forward(queue, batch.messages, fanOutWindowMs(sub, now));
         error = "error" in answer ? answer.error : null;
