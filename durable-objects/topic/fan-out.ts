@@ -135,6 +135,7 @@ export function delivered(sql: SqlStorage, sub: Sub, batch: Batch): Sub {
  * message's content (REFUSED_AS_IS) makes the next attempts send one message
  * at a time. Any other failure, and a full queue that refuses even one,
  * waits for the backoff. Each delivery that works doubles the batch again.
+ * `random` (default Math.random) jitters the backoff.
  */
 export function failed(
   sql: SqlStorage,

@@ -57,7 +57,7 @@ const MIGRATIONS: readonly Migration[] = [
   `,
 ];
 
-/** Applies the migrations that have not run yet, each in one transaction. */
+/** Applies the migrations that have not run yet (up to `target`, default all), each in one transaction. */
 export function migrate(storage: DurableObjectStorage, target = MIGRATIONS.length): void {
   runMigrations(storage, MIGRATIONS, "topic_schema", target);
 }

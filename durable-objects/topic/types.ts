@@ -54,6 +54,7 @@ export function readSubs(sql: SqlStorage): SubRow[] {
   return sql.exec<SubRow>("SELECT * FROM subscriptions ORDER BY position").toArray();
 }
 
+/** A stored subscription as the topic keeps it in memory. */
 export const subOf = (row: SubRow): Sub => ({
   queue: row.queue,
   filter: row.filter === null ? null : (JSON.parse(row.filter) as SubscriptionFilter),
