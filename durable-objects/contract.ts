@@ -4,7 +4,8 @@
  * waiter protocol of long-polls (a WebSocket per waiting receive, see
  * partition/waiters.ts), and what the Worker shares with the storage side
  * (the log format, the registry's record, the figures stats are built
- * from). The Worker imports the storage side through this module only.
+ * from), and a topic's publish shapes. The Worker imports the storage side
+ * through this module only.
  *
  * Outcomes are results, not exceptions: custom error properties do not
  * survive RPC.
@@ -20,6 +21,7 @@ export { MAX_CONCURRENT_BATCHES } from "./push/pump";
 export { COUNTER_RETENTION_MINUTES, minuteOf, type CounterName, type MessageCounterName } from "./partition/counters";
 export { quantileMs, type LatencyKind } from "./partition/latency";
 export { LATENCY_WINDOW_MINUTES } from "./partition/stats";
+export type { PublishOutcome, TopicItem } from "./topic/types";
 
 // ---------------------------------------------------------------- messages
 

@@ -12,6 +12,7 @@ import type {
   DeadLetterPage,
   ErrorBody,
   PeekPage,
+  PublishResponse,
   QueueConfigPatch,
   QueueInfo,
   QueueList,
@@ -46,7 +47,8 @@ import { QueueProducer } from "./producer";
 import { queueStats } from "./queue-stats";
 import { ackMessages, extendLeases, nackMessages } from "./settle";
 import type { Secrets } from "./types";
-import { checkQueueName, validate } from "./validate";
+import { publishMessages } from "./topics";
+import { checkQueueName, checkTopicName, validate } from "./validate";
 
 /** The HTTP API's validation: 400 INVALID_REQUEST for the shape, 422 INVALID_VALUE for values. */
 const check = <S extends z.ZodType>(schema: S, value: unknown): z.output<S> => validate(schema, value);
@@ -105,6 +107,19 @@ export class EdgeqService extends WorkerEntrypoint<Env & Secrets> {
     } catch (err) {
       throw err instanceof ApiError ? new Error(`${err.code}: ${err.message}`) : err;
     }
+  }
+
+  /**
+   * Publishes one message or a list (1..100) to a topic: answers
+   * `{messages: [{id}]}` once they are stored in its outbox; each subscribed
+   * queue then receives a copy of those its filter takes.
+   */
+  publish(topic: string, messages: SendMessage | SendMessage[]): Promise<RpcResult<PublishResponse>> {
+    return answer(async () => {
+      const name = checkTopicName(topic);
+      const list = check(enqueueRequest, Array.isArray(messages) ? { messages } : messages);
+      return { messages: await publishMessages(this.env, name, list) };
+    });
   }
 
   /** Leases up to `max` messages (default 1); with `ack`, acks those receipts first and answers `ackResults`. */
