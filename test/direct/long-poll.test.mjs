@@ -2,13 +2,25 @@
 // (Miniflare): a consumer that leaves while it waits (an aborted fetch, a
 // killed process) takes no message with it, and a receive that waits
 // streams its answer: spaces while it waits, then the JSON answer or the
-// error body (docs/long-poll.md).
+// error body (docs/long-poll.md), which the client and the CLI turn into
+// their typed errors.
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, QueueError } from "../../client/index.ts";
 import { startLocalWorker } from "../browser/local-worker.mjs";
 import { abortedFetchLeavesMessages, api, killedConsumerLeavesMessages, sleep, splitStreamed } from "./long-poll-consumers.mjs";
 
 const TOKEN = "long-poll-test-admin-token";
+const BIN = fileURLToPath(new URL("../../bin/edgeq.mjs", import.meta.url));
+
+/** The edgeq CLI in a process of its own: its exit code and stderr. */
+function edgeqCli(args) {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stderr })));
+}
 let worker;
 let edgeq;
 
@@ -94,24 +106,29 @@ describe("the streamed answer of a long-poll", () => {
     expect(json.messages.map((m) => m.body)).toEqual(["second"]);
   });
 
-  it("a queue deleted during the wait: 200, the spaces, then the error body; the client throws QueueError", async () => {
+  it("a queue deleted during the wait: 200, the spaces, then the error body; the client and the CLI throw its code", async () => {
     const queue = await edgeq.queue("lp-deleted");
+    // The CLI first: its process takes the longest to start.
+    const cli = edgeqCli(["receive", queue, "--wait-ms", "10000", "--url", worker.url, "--token", TOKEN]);
     const waiting = edgeq.receiveRaw(queue, { waitMs: 10_000 });
     const client = createClient({ url: worker.url, token: TOKEN }).queue(queue);
     const clientWaiting = client.receive({ waitMs: 10_000 }).then(
       () => null,
       (err) => err,
     );
-    await sleep(800);
+    await sleep(1_500);
     expect((await edgeq.call("DELETE", `/v1/queues/${queue}`)).status).toBeLessThan(300);
     const { status, text } = await waiting;
     expect(status).toBe(200);
     const { leading, json } = splitStreamed(text);
     expect(leading).toMatch(/^ +$/);
-    expect(json).toEqual({ error: { code: "QUEUE_NOT_FOUND", message: expect.any(String) } });
+    expect(json).toEqual({ error: { code: "QUEUE_NOT_FOUND", message: "the queue was deleted while this receive waited" } });
     const err = await clientWaiting;
     expect(err).toBeInstanceOf(QueueError);
     expect(err).toMatchObject({ code: "QUEUE_NOT_FOUND", status: 404 });
+    const { code, stderr } = await cli;
+    expect(code).toBe(1);
+    expect(stderr).toContain("edgeq: QUEUE_NOT_FOUND: the queue was deleted while this receive waited");
   });
 
   it("errors found before the wait keep their status", async () => {
