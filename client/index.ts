@@ -4,12 +4,14 @@
  */
 import type {
   ErrorCode,
+  PublishedMessage,
   QueueStats,
   ReceiptResult,
   ReceivedMessage,
   ReceiveRequest,
   SendMessage,
   SentMessage,
+  TopicStats,
 } from "./protocol.js";
 
 export type * from "./protocol.js";
@@ -95,10 +97,22 @@ export interface QueueClient {
   consume(handler: Handler, options?: ConsumeOptions): Promise<void>;
 }
 
+/** One topic's operations: publishing copies each message to every subscribed queue whose filter takes it. */
+export interface TopicClient {
+  /** Publishes one message; resolves once it is stored in the topic's outbox. */
+  publish(body: SendMessage["body"], options?: SendOptions): Promise<PublishedMessage>;
+  /** Publishes up to 100 messages in one request (one transaction). */
+  publishBatch(messages: SendMessage[]): Promise<PublishedMessage[]>;
+  /** Published, filtered, the outbox and its lag, and each subscription's figures. */
+  stats(): Promise<TopicStats>;
+}
+
 /** The edgeq client. */
 export interface Client {
   /** The operations of one queue. */
   queue(name: string): QueueClient;
+  /** The operations of one topic (created beforehand with `PUT /v1/topics/:topic`). */
+  topic(name: string): TopicClient;
 }
 
 const list = (r: string | string[]) => (Array.isArray(r) ? r : [r]);
@@ -167,6 +181,16 @@ export function createClient(options: ClientOptions): Client {
   }
 
   return {
+    topic(name: string): TopicClient {
+      const path = `/v1/topics/${encodeURIComponent(name)}`;
+      const t: TopicClient = {
+        publish: (body, opts) => t.publishBatch([{ ...opts, body }]).then((m) => m[0]),
+        publishBatch: (messages) =>
+          request<{ messages: PublishedMessage[] }>("POST", `${path}/messages`, { messages }).then((r) => r.messages),
+        stats: () => request("GET", `${path}/stats`),
+      };
+      return t;
+    },
     queue(name: string): QueueClient {
       const path = `/v1/queues/${encodeURIComponent(name)}`;
       const settle = (verb: string, body: object) =>

@@ -15,8 +15,9 @@ import { queues } from "./routes/queues";
 import { reference } from "./routes/reference";
 import { stats } from "./routes/stats";
 import { tokens } from "./routes/tokens";
+import { topics } from "./routes/topics";
 import type { AppEnv } from "./types";
-import { queueParam } from "./validate";
+import { queueParam, topicParam } from "./validate";
 
 export const app = new Hono<AppEnv>();
 
@@ -44,6 +45,8 @@ app.use(
 // Every route on a queue checks its name once, here.
 app.use("/v1/queues/:queue", queueParam());
 app.use("/v1/queues/:queue/*", queueParam());
+app.use("/v1/topics/:topic", topicParam());
+app.use("/v1/topics/:topic/*", topicParam());
 
 app.route("/v1/queues/:queue/messages", messages);
 app.route("/v1/queues/:queue/dead-letters", deadLetters);
@@ -51,6 +54,7 @@ app.route("/v1/queues/:queue/stats", stats);
 app.route("/v1/tokens", tokens);
 app.route("/metrics", metrics);
 app.route("/v1/queues", queues);
+app.route("/v1/topics", topics);
 app.route("/dashboard", dashboard);
 app.route("/", reference(app));
 

@@ -10,9 +10,8 @@ import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-/** Starts edgeq on a free local port. Answers its URL and a stop function. */
-export async function startLocalWorker({ bindings }) {
-  const dir = await mkdtemp(join(tmpdir(), "edgeq-worker-"));
+/** Bundles worker/index.ts as wrangler would, into `dir`; answers the script's path. */
+export async function bundleWorker(dir) {
   const script = join(dir, "index.js");
   await build({
     entryPoints: [join(ROOT, "worker/index.ts")],
@@ -27,6 +26,13 @@ export async function startLocalWorker({ bindings }) {
     tsconfig: join(ROOT, "tsconfig.json"),
     logLevel: "error",
   });
+  return script;
+}
+
+/** Starts edgeq on a free local port. Answers its URL and a stop function. */
+export async function startLocalWorker({ bindings }) {
+  const dir = await mkdtemp(join(tmpdir(), "edgeq-worker-"));
+  const script = await bundleWorker(dir);
   const toml = await readFile(join(ROOT, "wrangler.toml"), "utf8");
   const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)[1];
   // The flags the Worker is deployed with (enable_request_signal: a long-poll sees its consumer leave).
@@ -46,6 +52,7 @@ export async function startLocalWorker({ bindings }) {
       durableObjects: {
         QUEUE_PARTITION: { className: "QueuePartition", useSQLite: true },
         QUEUE_REGISTRY: { className: "QueueRegistry", useSQLite: true },
+        TOPIC: { className: "Topic", useSQLite: true },
       },
       bindings: { EDGEQ_AUTO_CREATE_QUEUES: "true", EDGEQ_CORS_ORIGINS: "", ...bindings },
       assets: {
