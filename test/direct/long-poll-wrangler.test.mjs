@@ -15,16 +15,16 @@ const TOKEN = "long-poll-wrangler-admin-token";
 /** wrangler dev bundles the Worker and starts two workerd processes before it answers. */
 const START_TIMEOUT_MS = 90_000;
 
-let server;
+let child;
 let state;
 let edgeq;
 
-/** `node scripts/start.mjs` (what `npm start` runs after creating .dev.vars), in its own process group. */
+/** `node scripts/start.mjs` (what `npm start` runs after creating .dev.vars), in its own process group; answers its URL. */
 async function startWranglerDev() {
   const port = await freePort();
   const inspectorPort = await freePort();
   state = await mkdtemp(join(tmpdir(), "edgeq-wrangler-"));
-  const child = spawn(
+  child = spawn(
     process.execPath,
     [
       "scripts/start.mjs",
@@ -49,39 +49,35 @@ async function startWranglerDev() {
   let output = "";
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));
-  const exited = new Promise((resolve) => child.on("exit", resolve));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
     try {
-      if ((await fetch(`${url}/`)).status === 200) break;
+      if ((await fetch(`${url}/`)).status === 200) return url;
     } catch {
       /* not listening yet */
     }
     if (Date.now() > deadline) throw new Error(`npm start did not answer within ${START_TIMEOUT_MS} ms:\n${output}`);
     await sleep(250);
   }
-  return {
-    url,
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill("SIGTERM");
-        const stopped = await Promise.race([exited.then(() => true), sleep(15_000).then(() => false)]);
-        // wrangler did not stop: end the process group this test started, workerd included.
-        if (!stopped) process.kill(-child.pid, "SIGKILL");
-      }
-    },
-  };
+}
+
+/** Stops what startWranglerDev started: SIGTERM (start.mjs hands it to wrangler), then the whole process group if it lingers. */
+async function stopWranglerDev() {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  child.kill("SIGTERM");
+  const stopped = await Promise.race([exited.then(() => true), sleep(15_000).then(() => false)]);
+  if (!stopped) process.kill(-child.pid, "SIGKILL");
 }
 
 beforeAll(async () => {
-  server = await startWranglerDev();
-  edgeq = api(server.url, TOKEN);
+  edgeq = api(await startWranglerDev(), TOKEN);
 }, START_TIMEOUT_MS + 10_000);
 
 afterAll(async () => {
-  await server?.stop();
+  await stopWranglerDev();
   if (state) await rm(state, { recursive: true, force: true });
 }, 30_000);
 
