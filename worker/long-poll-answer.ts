@@ -65,9 +65,10 @@ const STREAM_HEADERS = {
 };
 
 /**
- * Answers a receive: a plain 200 when its answer comes before the wait has
- * lasted `HEARTBEAT_MS`, its error as any error otherwise; a streamed 200
- * (see above) once it has waited that long.
+ * Answers a receive. One that settles before its wait has lasted
+ * `HEARTBEAT_MS` answers plainly: its 200, or its error thrown to the app's
+ * error handler (and so its status). One that waits longer answers 200 and
+ * streams (see above).
  */
 export async function answerLongPoll(opts: LongPollAnswerOptions): Promise<Response> {
   const gone = new AbortController();
