@@ -30,7 +30,7 @@ export interface ClientOptions {
 export class QueueError extends Error {
   /** One of the closed set in `ERROR_STATUS`. */
   readonly code: ErrorCode;
-  /** The HTTP status. */
+  /** The HTTP status; for an error a long-poll sent after its 200 (docs/long-poll.md), the status of its code. */
   readonly status: number;
   /** From the Retry-After header, in ms; undefined when absent. */
   readonly retryAfterMs?: number;
@@ -171,6 +171,9 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   429: "RATE_LIMITED",
 };
 
+/** The codes a long-poll can answer after its 200 went out (docs/long-poll.md), with the status they have otherwise; INTERNAL is 500. */
+const STREAMED_STATUS: Record<string, number> = { QUEUE_NOT_FOUND: 404, UNAVAILABLE: 503 };
+
 /** Creates a client. `fetch` defaults to the platform's; `token` to none. */
 export function createClient(options: ClientOptions): Client {
   const base = options.url.replace(/\/+$/, "");
@@ -192,13 +195,14 @@ export function createClient(options: ClientOptions): Client {
     try {
       json = JSON.parse(text);
     } catch {}
-    if (res.ok) return json;
     const error = json?.error;
+    if (res.ok && !error) return json;
     throw new QueueError(
       // Not from edgeq (a proxy, a gateway): a code from the status.
       error?.code ?? STATUS_CODES[res.status] ?? (res.status >= 500 ? "UNAVAILABLE" : "INVALID_REQUEST"),
       error?.message ?? `HTTP ${res.status}`,
-      res.status,
+      // A long-poll that failed after its 200 went out (docs/long-poll.md): the status its code has otherwise.
+      res.ok ? (STREAMED_STATUS[error.code] ?? 500) : res.status,
       retryAfter(res.headers.get("retry-after")),
     );
   }

@@ -162,6 +162,9 @@ export function ackedOf(response: Response, count: number): LeaseOutcome[] | nul
 /** What the Worker sends when it stops waiting; the partition answers by closing the socket. */
 export const DONE_MESSAGE = "done";
 
+/** The close code of a waiter's socket whose queue was deleted: the wait ends with QUEUE_NOT_FOUND. */
+export const QUEUE_DELETED_CLOSE = 4404;
+
 /** A push: the messages leased to the waiter (bodies still JSON text). */
 export interface PushMessage {
   type: "leased";

@@ -34,7 +34,7 @@ import { migrate } from "./partition/schema";
 import { stats } from "./partition/stats";
 import { nextDueAt, sweep } from "./partition/sweep";
 import type { OpContext } from "./partition/types";
-import { acceptWaiter, endWait, hasWaiters, leaseToWaiters } from "./partition/waiters";
+import { acceptWaiter, endWait, endWaitsOfDeletedQueue, hasWaiters, leaseToWaiters } from "./partition/waiters";
 import { leasePushBatches, PUSH_LEASE_GRACE_MS } from "./partition/push-lease";
 import { PUSH_PAUSED_UNTIL, settlePush } from "./partition/push-settle";
 import type { PushBatch } from "./push/batch";
@@ -501,6 +501,7 @@ export class QueuePartition extends DurableObject<Env> {
    * a stale view of a deleted queue cannot store a message in it unseen.
    */
   async destroy(): Promise<void> {
+    endWaitsOfDeletedQueue(this.ctx);
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     migrate(this.ctx.storage);

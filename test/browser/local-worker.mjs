@@ -35,6 +35,8 @@ export async function startLocalWorker({ bindings }) {
   const script = await bundleWorker(dir);
   const toml = await readFile(join(ROOT, "wrangler.toml"), "utf8");
   const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)[1];
+  // The flags the Worker is deployed with (enable_request_signal: a long-poll sees its consumer leave).
+  const compatibilityFlags = JSON.parse(/^compatibility_flags\s*=\s*(\[[^\]]*\])/m.exec(toml)[1]);
   // The reference page's files (GET /docs), as wrangler.toml's [assets] names them; the Worker runs first.
   const assetsDirectory = /^\[assets\][^[]*?^directory\s*=\s*"([^"]+)"/m.exec(toml)[1];
   // Miniflare 5 takes a new shape of options; it converts the familiar (v4) one.
@@ -46,7 +48,7 @@ export async function startLocalWorker({ bindings }) {
       scriptPath: script,
       modulesRoot: dir,
       compatibilityDate,
-      compatibilityFlags: ["nodejs_compat"],
+      compatibilityFlags,
       durableObjects: {
         QUEUE_PARTITION: { className: "QueuePartition", useSQLite: true },
         QUEUE_REGISTRY: { className: "QueueRegistry", useSQLite: true },
