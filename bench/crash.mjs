@@ -15,12 +15,16 @@
 //   - no message was delivered by a receive sent after its ack was answered
 //     200 with ok (deliveredAfterAck: 0);
 //   - the dead letters and the queue's stats agree with what happened;
+//   - a topic with two subscriptions, published to all along
+//     (bench/crash-topic.mjs): each subscribed queue holds every message
+//     whose publish was answered 201, once (lost: 0, duplicated: 0);
 //   - what a killed streaming consumer held was delivered to another
 //     consumer within a second (REDELIVERY_MS), none of it later or never.
 // Prints one summary line and exits non-zero on any failure; bounded to
 // 5 minutes.
 import { rmSync } from "node:fs";
 import { REDELIVERY_MS, StreamConsumers } from "./crash-streams.mjs";
+import { topicWorkload } from "./crash-topic.mjs";
 import { ADMIN_TOKEN, AUTH, api, buildWorker, startServer, stopServer, tempDir } from "./harness.mjs";
 import { request, resetConnections } from "./http.mjs";
 
@@ -199,6 +203,8 @@ const t0 = Date.now();
 await start();
 const config = await q.configure(QUEUE, { visibilityTimeoutMs: LEASE_MS, maxAttempts: 1000, backoffBaseMs: 100, backoffMaxMs: 500 });
 if (config.status !== 200 && config.status !== 201) throw new Error(`PUT /v1/queues/${QUEUE} answered ${config.status}: ${config.text}`);
+const topic = topicWorkload({ client: () => (q ? server.url : null), running: () => running && Date.now() < DEADLINE, leaseMs: LEASE_MS });
+await topic.configure(server.url);
 
 streams = new StreamConsumers({
   count: STREAM_CONSUMERS,
@@ -211,6 +217,7 @@ streams.serverAt(server.url);
 const loops = [
   ...Array.from({ length: PRODUCERS }, (_, p) => producer(p)),
   ...Array.from({ length: CONSUMERS }, (_, c) => consumer(c)),
+  ...topic.loops(),
 ];
 let kills = 0;
 while (kills < KILLS && Date.now() < DEADLINE - 60_000) {
@@ -250,6 +257,9 @@ while (Date.now() < drainUntil) {
   if (stats && stats.ready + stats.inFlight + stats.delayed === 0) break;
   await sleep(100);
 }
+
+const topicResult = await topic.drainAndCheck(Math.min(DEADLINE, Date.now() + 60_000));
+for (const failure of topicResult.failures) fail(failure);
 
 const deadLetters = [];
 for (let cursor = null, pages = 0; pages < 1000; pages++) {
@@ -301,6 +311,7 @@ console.log(
     `streamConsumersKilled: ${killed.kills} (holding ${killed.held}, all again within ${killed.maxMs === null ? "-" : Math.ceil(killed.maxMs)} ms), ` +
     `failedRequests: ${requestsFailed}, seconds: ${Math.round((Date.now() - t0) / 1000)}`,
 );
+console.log(topicResult.line);
 await stopServer(server);
 rmSync(persist, { recursive: true, force: true });
 process.exit(process.exitCode ?? 0);

@@ -14,7 +14,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { AUTH, buildWorker, startServer, stopServer, tempDir } from "./harness.mjs";
 import { closedLoop, request } from "./http.mjs";
 import { body, drain, w4 } from "./workloads.mjs";
-import { s1, s2 } from "./workloads-consume.mjs";
+import { s1, s1Backlog, s2 } from "./workloads-consume.mjs";
 
 const arg = process.argv[2] ?? "enqueue";
 const alloc = arg.endsWith("-alloc");
@@ -85,6 +85,11 @@ const workloads = {
     return { perSec: rows[0].value };
   },
 };
+if (which === "stream") {
+  // Fill before profiling: only the stream's drain is profiled.
+  const backlog = await s1Backlog(server, 1);
+  workloads.stream = () => s1(server, 1, backlog);
+}
 if (which === "drain") {
   // Fill before profiling: only the drain is profiled.
   for (let i = 0; i < 100; i++) await send("p", batch(i * 100));

@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --only W1,W3] [-- --runs N] [-- --no-write]
+// npm run bench [-- --quick] [-- --only W1,W3,P] [-- --runs N] [-- --no-write]
 // EDGEQ_BUNDLE=path/index.js runs a bundle built before instead of building one.
 //
 // Builds the worker, runs it in one workerd through Miniflare's Node API
@@ -12,6 +12,7 @@ import { buildWorker, startServer, stopServer, tempDir, versions } from "./harne
 import { median } from "./http.mjs";
 import { formatTable, writeReport } from "./report.mjs";
 import * as W from "./workloads.mjs";
+import * as WT from "./workloads-topics.mjs";
 import { consumeWorkloads } from "./workloads-consume.mjs";
 
 const args = process.argv.slice(2);
@@ -55,6 +56,8 @@ for (let run = 1; run <= runs; run++) {
       ["W7", () => W.w7(server, T, lim)],
       ["W8", () => W.w8(server, T)],
       ["W9", () => W.w9(server, T)],
+      ["T1", () => WT.topics(server, T)],
+      ["P", async () => (await import("./workloads-push.mjs")).push(server, T)],
       ["S", () => consumeWorkloads(server, T)],
     ]) {
       if (!want(name)) continue;

@@ -114,11 +114,17 @@ async function echoOpenLoop(server, rate, ms) {
   return { count: latencies.length, total, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) };
 }
 
-/** S1: one stream, prefetch 10, drains a backlog; each push acked in one frame as it arrives. */
-export async function s1(server, T) {
+/** The backlog S1 drains: a fresh queue with `total` messages. */
+export async function s1Backlog(server, T) {
   const total = Math.max(5_000, Math.round(20_000 * T));
   const queue = freshQueue("s1");
   await enqueueBacklog(server, queue, total);
+  return { queue, total };
+}
+
+/** S1: one stream, prefetch 10, drains a backlog (made now unless given); each push acked in one frame as it arrives. */
+export async function s1(server, T, backlog) {
+  const { queue, total } = backlog ?? (await s1Backlog(server, T));
   let received = 0;
   let acked = 0;
   let done;

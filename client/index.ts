@@ -4,12 +4,14 @@
  */
 import type {
   ErrorCode,
+  PublishedMessage,
   QueueStats,
   ReceiptResult,
   ReceivedMessage,
   ReceiveRequest,
   SendMessage,
   SentMessage,
+  TopicStats,
 } from "./protocol.js";
 import { canStream, consumeStream } from "./stream.js";
 
@@ -29,7 +31,7 @@ export interface ClientOptions {
 export class QueueError extends Error {
   /** One of the closed set in `ERROR_STATUS`. */
   readonly code: ErrorCode;
-  /** The HTTP status. */
+  /** The HTTP status; for an error a long-poll sent after its 200 (docs/long-poll.md), the status of its code. */
   readonly status: number;
   /** From the Retry-After header, in ms; undefined when absent. */
   readonly retryAfterMs?: number;
@@ -103,10 +105,49 @@ export interface QueueClient {
   consume(handler: Handler, options?: ConsumeOptions): Promise<void>;
 }
 
+/** `send` options, as Cloudflare Queues' producer has them. */
+export interface ProducerSendOptions {
+  /** Seconds before the message can be delivered, 0..43200. Default 0. */
+  delaySeconds?: number;
+  /** `json` (default) stores the body as JSON; `text` takes a string. edgeq stores JSON, so `bytes` and `v8` are refused. */
+  contentType?: "json" | "text" | "bytes" | "v8";
+}
+
+/** A message for `sendBatch`, as Cloudflare Queues' producer has it. */
+export interface ProducerMessage extends ProducerSendOptions {
+  body: unknown;
+}
+
+/**
+ * A producer shaped like Cloudflare Queues' `Queue` binding: code written
+ * for `env.QUEUE.send(...)` works against edgeq with this in its place.
+ * Each call resolves once every message is stored, and throws a
+ * `QueueError` otherwise.
+ */
+export interface QueueProducer {
+  send(body: unknown, options?: ProducerSendOptions): Promise<void>;
+  /** Up to 100 messages; a message's own `delaySeconds` beats the batch's. */
+  sendBatch(messages: Iterable<ProducerMessage>, options?: { delaySeconds?: number }): Promise<void>;
+}
+
+/** One topic's operations: publishing copies each message to every subscribed queue whose filter takes it. */
+export interface TopicClient {
+  /** Publishes one message; resolves once it is stored in the topic's outbox. */
+  publish(body: SendMessage["body"], options?: SendOptions): Promise<PublishedMessage>;
+  /** Publishes up to 100 messages in one request (one transaction). */
+  publishBatch(messages: SendMessage[]): Promise<PublishedMessage[]>;
+  /** Published, filtered, the outbox and its lag, and each subscription's figures. */
+  stats(): Promise<TopicStats>;
+}
+
 /** The edgeq client. */
 export interface Client {
   /** The operations of one queue. */
   queue(name: string): QueueClient;
+  /** A producer for one queue in the shape of Cloudflare Queues' `Queue` binding. */
+  producer(name: string): QueueProducer;
+  /** The operations of one topic (created beforehand with `PUT /v1/topics/:topic`). */
+  topic(name: string): TopicClient;
 }
 
 const list = (r: string | string[]) => (Array.isArray(r) ? r : [r]);
@@ -138,6 +179,9 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   429: "RATE_LIMITED",
 };
 
+/** The codes a long-poll can answer after its 200 went out (docs/long-poll.md), with the status they have otherwise; INTERNAL is 500. */
+const STREAMED_STATUS: Record<string, number> = { QUEUE_NOT_FOUND: 404, UNAVAILABLE: 503 };
+
 /** Creates a client. `fetch` defaults to the platform's; `token` to none. */
 export function createClient(options: ClientOptions): Client {
   const base = options.url.replace(/\/+$/, "");
@@ -145,14 +189,15 @@ export function createClient(options: ClientOptions): Client {
 
   const tokenOf = async () => (typeof options.token === "function" ? await options.token() : options.token);
 
-  /** The QueueError of an error answer, whose body was `json`. */
+  /** The QueueError of an error answer, whose body was `json`: an error status, or an error in a 200. */
   function failure(res: Response, json: any): QueueError {
     const error = json?.error;
     return new QueueError(
       // Not from edgeq (a proxy, a gateway): a code from the status.
       error?.code ?? STATUS_CODES[res.status] ?? (res.status >= 500 ? "UNAVAILABLE" : "INVALID_REQUEST"),
       error?.message ?? `HTTP ${res.status}`,
-      res.status,
+      // A long-poll that failed after its 200 went out (docs/long-poll.md): the status its code has otherwise.
+      res.ok ? (STREAMED_STATUS[error.code] ?? 500) : res.status,
       retryAfter(res.headers.get("retry-after")),
     );
   }
@@ -168,12 +213,43 @@ export function createClient(options: ClientOptions): Client {
       body: body === undefined ? undefined : JSON.stringify(body),
       signal,
     });
-    const json: any = await res.json().catch(() => {});
-    if (!res.ok) throw failure(res, json);
-    return json;
+    const text = await res.text();
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {}
+    if (res.ok && !json?.error) return json;
+    throw failure(res, json);
   }
 
-  return {
+  /** A Cloudflare Queues message as an edgeq one. */
+  function fromProducer(m: ProducerMessage, delaySeconds?: number): SendMessage {
+    const type = m.contentType ?? "json";
+    if ((type !== "json" && type !== "text") || (type === "text" && typeof m.body !== "string")) {
+      throw new QueueError("INVALID_VALUE", `contentType ${type}: edgeq stores JSON (json, or text with a string body)`, 422);
+    }
+    const delay = m.delaySeconds ?? delaySeconds;
+    return { body: m.body as SendMessage["body"], ...(delay ? { delayMs: Math.round(delay * 1000) } : {}) };
+  }
+
+  const client: Client = {
+    producer(name) {
+      const q = client.queue(name);
+      return {
+        send: async (body, opts) => void (await q.sendBatch([fromProducer({ ...opts, body })])),
+        sendBatch: async (messages, opts) => void (await q.sendBatch([...messages].map((m) => fromProducer(m, opts?.delaySeconds)))),
+      };
+    },
+    topic(name: string): TopicClient {
+      const path = `/v1/topics/${encodeURIComponent(name)}`;
+      const t: TopicClient = {
+        publish: (body, opts) => t.publishBatch([{ ...opts, body }]).then((m) => m[0]),
+        publishBatch: (messages) =>
+          request<{ messages: PublishedMessage[] }>("POST", `${path}/messages`, { messages }).then((r) => r.messages),
+        stats: () => request("GET", `${path}/stats`),
+      };
+      return t;
+    },
     queue(name: string): QueueClient {
       const path = `/v1/queues/${encodeURIComponent(name)}`;
       const settle = (verb: string, body: object) =>
@@ -320,4 +396,5 @@ export function createClient(options: ClientOptions): Client {
       return q;
     },
   };
+  return client;
 }

@@ -12,12 +12,14 @@ export const ERROR_STATUS = {
   INVALID_REQUEST: 400,
   /** The token is missing, malformed, forged or expired. */
   UNAUTHORIZED: 401,
-  /** The token is valid but lacks the scope or the queue. */
+  /** The token is valid but lacks the scope, the queue or the topic. */
   FORBIDDEN: 403,
   /** No such route, message or dead letter. */
   NOT_FOUND: 404,
   /** No such queue (and queues are not created on first use). */
   QUEUE_NOT_FOUND: 404,
+  /** No such topic (topics are never created on first use). */
+  TOPIC_NOT_FOUND: 404,
   /** The route exists but not with this method. */
   METHOD_NOT_ALLOWED: 405,
   /** The request conflicts with the queue's state (for example shrinking partitions). */
@@ -71,7 +73,7 @@ export const LIMITS = {
   maxPageSize: 100,
   /** Longest life of a scoped token, in seconds (30 days). */
   maxTokenTtlSeconds: 30 * 24 * 60 * 60,
-  /** Queue names or patterns one scoped token may list. */
+  /** Queue names or patterns one scoped token may list (and topic names or patterns, apart). */
   maxTokenQueues: 100,
   /** Most messages one consume stream may hold unacked (its prefetch). */
   maxPrefetch: 1000,
@@ -112,7 +114,55 @@ export interface QueueConfig {
   deliveryRatePerSec: number | null;
   /** A paused queue accepts enqueues but delivers nothing. Default false. */
   paused: boolean;
+  /** Push delivery to an HTTP endpoint or a Worker; null: consumers pull. Default null. */
+  push: PushConfig | null;
 }
+
+/**
+ * Push delivery as a queue's configuration shows it: where the partitions
+ * deliver, and how. Exactly one of `url` and `service` is set. Secrets
+ * (the signing secret, header values) are kept apart and never shown.
+ */
+export interface PushConfig {
+  /** The endpoint batches are POSTed to (http or https); absent for a Worker. */
+  url?: string;
+  /** The service binding of edgeq (wrangler.toml `[[services]]`) to the Worker that consumes; absent for an endpoint. */
+  service?: string;
+  /** Names of the extra headers sent to the endpoint, lower case; their values are never shown. Default none. */
+  headerNames?: string[];
+  /** Messages per delivery, 1..100. Default 10. */
+  batchSize: number;
+  /** How long a delivery may wait for a fuller batch, 0..60000 ms. Default 0. */
+  batchWaitMs: number;
+  /** How long a delivery may take before it fails as `timeout`, 1000..60000 ms. Default 15000. */
+  timeoutMs: number;
+}
+
+/** The delivery settings of push, with their defaults. */
+export const DEFAULT_PUSH = Object.freeze({ batchSize: 10, batchWaitMs: 0, timeoutMs: 15_000 });
+
+/** The accepted range of each push setting, inclusive. */
+export const PUSH_RANGES = {
+  batchSize: { min: 1, max: 100 },
+  batchWaitMs: { min: 0, max: 60_000 },
+  timeoutMs: { min: 1_000, max: 60_000 },
+} as const;
+
+/** The delivery settings of `push` as PUT sets them; each defaults as in DEFAULT_PUSH. */
+export interface PushDeliverySettings {
+  batchSize?: number;
+  batchWaitMs?: number;
+  timeoutMs?: number;
+}
+
+/**
+ * `push` as `PUT /v1/queues/:queue` sets it, whole: an endpoint (with
+ * extra headers to send, such as an Authorization) or a Worker behind a
+ * service binding; null removes push delivery.
+ */
+export type PushSetting =
+  | ({ url: string; headers?: Record<string, string> } & PushDeliverySettings)
+  | ({ service: string } & PushDeliverySettings);
 
 /** The defaults of every queue setting, in one place. */
 export const DEFAULT_QUEUE_CONFIG: Readonly<QueueConfig> = Object.freeze({
@@ -128,6 +178,7 @@ export const DEFAULT_QUEUE_CONFIG: Readonly<QueueConfig> = Object.freeze({
   maxInFlight: null,
   deliveryRatePerSec: null,
   paused: false,
+  push: null,
 });
 
 /**
@@ -148,10 +199,10 @@ export const QUEUE_CONFIG_RANGES = {
   maxDepth: { min: 1, max: 1_000_000_000 },
   maxInFlight: { min: 1, max: 1_000_000 },
   deliveryRatePerSec: { min: 0.01, max: 100_000 },
-} as const satisfies Record<Exclude<keyof QueueConfig, "paused">, { min: number; max: number }>;
+} as const satisfies Record<Exclude<keyof QueueConfig, "paused" | "push">, { min: number; max: number }>;
 
 /** `PUT /v1/queues/:queue`: the settings to change; the others keep their value (or the default). */
-export type QueueConfigPatch = Partial<QueueConfig>;
+export type QueueConfigPatch = Partial<Omit<QueueConfig, "push">> & { push?: PushSetting | null };
 
 /** A queue's stats in brief, as `GET /v1/queues` lists them. */
 export type QueueStatsSummary = Pick<
@@ -165,6 +216,20 @@ export interface QueueInfo {
   config: QueueConfig;
   createdAt: number;
   stats?: QueueStatsSummary | QueueStats;
+  /**
+   * Only in the answer of the PUT that first points push at an endpoint, and
+   * of a rotation: the secret the endpoint verifies signatures with. It is
+   * never shown again.
+   */
+  push?: PushSecretAnswer;
+}
+
+/** A signing secret, answered once. */
+export interface PushSecretAnswer {
+  /** `whsec_` and base64 (Standard Webhooks). */
+  signingSecret: string;
+  /** After a rotation: until when the previous secret still signs too; null otherwise. */
+  previousExpiresAt: number | null;
 }
 
 export interface QueueList {
@@ -361,10 +426,73 @@ export interface QueueStats {
     /** Time to empty at the current net rate; 0 when empty, null when not draining. */
     drainEstimateMs: number | null;
   };
+  /** Push delivery's figures; absent when the queue does not push. */
+  push?: PushStats;
   /** `failing`: dead letters or retries above the threshold; `growing`: depth grew minute after minute. */
   status: QueueStatus;
   /** Why the status is not `ok`; null when it is. */
   reason: string | null;
+}
+
+/** A message as push delivers it (in an endpoint's POST body, or to a Worker). */
+export interface PushedMessage {
+  id: string;
+  seq: number;
+  body: Json;
+  attributes: Record<string, string>;
+  /** Deliveries so far, this one included. */
+  attempts: number;
+  enqueuedAt: number;
+  groupId?: string;
+}
+
+/** The body of a push to an endpoint, and the batch a Worker is handed. */
+export interface PushDelivery {
+  queue: string;
+  messages: PushedMessage[];
+}
+
+/** One message's outcome, as an endpoint's answer or a Worker's adapter gives it. */
+export interface PushMessageResult {
+  id: string;
+  outcome: "ack" | "retry";
+  /** For `retry`: wait this long first, 0..43200000 ms. Default the queue's backoff. */
+  delayMs?: number;
+}
+
+/**
+ * What an endpoint may answer with its 2xx, and what a Worker's adapter
+ * answers: outcomes for some messages (the others are acked). `error`
+ * (Workers): the handler threw; it is kept as the retried messages' last error.
+ */
+export interface PushAnswer {
+  results?: PushMessageResult[];
+  error?: string;
+}
+
+/** The method edgeq calls on a Worker that consumes by push; the `edgeqConsumer` adapter adds it. */
+export const PUSH_RPC_METHOD = "edgeqDeliver";
+
+/**
+ * Why a push delivery failed: the endpoint answered 4xx or 5xx (any status
+ * but 2xx counts: a 3xx as `4xx`), it took longer than timeoutMs, it could
+ * not be reached, or a Worker's handler threw or could not be called.
+ */
+export type PushFailureClass = "4xx" | "5xx" | "timeout" | "network" | "handler";
+
+/** Every push failure class, in one list. */
+export const PUSH_FAILURE_CLASSES: readonly PushFailureClass[] = ["4xx", "5xx", "timeout", "network", "handler"];
+
+/** How push delivery fares. */
+export interface PushStats {
+  /** Deliveries (batches sent) since the queue was created. */
+  deliveries: number;
+  /** Deliveries that failed, by class, since the queue was created. */
+  failures: Record<PushFailureClass, number>;
+  /** How long the endpoint or Worker took to answer, over the deliveries of the last `QueueStats.latency.windowMs`. */
+  latency: LatencyPercentiles;
+  /** While a 429 or 503 with Retry-After holds every push back: when pushing starts again. Null otherwise. */
+  pausedUntil: number | null;
 }
 
 // ---------------------------------------------------------------- streaming consume (docs/consume-protocol.md)
@@ -409,11 +537,13 @@ export const SCOPES: readonly Scope[] = ["publish", "consume", "manage"];
 /** A queue a token covers: a queue name, or a prefix ending in `*` (`orders-*`; `*` alone is every queue). */
 export const QUEUE_GRANT_PATTERN = /^(?:[A-Za-z0-9_-]{1,64}|[A-Za-z0-9_-]{0,63}\*)$/;
 
-/** `POST /v1/tokens` (admin only). */
+/** `POST /v1/tokens` (admin only). At least one of `queues` and `topics`. */
 export interface TokenRequest {
   scopes: Scope[];
-  /** Queue names or `prefix-*` patterns. */
-  queues: string[];
+  /** Queue names or `prefix-*` patterns. Default none. */
+  queues?: string[];
+  /** Topic names or `prefix-*` patterns, as for queues. Default none. */
+  topics?: string[];
   /** Lifetime, 1 s to 30 days. Default 3600. */
   expiresInSeconds?: number;
 }
@@ -429,6 +559,8 @@ export interface TokenResponse {
 export interface TokenClaims {
   scopes: Scope[];
   queues: string[];
+  /** The topics it covers; absent in tokens that name none. */
+  topics?: string[];
   exp: number;
   iat?: number;
 }
@@ -439,3 +571,103 @@ export interface TokenClaims {
  * results, not exceptions, because custom error properties do not survive RPC.
  */
 export type RpcResult<T> = T | ErrorBody;
+
+// ---------------------------------------------------------------- topics
+
+/** Limits of topics and their subscriptions. */
+export const TOPIC_LIMITS = {
+  /** Subscriptions of one topic. */
+  maxSubscriptions: 32,
+  /** Attribute names in one filter. */
+  maxFilterNames: 10,
+  /** Accepted values of one attribute name in a filter. */
+  maxFilterValues: 100,
+  /** Largest message published (JSON body plus attributes), as a queue's default maxMessageBytes. */
+  maxMessageBytes: 256 * 1024,
+} as const;
+
+/**
+ * Which messages a subscription takes: attribute name -> accepted values. A
+ * message matches when, for every name, its attribute of that name is one of
+ * the values. An empty filter (or none) takes every message.
+ */
+export type SubscriptionFilter = Record<string, string[]>;
+
+/** A queue that receives a copy of each message published to the topic (that its filter takes). */
+export interface Subscription {
+  queue: string;
+  /** Default none: every message. */
+  filter?: SubscriptionFilter;
+}
+
+/** A topic's settings. */
+export interface TopicConfig {
+  /** At most 32, one per queue, in the order given. Default none (every message is `filtered`). */
+  subscriptions: Subscription[];
+  /** How long a publish's `dedupId` is remembered, 0 to 24 h. Default 5 min. */
+  dedupWindowMs: number;
+}
+
+/** The defaults of a new topic. */
+export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = Object.freeze({ subscriptions: [], dedupWindowMs: 5 * 60_000 });
+
+/** `PUT /v1/topics/:topic`: the settings to change; the others keep their value (or the default). */
+export type TopicConfigPatch = Partial<TopicConfig>;
+
+/** One subscription's fan-out figures. */
+export interface SubscriptionStats {
+  queue: string;
+  /** Messages stored in the queue (once each) since the subscription was added. */
+  delivered: number;
+  /** Messages published since it was added that its filter did not take. */
+  filtered: number;
+  /** Messages it takes that are not in its queue yet. */
+  pending: number;
+  /** Age of the oldest of those; 0 when none. */
+  oldestPendingAgeMs: number;
+  /** Deliveries to the queue that failed in a row (a full queue, a queue that does not exist...); 0 when the last one worked. */
+  failures: number;
+  /** The last failure, `CODE: message`; null when the last delivery worked. */
+  lastError: string | null;
+  /** When the next delivery is tried after a failure; null when not waiting. */
+  retryAt: number | null;
+}
+
+export interface TopicStats {
+  /** Messages accepted since the topic was created (duplicates not counted). */
+  published: number;
+  /** Publishes whose dedupId had been seen within the window: nothing was stored. */
+  duplicates: number;
+  /** Messages that no subscription's filter took (not an error). */
+  filtered: number;
+  /** Messages not yet in every queue that takes them: the outbox. */
+  pending: number;
+  /** Age of the oldest of those: the fan-out's lag; 0 when none. */
+  oldestPendingAgeMs: number;
+  subscriptions: SubscriptionStats[];
+}
+
+/** A topic as `PUT`, `GET /v1/topics/:topic` (with its stats) and `GET /v1/topics` answer it. */
+export interface TopicInfo {
+  name: string;
+  config: TopicConfig;
+  createdAt: number;
+  stats?: TopicStats;
+}
+
+export interface TopicList {
+  topics: TopicInfo[];
+  /** Pass back to get the next page; null at the end. */
+  cursor: string | null;
+}
+
+/** The answer for one published message. */
+export interface PublishedMessage {
+  id: string;
+  /** True when the dedup id had been seen within the topic's window and nothing was stored. */
+  duplicate?: boolean;
+}
+
+export interface PublishResponse {
+  messages: PublishedMessage[];
+}

@@ -5,7 +5,8 @@
  * partition/waiters.ts), the upgrade of consume streams (partition/streams.ts),
  * and what the Worker shares with the storage side
  * (the log format, the registry's record, the figures stats are built
- * from). The Worker imports the storage side through this module only.
+ * from), and a topic's publish shapes. The Worker imports the storage side
+ * through this module only.
  *
  * Outcomes are results, not exceptions: custom error properties do not
  * survive RPC.
@@ -16,9 +17,12 @@ import type { LatencyKind } from "./partition/latency";
 
 export { logEvent, logEventThrottled } from "./log";
 export type { QueueRecord } from "./queue-registry";
-export { COUNTER_RETENTION_MINUTES, minuteOf, type CounterName } from "./partition/counters";
+export { RESERVED_BINDINGS, type PushSecrets } from "./push/settings";
+export { MAX_CONCURRENT_BATCHES } from "./push/pump";
+export { COUNTER_RETENTION_MINUTES, minuteOf, type CounterName, type MessageCounterName } from "./partition/counters";
 export { quantileMs, type LatencyKind } from "./partition/latency";
 export { LATENCY_WINDOW_MINUTES } from "./partition/stats";
+export type { PublishOutcome, TopicItem } from "./topic/types";
 
 // ---------------------------------------------------------------- messages
 
@@ -159,6 +163,9 @@ export function ackedOf(response: Response, count: number): LeaseOutcome[] | nul
 /** What the Worker sends when it stops waiting; the partition answers by closing the socket. */
 export const DONE_MESSAGE = "done";
 
+/** The close code of a waiter's socket whose queue was deleted: the wait ends with QUEUE_NOT_FOUND. */
+export const QUEUE_DELETED_CLOSE = 4404;
+
 /** A push: the messages leased to the waiter (bodies still JSON text). */
 export interface PushMessage {
   type: "leased";
@@ -206,6 +213,8 @@ export interface PartitionStats {
   totals: Record<CounterName, number>;
   /** Latency histograms of the last minutes, summed by kind and bucket. */
   latency: { kind: LatencyKind; bucket: number; count: number }[];
+  /** Push delivery's state, when the queue pushes: until when a Retry-After holds it back (null: it does not). */
+  push?: { pausedUntil: number | null };
 }
 
 /** What an enqueue answers; refusals store nothing of the batch. */
@@ -223,4 +232,6 @@ export type ReserveOutcome =
 export interface ReceiveOutcome {
   messages: LeasedMessage[];
   nextDeliveryAt: number | null;
+  /** The queue delivers by push: receives are refused (nothing was leased). */
+  pushes?: true;
 }

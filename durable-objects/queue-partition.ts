@@ -29,7 +29,7 @@ import { nack } from "./partition/nack";
 import { peek } from "./partition/peek";
 import { purge } from "./partition/purge";
 import { countReady } from "./partition/receive";
-import { orphanedOwners, reclaim } from "./partition/reclaim";
+import { giveBack, orphanedOwners, reclaim } from "./partition/reclaim";
 import { release as releaseLeases } from "./partition/release";
 import { migrate } from "./partition/schema";
 import { stats } from "./partition/stats";
@@ -48,7 +48,13 @@ import {
 import { nextDueAt, sweep } from "./partition/sweep";
 import { serveTakers } from "./partition/takers";
 import type { OpContext } from "./partition/types";
-import { acceptWaiter, endWait, hasWaiters, waiterTakers } from "./partition/waiters";
+import { acceptWaiter, endWait, endWaitsOfDeletedQueue, hasWaiters, waiterTakers } from "./partition/waiters";
+import { leasePushBatches, PUSH_LEASE_GRACE_MS } from "./partition/push-lease";
+import { PUSH_PAUSED_UNTIL, settlePush } from "./partition/push-settle";
+import type { PushBatch } from "./push/batch";
+import { PushPump } from "./push/pump";
+import { sendBatch } from "./push/send";
+import type { PushSecrets } from "./push/settings";
 
 /** Thrown inside an enqueue's savepoint to roll back a batch the partition has no room for. */
 class QueueFull extends Error {
@@ -61,7 +67,7 @@ class QueueFull extends Error {
 export type OperationKind = "request" | "alarm" | "internal";
 
 /** The close codes of a consume stream that the partition ends itself (docs/consume-protocol.md). */
-const STREAM_CLOSE = { tokenExpired: 4401, queueDeleted: 4404 } as const;
+const STREAM_CLOSE = { tokenExpired: 4401, queueDeleted: 4404, queuePushes: 4409 } as const;
 
 /**
  * One partition of one queue. Every message of the partition lives in this
@@ -109,6 +115,14 @@ export class QueuePartition extends DurableObject<Env> {
   private deadLetteredInGroup: Effects["deadLettered"] = [];
   /** Settle frames of each consume stream (by owner id) still awaiting their results; bounded by maxPendingFrames. */
   private readonly pendingFrames = new Map<string, number>();
+  /** Push delivery's header values and signing secrets, as the registry last sent them (null: none). */
+  private pushSecrets: PushSecrets | null = null;
+  /** Until when a 429 or 503 with Retry-After holds push back (null: it does not). Persisted. */
+  private pushPausedUntil: number | null = null;
+  /** The push loop; runs inside the alarm (see push/pump.ts). */
+  private readonly pump = new PushPump();
+  /** The alarm handler is running: a change that may make a push due is left to it. */
+  private inAlarm = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -159,12 +173,14 @@ export class QueuePartition extends DurableObject<Env> {
   protected onOperation(_kind: OperationKind): void {}
 
   private loadMeta(): void {
-    const meta = readMeta(this.ctx.storage.sql, ["config", "version", "place", "deleted", "bucket"]);
+    const meta = readMeta(this.ctx.storage.sql, ["config", "version", "place", "deleted", "bucket", "pushSecrets", PUSH_PAUSED_UNTIL]);
     this.config = { ...DEFAULT_QUEUE_CONFIG, ...((meta.get("config") as Partial<QueueConfig>) ?? {}) };
     this.version = (meta.get("version") as number) ?? 0;
     this.place = (meta.get("place") as PartitionPlace) ?? { index: 0, partitions: 1 };
     this.deleted = meta.get("deleted") === true;
     this.bucket = (meta.get("bucket") as TokenBucket) ?? null;
+    this.pushSecrets = (meta.get("pushSecrets") as PushSecrets) ?? null;
+    this.pushPausedUntil = (meta.get(PUSH_PAUSED_UNTIL) as number) ?? null;
   }
 
   private context(now: number): OpContext {
@@ -203,7 +219,13 @@ export class QueuePartition extends DurableObject<Env> {
    */
   private endGroup(): (() => void) | null {
     const push = this.mayDeliver ? this.serveWaiters() : null;
+    const pushDue = this.mayDeliver && this.config.push !== null && this.delivering;
     this.mayDeliver = false;
+    if (pushDue) {
+      // A running pump leases again at once; else the alarm pushes (unless it is running, and will look).
+      this.pump.poke();
+      if (!this.pump.running && !this.inAlarm) this.wakeAfterGroup = Math.min(this.wakeAfterGroup ?? Infinity, Date.now());
+    }
     const wakeAt = this.wakeAfterGroup;
     const deadLettered = this.deadLetteredInGroup;
     this.wakeAfterGroup = null;
@@ -227,7 +249,7 @@ export class QueuePartition extends DurableObject<Env> {
    * is closed here, its leases given back.
    */
   private serveWaiters(): (() => void) | null {
-    if (!hasWaiters(this.ctx) || !this.delivering) return null;
+    if (!hasWaiters(this.ctx) || !this.delivering || this.config.push !== null) return null;
     this.onOperation("internal");
     const ctx = this.context(Date.now());
     this.endExpiredStreams(ctx);
@@ -321,7 +343,7 @@ export class QueuePartition extends DurableObject<Env> {
    */
   override async webSocketClose(ws: WebSocket): Promise<void> {
     this.onOperation("request");
-    await this.endStream(ws);
+    await this.endStream(ws, true);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
@@ -362,7 +384,7 @@ export class QueuePartition extends DurableObject<Env> {
    */
   private async onStreamFrame(ws: WebSocket, s: StreamState, data: string | ArrayBuffer): Promise<void> {
     if (s.closed) return;
-    if (s.expiresAt !== null && s.expiresAt <= Date.now()) return this.endStream(ws, STREAM_CLOSE.tokenExpired, "token expired");
+    if (s.expiresAt !== null && s.expiresAt <= Date.now()) return this.endStream(ws, false, STREAM_CLOSE.tokenExpired, "token expired");
     const parsed = parseFrame(data, s.partition);
     if (!parsed.ok) return sendFrame(ws, errorFrame(parsed));
     const frame = parsed.frame;
@@ -405,16 +427,20 @@ export class QueuePartition extends DurableObject<Env> {
     }
   }
 
-  /** Closes a stream (if it is one and still open) and gives back what it holds, in a group of its own. */
-  private async endStream(ws: WebSocket, code?: number, reason?: string): Promise<void> {
+  /**
+   * Closes a stream (if it is one and still open) and gives back what it
+   * holds, in a group of its own: each a failed attempt when the consumer
+   * went away (`counted`), untouched when the partition ends the stream.
+   */
+  private async endStream(ws: WebSocket, counted: boolean, code?: number, reason?: string): Promise<void> {
     const owner = closeStream(ws, code, reason);
-    if (owner !== null) await this.run((ctx) => reclaim(ctx, [owner]));
+    if (owner !== null) await this.run((ctx) => (counted ? reclaim(ctx, [owner]) : giveBack(ctx, [owner])));
   }
 
-  /** Closes the streams whose token has expired and gives back their leases, in the caller's transaction. */
+  /** Closes the streams whose token has expired and gives back their leases untouched, in the caller's transaction. */
   private endExpiredStreams(ctx: OpContext): void {
     const owners = expiredStreams(this.ctx, ctx.now).map((ws) => closeStream(ws, STREAM_CLOSE.tokenExpired, "token expired"));
-    reclaim(ctx, owners.filter((o): o is string => o !== null));
+    giveBack(ctx, owners.filter((o): o is string => o !== null));
   }
 
   /** The owner ids of the open streams. */
@@ -434,31 +460,51 @@ export class QueuePartition extends DurableObject<Env> {
    * changes whose pushes crossed) is ignored. `index` is this partition's
    * place among the queue's partitions, which sets its share of the limits.
    */
-  async configure(config: QueueConfig, version = this.version + 1, index = this.place.index): Promise<QueueConfig> {
+  async configure(
+    config: QueueConfig,
+    version = this.version + 1,
+    index = this.place.index,
+    pushSecrets: PushSecrets | null | undefined = undefined,
+  ): Promise<QueueConfig> {
     if (version < this.version) return this.config;
     const wasPaused = this.config.paused;
     const partitionsBefore = this.place.partitions;
     const place = { index, partitions: config.partitions };
     const sql = this.ctx.storage.sql;
+    const secrets = pushSecrets === undefined ? this.pushSecrets : pushSecrets;
+    // A Retry-After was the old target's word: a new target starts unpaused.
+    const target = (c: QueueConfig) => JSON.stringify([c.push?.url, c.push?.service]);
+    const keepPause = config.push !== null && target(config) === target(this.config);
     this.ctx.storage.transactionSync(() => {
       writeMeta(sql, "config", config);
       writeMeta(sql, "version", version);
       writeMeta(sql, "place", place);
       deleteMeta(sql, "deleted");
+      if (secrets === null) deleteMeta(sql, "pushSecrets");
+      else writeMeta(sql, "pushSecrets", secrets);
+      if (!keepPause) deleteMeta(sql, PUSH_PAUSED_UNTIL);
     });
     this.config = { ...config };
     this.version = version;
     this.place = place;
     this.deleted = false;
-    if (config.partitions !== partitionsBefore) {
+    this.pushSecrets = secrets;
+    if (!keepPause) this.pushPausedUntil = null;
+    if (config.push !== null) {
+      // A queue that pushes is not pulled from: its streams end, what they held goes back to be pushed.
+      const owners = openStreams(this.ctx).map(({ ws }) => closeStream(ws, STREAM_CLOSE.queuePushes, "queue pushes"));
+      await this.run((ctx) => giveBack(ctx, owners.filter((o): o is string => o !== null)));
+    } else if (config.partitions !== partitionsBefore) {
       // Streams consume one partition each: tell them, so that their consumers open the new ones.
       const text = serverFrame({ type: "partitions", partitions: config.partitions });
       for (const { ws } of openStreams(this.ctx)) sendFrame(ws, text);
     }
     await this.serveWaitersNow(); // a resumed queue, or a larger limit, may deliver again
     // Retention or dedup window may have shrunk: let the alarm recompute. A
-    // resumed queue fires it at once, which is what wakes waiting receives.
-    await this.wakeBy(wasPaused && !config.paused ? Date.now() : nextDueAt(this.context(Date.now())));
+    // resumed queue fires it at once, which is what wakes waiting receives,
+    // and so does a queue that pushes (its alarm pushes what is ready).
+    const pushNow = config.push !== null && this.delivering;
+    await this.wakeBy((wasPaused && !config.paused) || pushNow ? Date.now() : nextDueAt(this.context(Date.now())));
     return this.config;
   }
 
@@ -522,6 +568,7 @@ export class QueuePartition extends DurableObject<Env> {
    * rate did not limit this receive).
    */
   async receive(max: number, visibilityTimeoutMs: number): Promise<ReceiveOutcome> {
+    if (this.config.push !== null) return { messages: [], nextDeliveryAt: null, pushes: true };
     if (!this.delivering) return { messages: [], nextDeliveryAt: null };
     const { messages, nextDeliveryAt } = await this.run((ctx) => this.lease(ctx, max, visibilityTimeoutMs));
     return { messages, nextDeliveryAt };
@@ -535,7 +582,7 @@ export class QueuePartition extends DurableObject<Env> {
    * a lease has ended unswept it answers `limit` (the receive sweeps first).
    */
   async deliverable(limit: number): Promise<number> {
-    if (!this.delivering) return 0;
+    if (!this.delivering || this.config.push !== null) return 0;
     this.onOperation("request");
     const ctx = this.context(Date.now());
     const leaseEnds = this.leases.nextEnd;
@@ -565,7 +612,11 @@ export class QueuePartition extends DurableObject<Env> {
 
   async stats(): Promise<PartitionStats> {
     this.onOperation("request");
-    const s = stats(this.context(Date.now()));
+    const now = Date.now();
+    const s = stats(this.context(now));
+    if (this.config.push !== null) {
+      s.push = { pausedUntil: this.pushPausedUntil !== null && this.pushPausedUntil > now ? this.pushPausedUntil : null };
+    }
     // The counts are there anyway: keep the depth honest for free.
     if (this.depth.counted) this.depth.set(s.ready + s.delayed + s.inFlight);
     return s;
@@ -602,6 +653,7 @@ export class QueuePartition extends DurableObject<Env> {
    * a stale view of a deleted queue cannot store a message in it unseen.
    */
   async destroy(): Promise<void> {
+    endWaitsOfDeletedQueue(this.ctx);
     // Their leases go with the storage; a consumer that reconnects finds whether the queue exists again.
     for (const { ws } of openStreams(this.ctx)) closeStream(ws, STREAM_CLOSE.queueDeleted, "queue deleted");
     await this.ctx.storage.deleteAlarm();
@@ -615,6 +667,8 @@ export class QueuePartition extends DurableObject<Env> {
     this.alarmAt = null;
     this.depth.clear();
     this.bucket = null;
+    this.pushSecrets = null;
+    this.pushPausedUntil = null;
     this.leases.reset();
   }
 
@@ -624,17 +678,58 @@ export class QueuePartition extends DurableObject<Env> {
 
   /**
    * Time-based work: expired leases, retention, dedup and counter windows,
-   * the leases of streams whose socket went with a restart; then the next alarm.
+   * the leases of streams whose socket went with a restart; then push
+   * delivery, for a queue that pushes; then the next alarm.
    */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    const now = Date.now();
-    // The group that sweeps also serves waiters: delays, backoffs, ended leases and rate tokens that came due.
-    await this.run((ctx) => {
-      sweep(ctx);
-      reclaim(ctx, orphanedOwners(ctx, this.liveStreams()));
-    }, "alarm");
-    const next = nextDueAt(this.context(now));
-    if (next !== null) await this.wakeBy(Math.max(next, now + 1));
+    this.inAlarm = true;
+    try {
+      const now = Date.now();
+      // The group that sweeps also serves waiters: delays, backoffs, ended leases and rate tokens that came due.
+      await this.run((ctx) => {
+        sweep(ctx);
+        giveBack(ctx, orphanedOwners(ctx, this.liveStreams()));
+      }, "alarm");
+      const pushAt = this.config.push !== null && this.delivering ? await this.pump.run(this.pushHost) : null;
+      // Something became deliverable after the pump stopped: the next alarm pushes it.
+      const pushedLate = this.pump.pending && this.config.push !== null && this.delivering ? Date.now() : null;
+      const due = [nextDueAt(this.context(now)), pushAt, pushedLate].filter((t): t is number => t !== null);
+      if (due.length > 0) await this.wakeBy(Math.max(Math.min(...due), now + 1));
+    } finally {
+      this.inAlarm = false;
+    }
+  }
+
+  /** What the push loop asks of the partition: leases through the delivery core, sends, settles. */
+  private readonly pushHost = {
+    lease: (slots: number) =>
+      this.run((ctx): { batches: PushBatch[]; wakeAt: number | null } => {
+        const push = this.config.push;
+        if (push === null || !this.delivering) return { batches: [], wakeAt: null };
+        if (this.pushPausedUntil !== null && this.pushPausedUntil > ctx.now) return { batches: [], wakeAt: this.pushPausedUntil };
+        const leaseMs = push.timeoutMs + PUSH_LEASE_GRACE_MS;
+        const got = leasePushBatches(ctx, push, slots, (max) => this.lease(ctx, max, leaseMs));
+        const queue = this.queueName;
+        return { batches: got.batches.map((messages) => ({ queue, messages, push, secrets: this.pushSecrets })), wakeAt: got.wakeAt };
+      }, "alarm"),
+    deliver: async (batch: PushBatch): Promise<void> => {
+      const outcome = await sendBatch(this.env, batch);
+      // The queue was deleted while the batch was out: nothing is left to settle.
+      if (this.deleted) return;
+      const pausedUntil = outcome.pausedUntil === null ? null : Math.max(outcome.pausedUntil, this.pushPausedUntil ?? 0);
+      try {
+        await this.run((ctx) => settlePush(ctx, batch.messages, { ...outcome, pausedUntil }), "internal");
+        if (pausedUntil !== null) this.pushPausedUntil = pausedUntil;
+      } catch (err) {
+        // The leases end on their own, and the batch is retried then.
+        logEvent("internal_error", { during: "settling a push", queue: batch.queue, error: String(err) });
+      }
+    },
+  };
+
+  /** The queue's name (the worker names each partition `<queue>/<index>`). */
+  private get queueName(): string {
+    return this.names()[0];
   }
 }

@@ -186,7 +186,7 @@ describe("consume streams: what they hold, and giving it back", () => {
     s.close();
   });
 
-  it("a stream lost with the object (a restart calls no close handler) is reclaimed by the alarm", async () => {
+  it("a stream lost with the object (a restart calls no close handler) is given back by the alarm, uncounted", async () => {
     const q = uniqueQueue("st");
     await send(q, { messages: [{ body: "x" }, { body: "y" }] });
     const s = await openStream(q, { prefetch: 2, visibilityTimeoutMs: 60_000 });
@@ -198,10 +198,11 @@ describe("consume streams: what they hold, and giving it back", () => {
     expect(alarm! - Date.now()).toBeLessThanOrEqual(0);
     await runDurableObjectAlarm(partition(q));
     expect(await stats(q)).toMatchObject({ ready: 2, inFlight: 0 });
-    expect((await receive(q, { max: 2 })).map((m) => m.attempts)).toEqual([2, 2]);
+    // The partition went away, not the consumer: the attempt does not count.
+    expect((await receive(q, { max: 2 })).map((m) => m.attempts)).toEqual([1, 1]);
   });
 
-  it("a stream whose token has expired is closed (4401) and gives back what it holds", async () => {
+  it("a stream whose token has expired is closed (4401) and gives back what it holds, uncounted", async () => {
     const q = uniqueQueue("st");
     await send(q, { body: "held" });
     const { token } = await mintToken("test-token-secret", { scopes: ["consume"], queues: [q], expiresInSeconds: 1 });
@@ -213,6 +214,23 @@ describe("consume streams: what they hold, and giving it back", () => {
     expect(s.closed).toMatchObject({ code: 4401 });
     await sleep(50);
     expect(await stats(q)).toMatchObject({ ready: 1, inFlight: 0 });
+    expect((await receive(q))[0].attempts).toBe(1);
+  });
+
+  it("a queue that starts to push closes its streams (4409), gives back what they held, and refuses new ones (409)", async () => {
+    const q = uniqueQueue("st");
+    await send(q, { body: "held" });
+    const s = await openStream(q, { prefetch: 5, visibilityTimeoutMs: 60_000 });
+    await s.until((t) => t.messages().length === 1);
+    const res = await call("PUT", `/v1/queues/${q}`, { push: { url: "https://hooks.test/ok" } });
+    expect(res.status, res.text).toBeLessThan(300);
+    await s.until((t) => t.closed !== null);
+    expect(s.closed).toMatchObject({ code: 4409 });
+    const rows = await runInDurableObject(partition(q), (_, state) => state.storage.sql.exec<{ attempts: number }>("SELECT attempts FROM messages").toArray());
+    expect(rows).toEqual([{ attempts: 0 }]);
+    const again = await SELF.fetch(`${BASE}/v1/queues/${q}/consume`, { headers: { upgrade: "websocket", authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as { error: { code: string } }).error.code).toBe("CONFLICT");
   });
 
   it("tells streams when the queue gains partitions, and closes them (4404) when it is deleted", async () => {

@@ -12,6 +12,13 @@ import { partitionStub, resolveQueue } from "./queues";
 import { formatReceipt } from "./receipts";
 import { answerPartition, askEach, settled, sortReceipts } from "./settle";
 
+/** A queue that pushes is not pulled from: its partitions deliver every message themselves (docs/push.md). */
+export function refusePullOnPush(queue: string, config: Pick<QueueConfig, "push">): void {
+  if (config.push === null) return;
+  const target = config.push.url !== undefined ? "an endpoint" : `the Worker behind ${config.push.service}`;
+  throw new ApiError("CONFLICT", `queue ${queue} delivers by push to ${target}: it cannot be received from; set push to null to pull`);
+}
+
 /** A leased message with its partition, body still JSON text. */
 export interface Leased {
   partition: number;
@@ -29,6 +36,8 @@ export interface ReceiveOptions {
   signal?: AbortSignal;
   /** ExecutionContext.waitUntil: keeps those releases (and a long-poll's listening for crossing pushes) running after the answer. Default none. */
   waitUntil?: (promise: Promise<unknown>) => void;
+  /** Called once when the receive is about to wait: everything that can fail before the wait has passed. Default none. */
+  onWait?: () => void;
 }
 
 /**
@@ -96,6 +105,7 @@ async function ackThenReceive(
 ): Promise<{ ackResults: ReceiptResult[]; leased: Leased[] }> {
   const s = await sortReceipts(env, queue, receipts, "ack");
   const config = await resolveQueue(env, queue);
+  refusePullOnPush(queue, config);
   let carried: CarriedAcks | undefined;
   if (straightToWait(config, opts.waitMs) && s.byPartition.has(0)) {
     carried = { refs: s.byPartition.get(0)!.map((l) => l.ref), sent: false, outcomes: null };
@@ -112,13 +122,16 @@ async function ackThenReceive(
 
 async function receiveOrWait(env: Env, queue: string, opts: ReceiveOptions, carried?: CarriedAcks): Promise<Leased[]> {
   const config = await resolveQueue(env, queue);
+  refusePullOnPush(queue, config);
   const leaseMs = opts.visibilityTimeoutMs ?? config.visibilityTimeoutMs;
   const gone = () => opts.signal?.aborted === true;
   const waitMs = opts.waitMs ?? 0;
   let out: Leased[] = [];
   const direct = straightToWait(config, waitMs);
   const take = async (partition: number) => {
-    const { messages } = await partitionStub(env, queue, partition).receive(opts.max - out.length, leaseMs);
+    const { messages, pushes } = await partitionStub(env, queue, partition).receive(opts.max - out.length, leaseMs);
+    // This isolate's copy of the configuration is older than the partition's.
+    if (pushes) refusePullOnPush(queue, await resolveQueue(env, queue, false, true));
     for (const message of messages) out.push({ partition, message });
   };
   let order = direct ? [] : fairOrder(config);
@@ -155,6 +168,7 @@ async function receiveOrWait(env: Env, queue: string, opts: ReceiveOptions, carr
       };
       return { partition, connect };
     });
+    opts.onWait?.();
     const pushed = await waitForMessages(targets, {
       max: opts.max,
       visibilityTimeoutMs: leaseMs,
@@ -173,7 +187,7 @@ async function receiveOrWait(env: Env, queue: string, opts: ReceiveOptions, carr
 }
 
 /** Gives leases back untouched (ready again, the attempt not counted). */
-async function releaseLeases(env: Env, queue: string, leased: Leased[]): Promise<void> {
+export async function releaseLeases(env: Env, queue: string, leased: Leased[]): Promise<void> {
   const byPartition = new Map<number, LeaseRef[]>();
   for (const { partition, message } of leased) {
     const refs = byPartition.get(partition) ?? [];

@@ -12,6 +12,7 @@ import type {
   DeadLetterPage,
   ErrorBody,
   PeekPage,
+  PublishResponse,
   QueueConfigPatch,
   QueueInfo,
   QueueList,
@@ -26,6 +27,7 @@ import type {
 import { ApiError } from "./errors";
 import {
   ackRequest,
+  configPatchOf,
   deadLetterQuery,
   enqueueRequest,
   extendRequest,
@@ -39,12 +41,14 @@ import {
 } from "./schemas";
 import { ackAndReceive, leasedJson, receiveMessages } from "./consume";
 import { deleteDeadLetters, listDeadLetters, redriveDeadLetters } from "./dead-letters";
-import { deleteQueue, getQueue, listQueues, peekMessages, purgeQueue, putQueue, setPaused } from "./manage";
+import { deleteQueue, getQueue, listQueues, peekMessages, purgeQueue, putQueue, rotatePushSecret, setPaused } from "./manage";
 import { sendMessages } from "./produce";
+import { QueueProducer } from "./producer";
 import { queueStats } from "./queue-stats";
 import { ackMessages, extendLeases, nackMessages } from "./settle";
 import type { Secrets } from "./types";
-import { checkQueueName, validate } from "./validate";
+import { publishMessages } from "./topics";
+import { checkQueueName, checkTopicName, validate } from "./validate";
 
 /** The HTTP API's validation: 400 INVALID_REQUEST for the shape, 422 INVALID_VALUE for values. */
 const check = <S extends z.ZodType>(schema: S, value: unknown): z.output<S> => validate(schema, value);
@@ -89,6 +93,32 @@ export class EdgeqService extends WorkerEntrypoint<Env & Secrets> {
       if (list.some((m) => m.dedupId === undefined)) throw new ApiError("INVALID_REQUEST", "forward: every message needs a dedupId");
       const windowMs = check(forwardWindow, minDedupWindowMs);
       return { messages: await sendMessages(this.env, name, list, { minDedupWindowMs: windowMs }) };
+    });
+  }
+
+  /**
+   * A producer for `queue` in the shape of Cloudflare Queues' `Queue`
+   * binding (`send`, `sendBatch`), which throws on failure as a `Queue` does:
+   * `const ORDERS = env.EDGEQ.producer("orders"); await ORDERS.send({...})`.
+   */
+  producer(queue: string): QueueProducer {
+    try {
+      return new QueueProducer(this.env, queueOf(queue));
+    } catch (err) {
+      throw err instanceof ApiError ? new Error(`${err.code}: ${err.message}`) : err;
+    }
+  }
+
+  /**
+   * Publishes one message or a list (1..100) to a topic: answers
+   * `{messages: [{id}]}` once they are stored in its outbox; each subscribed
+   * queue then receives a copy of those its filter takes.
+   */
+  publish(topic: string, messages: SendMessage | SendMessage[]): Promise<RpcResult<PublishResponse>> {
+    return answer(async () => {
+      const name = checkTopicName(topic);
+      const list = check(enqueueRequest, Array.isArray(messages) ? { messages } : messages);
+      return { messages: await publishMessages(this.env, name, list) };
     });
   }
 
@@ -171,7 +201,12 @@ export class EdgeqService extends WorkerEntrypoint<Env & Secrets> {
 
   /** Creates a queue or changes some of its settings; answers the whole configuration. */
   configureQueue(queue: string, settings: QueueConfigPatch = {}): Promise<RpcResult<QueueInfo>> {
-    return answer(async () => (await putQueue(this.env, queueOf(queue), check(queueConfigPatch, settings))).queue);
+    return answer(async () => (await putQueue(this.env, queueOf(queue), configPatchOf(check(queueConfigPatch, settings)))).queue);
+  }
+
+  /** A new signing secret for push to an endpoint (answered once, in `push`); the previous one signs too for 24 hours. */
+  rotatePushSecret(queue: string): Promise<RpcResult<QueueInfo>> {
+    return answer(async () => rotatePushSecret(this.env, queueOf(queue)));
   }
 
   /** The queue's configuration and stats. */

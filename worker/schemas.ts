@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { GROUP_ID_PATTERN, LIMITS, QUEUE_CONFIG_RANGES, QUEUE_NAME_PATTERN, RECEIPT_PATTERN } from "../client/protocol";
+import { GROUP_ID_PATTERN, LIMITS, QUEUE_CONFIG_RANGES, QUEUE_NAME_PATTERN, RECEIPT_PATTERN, TOPIC_LIMITS, type QueueConfigPatch } from "../client/protocol";
 
 /** Deepest nesting of a JSON value, measured without recursion (a hostile body must not blow the stack). */
 export function jsonDepth(value: unknown, limit: number = LIMITS.maxBodyDepth): number {
@@ -137,6 +137,29 @@ export const redriveRequest = z.strictObject({
  */
 const setting = z.number();
 const limit = z.number().nullable();
+
+/**
+ * `push`: an endpoint (`url`, with `headers`) or a Worker (`service`), one
+ * of the two; values (the URL, header names, ranges) are checked by the
+ * registry (durable-objects/push/settings.ts).
+ */
+export const pushSetting = z
+  .strictObject({
+    url: z.string().max(4096).optional(),
+    headers: z.record(z.string().max(256), z.string().max(8192)).optional(),
+    service: z.string().max(256).optional(),
+    batchSize: setting.optional(),
+    batchWaitMs: setting.optional(),
+    timeoutMs: setting.optional(),
+  })
+  .superRefine((push, ctx) => {
+    if ((push.url === undefined) === (push.service === undefined)) {
+      ctx.addIssue({ code: "invalid_type", expected: "string", path: ["url"], message: "give url (an endpoint) or service (a Worker), one of the two" });
+    } else if (push.service !== undefined && push.headers !== undefined) {
+      ctx.addIssue({ code: "invalid_type", expected: "never", path: ["headers"], message: "headers go to an endpoint (url), not to a Worker" });
+    }
+  });
+
 export const queueConfigPatch = z.strictObject({
   partitions: setting.optional(),
   visibilityTimeoutMs: setting.optional(),
@@ -150,7 +173,11 @@ export const queueConfigPatch = z.strictObject({
   maxInFlight: limit.optional(),
   deliveryRatePerSec: limit.optional(),
   paused: z.boolean().optional(),
+  push: pushSetting.nullable().optional(),
 });
+
+/** The validated PUT body as the registry takes it (the refinement above makes `push` one of its two shapes). */
+export const configPatchOf = (patch: z.output<typeof queueConfigPatch>): QueueConfigPatch => patch as QueueConfigPatch;
 
 export const queueListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
@@ -174,3 +201,32 @@ export const consumeQuery = z.strictObject({
 });
 
 export const deleteDeadLetterQuery = z.strictObject({ id: z.string().min(1).max(64).optional() });
+
+// ---------------------------------------------------------------- topics
+
+/** What a topic name may be (the queue name rules); said in every refusal of one. */
+export const TOPIC_NAME_RULE = QUEUE_NAME_RULE.replace("queue names", "topic names");
+
+export const topicName = z.string().regex(QUEUE_NAME_PATTERN, TOPIC_NAME_RULE);
+
+const subscriptionFilter = z
+  .record(z.string().max(256), z.array(z.string().max(256)).min(1).max(TOPIC_LIMITS.maxFilterValues))
+  .refine((f) => Object.keys(f).length <= TOPIC_LIMITS.maxFilterNames, `at most ${TOPIC_LIMITS.maxFilterNames} attribute names`);
+
+const subscription = z.strictObject({ queue: queueName, filter: subscriptionFilter.optional() });
+
+/** `PUT /v1/topics/:topic`: the settings to change (the subscriptions are replaced whole). */
+export const topicConfigPatch = z.strictObject({
+  subscriptions: z
+    .array(subscription)
+    .max(TOPIC_LIMITS.maxSubscriptions)
+    .refine((list) => new Set(list.map((s) => s.queue)).size === list.length, "a queue is subscribed twice")
+    .optional(),
+  dedupWindowMs: int(0, 24 * 60 * 60_000).optional(),
+});
+
+export const topicListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: topicName.optional(),
+  stats: z.enum(["true", "false"]).default("true"),
+});

@@ -10,6 +10,7 @@
 import { STREAM_PROTOCOL, type TokenClaims } from "../client/protocol";
 import { streamUrl } from "../durable-objects/contract";
 import { offeredProtocols, originAllowed } from "./auth/middleware";
+import { refusePullOnPush } from "./consume";
 import { ApiError } from "./errors";
 import { partitionStub, resolveQueue } from "./queues";
 
@@ -59,6 +60,7 @@ export async function openStream(env: Env, request: Request, o: OpenStream): Pro
   }
   const protocol = negotiate(offeredProtocols(request));
   const config = await resolveQueue(env, o.queue);
+  refusePullOnPush(o.queue, config);
   if (o.partition >= config.partitions) {
     throw new ApiError("INVALID_VALUE", `partition: queue ${o.queue} has ${config.partitions} partition${config.partitions > 1 ? "s" : ""} (0 to ${config.partitions - 1})`);
   }

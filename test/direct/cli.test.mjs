@@ -134,6 +134,39 @@ describe("queues", () => {
     expect(gone.stderr).toContain("QUEUE_NOT_FOUND");
   });
 
+  it("sets push: the signing secret shown once on stderr, header values never; rotates it; turns push off", async () => {
+    const queue = uniqueQueue();
+    await json(["queues", "create", queue]);
+    const set = await edgeq([
+      "queues", "update", queue,
+      "--push-url", "http://127.0.0.1:9/hooks",
+      "--push-header", "Authorization: Bearer header-value-7",
+      "--push-batch-size", "5",
+      "--push-timeout-ms", "2000",
+    ]);
+    expect(set.code).toBe(0);
+    expect(set.stdout).toMatch(/push\s*│\s*http:\/\/127\.0\.0\.1:9\/hooks, headers authorization; batches of 5, wait 0 ms, timeout 2000 ms/);
+    const secret = /signing secret \(shown once, keep it with the endpoint\): (whsec_\S+)/.exec(set.stderr)?.[1];
+    expect(secret).toBeTruthy();
+    const shown = await edgeq(["queues", "get", queue]);
+    expect(shown.stdout).toContain("headers authorization");
+    expect(shown.stdout + shown.stderr).not.toContain("header-value-7");
+    expect(shown.stdout + shown.stderr).not.toContain(secret);
+    const rotated = await json(["queues", "rotate-secret", queue]);
+    expect(rotated.push.signingSecret).toMatch(/^whsec_/);
+    expect(rotated.push.signingSecret).not.toBe(secret);
+    expect(rotated.push.previousExpiresAt).toBeGreaterThan(Date.now());
+    const worker = await edgeq(["queues", "update", queue, "--push-service", "NO_SUCH_BINDING"]);
+    expect(worker.code).toBe(1);
+    expect(worker.stderr).toContain("INVALID_VALUE: push.service");
+    const off = await json(["queues", "update", queue, "--no-push"]);
+    expect(off.config.push).toBeNull();
+    expect(off.push).toBeUndefined();
+    const refused = await edgeq(["queues", "rotate-secret", queue]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("CONFLICT");
+  });
+
   it("update refuses a queue that does not exist and does not create it", async () => {
     const queue = uniqueQueue();
     const r = await edgeq(["queues", "update", queue, "--max-attempts", "2"]);
@@ -413,6 +446,41 @@ describe("tokens", () => {
   });
 });
 
+describe("topics", () => {
+  it("creates a topic with filtered subscriptions, publishes through it, and shows its stats", async () => {
+    const topic = uniqueQueue();
+    const [payments, emails] = [`${topic}-pay`, `${topic}-mail`];
+    const created = await json(["topics", "create", topic, "--subscribe", payments, "--subscribe", emails, "--filter", `${emails}:kind=paid,refunded`]);
+    expect(created.config.subscriptions).toEqual([{ queue: payments }, { queue: emails, filter: { kind: ["paid", "refunded"] } }]);
+    expect((await edgeq(["topics", "create", topic])).code).toBe(1); // exists: never changed
+    expect((await edgeq(["topics", "publish", topic, '{"order":1}', "--attr", "kind=paid"])).code).toBe(0);
+    expect((await edgeq(["topics", "publish", topic, '{"order":2}', "--attr", "kind=created"])).code).toBe(0);
+    // The fan-out is the topic's alarm: each queue gets its copies soon.
+    const depth = async (q) => (await json(["stats", q])).depth;
+    for (let i = 0; i < 50 && ((await depth(payments)) < 2 || (await depth(emails)) < 1); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await depth(payments)).toBe(2);
+    expect(await depth(emails)).toBe(1);
+    const stats = await json(["topics", "stats", topic]);
+    expect(stats).toMatchObject({ published: 2, pending: 0 });
+    expect(stats.subscriptions.find((x) => x.queue === emails)).toMatchObject({ delivered: 1, filtered: 1 });
+    const table = await edgeq(["topics", "get", topic]);
+    expect(table.stdout).toContain("kind=paid|refunded");
+    expect((await json(["topics", "list"])).topics.map((t) => t.name)).toContain(topic);
+    expect((await json(["topics", "update", topic, "--no-subscriptions"])).config.subscriptions).toEqual([]);
+    expect((await edgeq(["topics", "delete", topic])).code).toBe(0);
+    const gone = await edgeq(["topics", "get", topic]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain("TOPIC_NOT_FOUND");
+  });
+
+  it("a filter without its --subscribe is a usage error and creates nothing", async () => {
+    const topic = uniqueQueue();
+    const r = await edgeq(["topics", "create", topic, "--subscribe", "a", "--filter", "b:kind=x"]);
+    expect(r.code).toBe(2);
+    expect((await edgeq(["topics", "get", topic])).code).toBe(1);
+  });
+});
+
 describe("errors and exit codes", () => {
   it("an error answer exits 1 with the server's code and message on stderr", async () => {
     const bad = await edgeq(["stats", uniqueQueue()], { env: { EDGEQ_TOKEN: "not-a-token" } });
@@ -449,6 +517,11 @@ describe("errors and exit codes", () => {
       [["send", queue, "1", "--attr", "novalue"], "expected name=value"],
       [["send", queue, "--lines", "--dedup-id", "x"], "--dedup-id names one message"],
       [["queues", "update", queue], "give at least one setting"],
+      [["queues", "update", queue, "--push-batch-size", "5"], "give --push-url or --push-service"],
+      [["queues", "update", queue, "--push-url", "https://a.test", "--push-service", "X"], "give --push-url or --push-service"],
+      [["queues", "update", queue, "--push-service", "X", "--push-header", "a: b"], "--push-header goes with --push-url"],
+      [["queues", "update", queue, "--no-push", "--push-url", "https://a.test"], "--no-push takes no other"],
+      [["queues", "update", queue, "--push-url", "https://a.test", "--push-header", "nocolon"], 'expected "Name: value"'],
       [["tokens", "mint", "--queues", queue], "required option '--scopes <list>'"],
       [["queues", "list", "--url", "not a url"], "expected an http(s) URL"],
       [[], "Usage: edgeq"],

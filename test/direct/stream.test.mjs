@@ -92,7 +92,7 @@ describe("consume streams over real sockets: consumers that leave", () => {
     s.close();
   });
 
-  it("a partition restarted without its sockets (a deploy, a crash) gives their leases back at once", async () => {
+  it("a partition restarted without its sockets (a deploy, a crash) gives their leases back at once, uncounted", async () => {
     const q = uniqueQueue();
     await worker.send(q, ["x", "y"]);
     const s = await openStream(worker, q, { prefetch: 5, ...LONG_LEASE });
@@ -104,8 +104,8 @@ describe("consume streams over real sockets: consumers that leave", () => {
     await until(async () => (got.push(...(await worker.receive(q, { max: 10 }))), got.length === 2), "the two messages again", 2_000);
     expect(Date.now() - restartedAt).toBeLessThan(2_000);
     expect(got.map((m) => [m.body, m.attempts])).toEqual([
-      ["x", 2],
-      ["y", 2],
+      ["x", 1],
+      ["y", 1],
     ]);
   });
 });

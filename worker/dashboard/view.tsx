@@ -4,9 +4,10 @@
  * queues, and for the selected one its figures, charts of the last hour and
  * dead letters. The page's script fetches it with the token and swaps it in.
  */
-import type { DeadLetter, QueueConfig, QueueStats } from "../../client/protocol";
+import { PUSH_FAILURE_CLASSES, type DeadLetter, type PushConfig, type PushStats, type QueueConfig, type QueueStats } from "../../client/protocol";
 import { Chart } from "./charts";
 import { formatCount, formatDuration, formatLatency } from "./format";
+import { TopicTable, type TopicRow } from "./topics";
 
 /** A queue as the dashboard lists it. */
 export interface QueueRow {
@@ -22,6 +23,11 @@ const Status = ({ stats, paused }: { stats: QueueStats; paused: boolean }) => (
   <>
     <span class={`badge ${stats.status}`}>{stats.status}</span>
     {paused && <span class="badge paused">paused</span>}
+    {stats.push?.pausedUntil != null && (
+      <span class="badge paused" data-field="pushPaused">
+        push held by Retry-After
+      </span>
+    )}
   </>
 );
 
@@ -74,6 +80,22 @@ const Tile = ({ label, value }: { label: string; value: string }) => (
   </div>
 );
 
+/** Push delivery at a glance: where to, how many, how they failed, how fast the target answers, whether Retry-After holds it. */
+function PushTiles({ push, stats, now }: { push: PushConfig; stats: PushStats; now: number }) {
+  const failed = PUSH_FAILURE_CLASSES.map((c) => `${c} ${formatCount(stats.failures[c])}`).join(" · ");
+  return (
+    <div id="push">
+      <h3>Push to {push.url ?? `Worker ${push.service}`}</h3>
+      <div class="tiles">
+        <Tile label="Deliveries" value={formatCount(stats.deliveries)} />
+        <Tile label="Failures" value={failed} />
+        <Tile label="Answer p50 / p95" value={`${formatLatency(stats.latency.p50)} / ${formatLatency(stats.latency.p95)}`} />
+        <Tile label="Retry-After" value={stats.pausedUntil === null ? "–" : `held ${formatDuration(stats.pausedUntil - now)} more`} />
+      </div>
+    </div>
+  );
+}
+
 function QueueDetail({ queue, deadLetters, now }: { queue: QueueRow; deadLetters: DeadLetterRow[]; now: number }) {
   const { name, config, stats } = queue;
   const minutes = stats.minutes;
@@ -107,6 +129,7 @@ function QueueDetail({ queue, deadLetters, now }: { queue: QueueRow; deadLetters
         <Tile label="Processing p50 / p95" value={`${formatLatency(stats.latency.deliveryToAck.p50)} / ${formatLatency(stats.latency.deliveryToAck.p95)}`} />
         <Tile label="Enqueue→ack p95" value={formatLatency(stats.latency.enqueueToAck.p95)} />
       </div>
+      {config.push && stats.push && <PushTiles push={config.push} stats={stats.push} now={now} />}
       <div class="charts">
         <Chart id="depth" title="Depth" series={[{ label: "messages", color: "#7c3aed", kind: "area", values: minutes.map((m) => m.depth) }]} />
         <Chart
@@ -186,9 +209,10 @@ function QueueDetail({ queue, deadLetters, now }: { queue: QueueRow; deadLetters
   );
 }
 
-/** The queues table, then the selected queue's detail (none when there are no queues). */
+/** The queues table, the topics with their outbox lag, then the selected queue's detail (none when there are no queues). */
 export function DashboardView(props: {
   queues: QueueRow[];
+  topics: TopicRow[];
   selected: QueueRow | null;
   deadLetters: DeadLetterRow[];
   now: number;
@@ -199,6 +223,12 @@ export function DashboardView(props: {
         <h2>Queues</h2>
         <QueueTable queues={props.queues} selected={props.selected?.name ?? null} />
       </section>
+      {props.topics.length > 0 && (
+        <section class="card">
+          <h2>Topics</h2>
+          <TopicTable topics={props.topics} />
+        </section>
+      )}
       {props.selected && <QueueDetail queue={props.selected} deadLetters={props.deadLetters} now={props.now} />}
     </>
   );

@@ -8,13 +8,18 @@
  */
 import { z } from "zod";
 import {
+  DEFAULT_PUSH,
   DEFAULT_QUEUE_CONFIG,
   ERROR_STATUS,
+  PUSH_FAILURE_CLASSES,
+  PUSH_RANGES,
   QUEUE_CONFIG_RANGES,
   RECEIPT_PATTERN,
   SCOPES,
+  TOPIC_LIMITS,
   type CounterTotals,
   type DeadLetterPage,
+  type PublishResponse,
   type ErrorBody,
   type ErrorCode,
   type Json,
@@ -27,6 +32,9 @@ import {
   type ReceiveResponse,
   type SendResponse,
   type TokenResponse,
+  type TopicInfo,
+  type TopicList,
+  type TopicStats,
 } from "../../client/protocol";
 
 const count = z.number().int().min(0);
@@ -46,9 +54,10 @@ export const errorMeanings: Record<ErrorCode, string> = {
   INVALID_JSON: "The request body is not valid JSON.",
   INVALID_REQUEST: "The request does not match the schema; the message names the field.",
   UNAUTHORIZED: "The token is missing, malformed, forged or expired.",
-  FORBIDDEN: "The token is valid but lacks the scope or the queue.",
+  FORBIDDEN: "The token is valid but lacks the scope, the queue or the topic.",
   NOT_FOUND: "No such route, message or dead letter.",
   QUEUE_NOT_FOUND: "No such queue (queues are created on first use only where auto-create is on).",
+  TOPIC_NOT_FOUND: "No such topic (topics are never created on first use).",
   METHOD_NOT_ALLOWED: "The route exists but not with this method.",
   CONFLICT: "The request conflicts with the queue's state (for example shrinking partitions).",
   LEASE_LOST: "The receipt's lease ended or the message was leased again.",
@@ -172,6 +181,22 @@ const setting = (field: keyof typeof QUEUE_CONFIG_RANGES, description: string, w
   return base.min(min).max(max).meta({ description: `${description} Default ${DEFAULT_QUEUE_CONFIG[field]}.` });
 };
 
+const pushSetting = (field: keyof typeof PUSH_RANGES, description: string) => {
+  const { min, max } = PUSH_RANGES[field];
+  return z.number().int().min(min).max(max).meta({ description: `${description} Default ${DEFAULT_PUSH[field]}.` });
+};
+
+const pushConfig = z
+  .strictObject({
+    url: z.string().optional().meta({ description: "The endpoint batches are POSTed to; absent for a Worker" }),
+    service: z.string().optional().meta({ description: "edgeq's service binding to the Worker that consumes; absent for an endpoint" }),
+    headerNames: z.array(z.string()).optional().meta({ description: "Extra headers sent to the endpoint; their values are never shown" }),
+    batchSize: pushSetting("batchSize", "Messages per delivery."),
+    batchWaitMs: pushSetting("batchWaitMs", "How long a delivery may wait for a fuller batch."),
+    timeoutMs: pushSetting("timeoutMs", "How long a delivery may take before it fails as `timeout`."),
+  })
+  .meta({ id: "PushConfig", description: "Push delivery to an endpoint or a Worker (docs/push.md); secrets are never shown" });
+
 export const queueConfig = z
   .strictObject({
     partitions: setting("partitions", "Partition objects the queue is spread over; it can grow, never shrink."),
@@ -186,6 +211,7 @@ export const queueConfig = z
     maxInFlight: setting("maxInFlight", "Most messages leased at once; null for no limit.").nullable(),
     deliveryRatePerSec: setting("deliveryRatePerSec", "Most messages leased per second; null for no limit.", false).nullable(),
     paused: z.boolean().meta({ description: "A paused queue accepts enqueues but delivers nothing. Default false." }),
+    push: pushConfig.nullable().meta({ description: "Push delivery; null: consumers pull. Default null." }),
   })
   .meta({ id: "QueueConfig", description: "A queue's configuration; every partition applies it" });
 
@@ -223,9 +249,21 @@ export const queueStatsSummary = z
   .strictObject(statsSummaryShape)
   .meta({ id: "QueueStatsSummary", description: "A queue's stats in brief" });
 
+const pushStats = z
+  .strictObject({
+    deliveries: count.meta({ description: "Deliveries (batches sent) since the queue was created" }),
+    failures: z
+      .strictObject(Object.fromEntries(PUSH_FAILURE_CLASSES.map((c) => [c, count])) as Record<(typeof PUSH_FAILURE_CLASSES)[number], typeof count>)
+      .meta({ description: "Failed deliveries by class since the queue was created" }),
+    latency: latencyPercentiles.meta({ description: "How long the endpoint or Worker took to answer" }),
+    pausedUntil: ms.nullable().meta({ description: "While a Retry-After holds pushes back: until when" }),
+  })
+  .meta({ id: "PushStats", description: "How push delivery fares" });
+
 export const queueStats = z
   .strictObject({
     ...statsSummaryShape,
+    push: pushStats.optional(),
     minutes: z
       .array(z.strictObject({ minute: ms, depth: count, ...totalsShape }))
       .meta({ description: "The last 60 minutes, oldest first; the last entry is the current minute" }),
@@ -251,6 +289,13 @@ export const queueInfo = z
     config: queueConfig,
     createdAt: ms,
     stats: z.union([queueStats, queueStatsSummary]).optional(),
+    push: z
+      .strictObject({
+        signingSecret: z.string().meta({ description: "`whsec_…`: the endpoint verifies signatures with it; never shown again" }),
+        previousExpiresAt: ms.nullable().meta({ description: "After a rotation: until when the previous secret still signs too" }),
+      })
+      .optional()
+      .meta({ description: "Only when push was first pointed at an endpoint, or its secret rotated" }),
   })
   .meta({ id: "QueueInfo", description: "A queue: its configuration, and its stats where the route reads them" });
 
@@ -268,6 +313,72 @@ export const tokenResponse = z
     expiresAt: ms,
   })
   .meta({ id: "TokenResponse", description: `A scoped token (scopes: ${SCOPES.join(", ")})` });
+
+export const publishResponse = z
+  .strictObject({
+    messages: z.array(
+      z.strictObject({
+        id: z.string(),
+        duplicate: z
+          .boolean()
+          .optional()
+          .meta({ description: "True when the dedup id had been seen within the topic's window and nothing was stored" }),
+      }),
+    ),
+  })
+  .meta({ id: "PublishResponse", description: "One entry per message, in the order published" });
+
+const subscription = z.strictObject({
+  queue: z.string(),
+  filter: z
+    .record(z.string(), z.array(z.string()))
+    .optional()
+    .meta({ description: "Attribute name -> accepted values: a message must match every name, any one value per name" }),
+});
+
+const topicConfig = z
+  .strictObject({
+    subscriptions: z
+      .array(subscription)
+      .max(TOPIC_LIMITS.maxSubscriptions)
+      .meta({ description: "The queues that receive a copy of each message their filter takes, in order" }),
+    dedupWindowMs: z.number().int().min(0).meta({ description: "How long a publish's dedupId is remembered. Default 300000." }),
+  })
+  .meta({ id: "TopicConfig", description: "A topic's subscriptions and settings" });
+
+export const topicStats = z
+  .strictObject({
+    published: count,
+    duplicates: count.meta({ description: "Publishes whose dedupId had been seen: nothing was stored" }),
+    filtered: count.meta({ description: "Messages that no subscription's filter took (not an error)" }),
+    pending: count.meta({ description: "Messages not yet in every queue that takes them: the outbox" }),
+    oldestPendingAgeMs: z.number().min(0).meta({ description: "Age of the oldest pending message: the fan-out's lag" }),
+    subscriptions: z.array(
+      z.strictObject({
+        queue: z.string(),
+        delivered: count,
+        filtered: count,
+        pending: count,
+        oldestPendingAgeMs: z.number().min(0),
+        failures: count.meta({ description: "Deliveries to the queue that failed in a row; 0 when the last one worked" }),
+        lastError: z.string().nullable().meta({ description: "The last failure, `CODE: message`" }),
+        retryAt: ms.nullable().meta({ description: "When the next delivery is tried after a failure" }),
+      }),
+    ),
+  })
+  .meta({ id: "TopicStats", description: "A topic's fan-out: totals, the outbox and its lag, each subscription's figures" });
+
+export const topicInfo = z
+  .strictObject({ name: z.string(), config: topicConfig, createdAt: ms, stats: topicStats.optional() })
+  .meta({ id: "TopicInfo", description: "A topic: its subscriptions and settings, and its stats where the route reads them" });
+
+export const topicList = z
+  .strictObject({ topics: z.array(topicInfo), cursor })
+  .meta({ id: "TopicList", description: "Topics in name order, one page" });
+
+export const topicDeleted = z
+  .strictObject({ name: z.string(), deleted: z.literal(true) })
+  .meta({ id: "TopicDeleted", description: "The topic, its subscriptions and its outbox are gone" });
 
 export const apiIndex = z
   .strictObject({ name: z.literal("edgeq"), api: z.literal("/v1") })
@@ -289,4 +400,8 @@ export type AnswersMatchProtocol = [
   Assert<Same<z.output<typeof queueInfo>, QueueInfo>>,
   Assert<Same<z.output<typeof queueList>, QueueList>>,
   Assert<Same<z.output<typeof tokenResponse>, TokenResponse>>,
+  Assert<Same<z.output<typeof publishResponse>, PublishResponse>>,
+  Assert<Same<z.output<typeof topicStats>, TopicStats>>,
+  Assert<Same<z.output<typeof topicInfo>, TopicInfo>>,
+  Assert<Same<z.output<typeof topicList>, TopicList>>,
 ];

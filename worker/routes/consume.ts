@@ -18,7 +18,7 @@ consume.get(
       "passes its token as a second subprotocol, `bearer.<token>`. Frames are JSON text: see docs/consume-protocol.md.",
     tag: "Messages",
     answers: { 101: { description: "Switching protocols: the stream is open; the first frame is `welcome`." } },
-    errors: ["QUEUE_NOT_FOUND", "UNAVAILABLE"],
+    errors: ["QUEUE_NOT_FOUND", "CONFLICT", "UNAVAILABLE"],
   }),
 );
 consume.get("/", queryParams(consumeQuery), async (c) => {
