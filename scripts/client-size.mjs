@@ -1,10 +1,10 @@
 // Bundles and minifies the browser client (client/index.ts) the way an app's
-// bundler would, gzips it, and fails above the budget of 4.5 KiB (4 KiB until
+// bundler would, gzips it, and fails above the budget of 5 KiB (4 KiB until
 // consume() streamed: the stream is about 2.2 KiB of it).
 import { build } from "esbuild";
 import { gzipSync } from "node:zlib";
 
-const BUDGET_BYTES = 4.5 * 1024;
+const BUDGET_BYTES = 5 * 1024;
 
 const result = await build({
   entryPoints: ["client/index.ts"],
