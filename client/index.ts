@@ -197,7 +197,7 @@ export function createClient(options: ClientOptions): Client {
       error?.code ?? STATUS_CODES[res.status] ?? (res.status >= 500 ? "UNAVAILABLE" : "INVALID_REQUEST"),
       error?.message ?? `HTTP ${res.status}`,
       // A long-poll that failed after its 200 went out (docs/long-poll.md): the status its code has otherwise.
-      res.ok ? (STREAMED_STATUS[error.code] ?? 500) : res.status,
+      res.ok ? (STREAMED_STATUS[error?.code] ?? 500) : res.status,
       retryAfter(res.headers.get("retry-after")),
     );
   }

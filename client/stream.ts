@@ -154,7 +154,11 @@ export async function consumeStream(ctx: StreamContext, handler: Handler, o: Con
       // No signal: aborting the request would close the socket it upgraded, and a stop settles first.
       const res = await ctx.fetch(path, { headers });
       const socket = (res as Response & { webSocket?: WebSocket & { accept(): void } }).webSocket;
-      if (res.status !== 101 || !socket) throw await ctx.failure(res);
+      if (res.status !== 101 || !socket) {
+        // Answered, but not with a stream: a server (or something in front of it) that does not stream.
+        if (res.status < 400) throw ((unsupported = true), new Error(`HTTP ${res.status} to an upgrade`));
+        throw await ctx.failure(res);
+      }
       socket.accept();
       ws = socket;
     } else {
@@ -199,8 +203,14 @@ export async function consumeStream(ctx: StreamContext, handler: Handler, o: Con
         }
       });
       // A refused upgrade may say "error" and never "close" (Node's WebSocket).
-      const closed = () => {
+      const closed = (event: Event) => {
         connecting.delete(ws);
+        // The queue was deleted, or now pushes: as a receive would be refused, consume is.
+        const code = (event as CloseEvent).code;
+        if (code === 4404 || code === 4409) {
+          fatal ??= new ctx.QueueError(code === 4404 ? "QUEUE_NOT_FOUND" : "CONFLICT", (event as CloseEvent).reason, code - 4000);
+          stop();
+        }
         reject(new Error(`stream of partition ${p} closed`));
         dropped(p, s);
       };

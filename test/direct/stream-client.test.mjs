@@ -131,6 +131,19 @@ describe("client consume() over real sockets", () => {
     await done;
   });
 
+  it("ends with QUEUE_NOT_FOUND when its queue is deleted, as a waiting receive does", async () => {
+    const q = uniqueQueue("gone");
+    await worker.send(q, ["one"]);
+    const handled = [];
+    const consuming = createClient({ url: worker.url, token: TOKEN })
+      .queue(q)
+      .consume(async (m) => void handled.push(m))
+      .then(() => null, (e) => e);
+    await until(() => handled.length === 1, "the message");
+    await worker.ok("DELETE", `/v1/queues/${q}`);
+    expect(await consuming).toMatchObject({ name: "QueueError", code: "QUEUE_NOT_FOUND", status: 404 });
+  });
+
   it("a token without the consume scope: the refused upgrade is explained over HTTP, and consume rejects", async () => {
     const q = uniqueQueue("scope");
     const publishOnly = await mint(["publish"], [q]);
