@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { DEFAULT_QUEUE_CONFIG, LIMITS, type DeadLetterReason, type QueueConfig } from "../client/protocol";
+import { DEFAULT_QUEUE_CONFIG, type DeadLetterReason, type QueueConfig } from "../client/protocol";
 import type {
   EnqueueBatch,
   EnqueueOutcome,
@@ -29,22 +29,12 @@ import { nack } from "./partition/nack";
 import { peek } from "./partition/peek";
 import { purge } from "./partition/purge";
 import { countReady } from "./partition/receive";
-import { giveBack, orphanedOwners, reclaim } from "./partition/reclaim";
+import { giveBack, orphanedOwners } from "./partition/reclaim";
 import { release as releaseLeases } from "./partition/release";
 import { migrate } from "./partition/schema";
 import { stats } from "./partition/stats";
-import { errorFrame, parseFrame, resultsFrame, serverFrame, type SettleFrame } from "./partition/stream-frames";
-import {
-  acceptStream,
-  closeStream,
-  expiredStreams,
-  openStreams,
-  sendFrame,
-  setPrefetch,
-  streamStateOf,
-  streamTakers,
-  type StreamState,
-} from "./partition/streams";
+import { ConsumeStreams, STREAM_CLOSE } from "./partition/consume-streams";
+import { acceptStream, streamStateOf, streamTakers } from "./partition/streams";
 import { nextDueAt, sweep } from "./partition/sweep";
 import { serveTakers } from "./partition/takers";
 import type { OpContext } from "./partition/types";
@@ -65,9 +55,6 @@ class QueueFull extends Error {
 
 /** What started an operation: a request, the alarm, or the partition itself (serving waiters). */
 export type OperationKind = "request" | "alarm" | "internal";
-
-/** The close codes of a consume stream that the partition ends itself (docs/consume-protocol.md). */
-const STREAM_CLOSE = { tokenExpired: 4401, queueDeleted: 4404, queuePushes: 4409 } as const;
 
 /**
  * One partition of one queue. Every message of the partition lives in this
@@ -113,8 +100,8 @@ export class QueuePartition extends DurableObject<Env> {
   private wakeAfterGroup: number | null = null;
   /** Dead letters of the group's operations; logged once the group's transaction has run. */
   private deadLetteredInGroup: Effects["deadLettered"] = [];
-  /** Settle frames of each consume stream (by owner id) still awaiting their results; bounded by maxPendingFrames. */
-  private readonly pendingFrames = new Map<string, number>();
+  /** Consume streams: their upgrade, frames and end (see partition/consume-streams.ts). */
+  private readonly streams: ConsumeStreams;
   /** Push delivery's header values and signing secrets, as the registry last sent them (null: none). */
   private pushSecrets: PushSecrets | null = null;
   /** Until when a 429 or 503 with Retry-After holds push back (null: it does not). Persisted. */
@@ -130,6 +117,11 @@ export class QueuePartition extends DurableObject<Env> {
     this.leases = new Leases(this.sql);
     this.depth = new Depth(ctx.storage.sql);
     this.tally = new Tally(this.sql);
+    this.streams = new ConsumeStreams({
+      state: ctx,
+      run: (operation) => this.run(operation),
+      place: () => ({ queue: this.names()[0], partitions: this.place.partitions }),
+    });
     this.commits = new GroupCommit(ctx.storage, {
       // A group whose transaction failed left memory ahead of storage: count and scan again.
       onRollback: () => {
@@ -155,7 +147,7 @@ export class QueuePartition extends DurableObject<Env> {
         this.loadMeta();
         this.alarmAt = await ctx.storage.getAlarm();
         // Streams whose sockets went with the last instance (a restart calls no close handler): the alarm gives their leases back now.
-        if (orphanedOwners(this.context(Date.now()), this.liveStreams()).length > 0) await this.wakeBy(Date.now());
+        if (orphanedOwners(this.context(Date.now()), this.streams.live()).length > 0) await this.wakeBy(Date.now());
       } catch (err) {
         failure = err;
       }
@@ -252,7 +244,7 @@ export class QueuePartition extends DurableObject<Env> {
     if (!hasWaiters(this.ctx) || !this.delivering || this.config.push !== null) return null;
     this.onOperation("internal");
     const ctx = this.context(Date.now());
-    this.endExpiredStreams(ctx);
+    this.streams.endExpired(ctx);
     const takers = [...waiterTakers(this.ctx), ...streamTakers(this.ctx, this.leases, ctx.now)];
     const push = serveTakers(takers, (want, visibilityTimeoutMs, owner) => {
       const got = this.lease(ctx, want, visibilityTimeoutMs, owner);
@@ -306,7 +298,7 @@ export class QueuePartition extends DurableObject<Env> {
   /** A consume stream's or a long-poll waiter's WebSocket upgrade (the only things this object serves over fetch). */
   override async fetch(request: Request): Promise<Response> {
     const stream = acceptStream(this.ctx, request, Date.now(), this.config.visibilityTimeoutMs);
-    if (stream) return "response" in stream ? stream.response : this.openStream(stream.client, stream.server, stream.state);
+    if (stream) return "response" in stream ? stream.response : this.streams.open(stream.client, stream.server, stream.state);
     const upgrade = acceptWaiter(this.ctx, request, Date.now());
     if (!upgrade) return new Response("not found", { status: 404 });
     if ("response" in upgrade) return upgrade.response;
@@ -332,7 +324,7 @@ export class QueuePartition extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     this.onOperation("request");
     const stream = streamStateOf(ws);
-    if (stream) return this.onStreamFrame(ws, stream, message);
+    if (stream) return this.streams.frame(ws, stream, message);
     if (message === DONE_MESSAGE) endWait(ws);
   }
 
@@ -343,109 +335,11 @@ export class QueuePartition extends DurableObject<Env> {
    */
   override async webSocketClose(ws: WebSocket): Promise<void> {
     this.onOperation("request");
-    await this.endStream(ws, true);
+    await this.streams.end(ws, true);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
     await this.webSocketClose(ws);
-  }
-
-  // ---------------------------------------------------------------- consume streams (partition/streams.ts)
-
-  /** A stream just accepted: its welcome, then what is ready now, pushed at the end of its first group. */
-  private async openStream(client: WebSocket, server: WebSocket, s: StreamState): Promise<Response> {
-    const [queue] = this.names();
-    sendFrame(
-      server,
-      serverFrame({
-        type: "welcome",
-        version: 1,
-        queue,
-        partition: s.partition,
-        partitions: this.place.partitions,
-        prefetch: s.prefetch,
-        visibilityTimeoutMs: s.visibilityTimeoutMs,
-      }),
-    );
-    try {
-      await this.run((ctx) => ctx.effects.mayDeliver());
-    } catch (err) {
-      closeStream(server, 1011, "unavailable"); // nobody will hear this socket: never serve it
-      throw err;
-    }
-    return new Response(null, { status: 101, webSocket: client });
-  }
-
-  /**
-   * One frame of a stream, refused whole with an error frame when it is not
-   * valid. A prefetch frame applies at once; a settle frame runs in the
-   * group commit, and its results are sent once that has run (the output
-   * gate holds them until the commit is durable).
-   */
-  private async onStreamFrame(ws: WebSocket, s: StreamState, data: string | ArrayBuffer): Promise<void> {
-    if (s.closed) return;
-    if (s.expiresAt !== null && s.expiresAt <= Date.now()) return this.endStream(ws, false, STREAM_CLOSE.tokenExpired, "token expired");
-    const parsed = parseFrame(data, s.partition);
-    if (!parsed.ok) return sendFrame(ws, errorFrame(parsed));
-    const frame = parsed.frame;
-    if (frame.type === "prefetch") {
-      if (setPrefetch(ws, frame.prefetch)) await this.run((ctx) => ctx.effects.mayDeliver());
-      return;
-    }
-    const pending = this.pendingFrames.get(s.stream) ?? 0;
-    if (pending >= LIMITS.maxPendingFrames) {
-      return sendFrame(
-        ws,
-        errorFrame({ id: frame.id, code: "RATE_LIMITED", message: `at most ${LIMITS.maxPendingFrames} frames awaiting their results; wait for one` }),
-      );
-    }
-    this.pendingFrames.set(s.stream, pending + 1);
-    try {
-      const outcomes = await this.run((ctx) => this.settle(ctx, frame));
-      sendFrame(ws, resultsFrame(frame, outcomes));
-    } catch (err) {
-      logEvent("internal_error", { during: `a stream's ${frame.type}`, error: String(err) });
-      sendFrame(ws, errorFrame({ id: frame.id, code: "UNAVAILABLE", message: `the ${frame.type} was not applied; send it again` }));
-    } finally {
-      const left = (this.pendingFrames.get(s.stream) ?? 1) - 1;
-      if (left > 0) this.pendingFrames.set(s.stream, left);
-      else this.pendingFrames.delete(s.stream);
-    }
-  }
-
-  /** A settle frame's operation: the same as over HTTP, fenced by the receipts' lease tokens. */
-  private settle(ctx: OpContext, frame: SettleFrame): LeaseOutcome[] {
-    switch (frame.type) {
-      case "ack":
-        return ack(ctx, frame.refs);
-      case "nack":
-        return nack(ctx, frame.refs, frame.delayMs, frame.error);
-      case "extend":
-        return extend(ctx, frame.refs, frame.visibilityTimeoutMs);
-      case "release":
-        return releaseLeases(ctx, frame.refs);
-    }
-  }
-
-  /**
-   * Closes a stream (if it is one and still open) and gives back what it
-   * holds, in a group of its own: each a failed attempt when the consumer
-   * went away (`counted`), untouched when the partition ends the stream.
-   */
-  private async endStream(ws: WebSocket, counted: boolean, code?: number, reason?: string): Promise<void> {
-    const owner = closeStream(ws, code, reason);
-    if (owner !== null) await this.run((ctx) => (counted ? reclaim(ctx, [owner]) : giveBack(ctx, [owner])));
-  }
-
-  /** Closes the streams whose token has expired and gives back their leases untouched, in the caller's transaction. */
-  private endExpiredStreams(ctx: OpContext): void {
-    const owners = expiredStreams(this.ctx, ctx.now).map((ws) => closeStream(ws, STREAM_CLOSE.tokenExpired, "token expired"));
-    giveBack(ctx, owners.filter((o): o is string => o !== null));
-  }
-
-  /** The owner ids of the open streams. */
-  private liveStreams(): Set<string> {
-    return new Set(openStreams(this.ctx).map(({ s }) => s.stream));
   }
 
   /** The queue and the index of this partition, from its name (`<queue>/<index>`, as the worker names it). */
@@ -492,12 +386,10 @@ export class QueuePartition extends DurableObject<Env> {
     if (!keepPause) this.pushPausedUntil = null;
     if (config.push !== null) {
       // A queue that pushes is not pulled from: its streams end, what they held goes back to be pushed.
-      const owners = openStreams(this.ctx).map(({ ws }) => closeStream(ws, STREAM_CLOSE.queuePushes, "queue pushes"));
-      await this.run((ctx) => giveBack(ctx, owners.filter((o): o is string => o !== null)));
+      const owners = this.streams.closeAll(STREAM_CLOSE.queuePushes, "queue pushes");
+      if (owners.length > 0) await this.run((ctx) => giveBack(ctx, owners));
     } else if (config.partitions !== partitionsBefore) {
-      // Streams consume one partition each: tell them, so that their consumers open the new ones.
-      const text = serverFrame({ type: "partitions", partitions: config.partitions });
-      for (const { ws } of openStreams(this.ctx)) sendFrame(ws, text);
+      this.streams.tellPartitions(config.partitions);
     }
     await this.serveWaitersNow(); // a resumed queue, or a larger limit, may deliver again
     // Retention or dedup window may have shrunk: let the alarm recompute. A
@@ -655,7 +547,7 @@ export class QueuePartition extends DurableObject<Env> {
   async destroy(): Promise<void> {
     endWaitsOfDeletedQueue(this.ctx);
     // Their leases go with the storage; a consumer that reconnects finds whether the queue exists again.
-    for (const { ws } of openStreams(this.ctx)) closeStream(ws, STREAM_CLOSE.queueDeleted, "queue deleted");
+    this.streams.closeAll(STREAM_CLOSE.queueDeleted, "queue deleted");
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     migrate(this.ctx.storage);
@@ -689,7 +581,7 @@ export class QueuePartition extends DurableObject<Env> {
       // The group that sweeps also serves waiters: delays, backoffs, ended leases and rate tokens that came due.
       await this.run((ctx) => {
         sweep(ctx);
-        giveBack(ctx, orphanedOwners(ctx, this.liveStreams()));
+        giveBack(ctx, orphanedOwners(ctx, this.streams.live()));
       }, "alarm");
       const pushAt = this.config.push !== null && this.delivering ? await this.pump.run(this.pushHost) : null;
       // Something became deliverable after the pump stopped: the next alarm pushes it.

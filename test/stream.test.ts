@@ -107,7 +107,7 @@ describe("consume streams: pushes and settling", () => {
     const owner = a.receipt.split(".")[2].slice(0, 12);
     const pending = (n: number | null) =>
       runInDurableObject(partition(q), (instance) => {
-        const frames = (instance as unknown as { pendingFrames: Map<string, number> }).pendingFrames;
+        const frames = (instance as unknown as { streams: { pendingFrames: Map<string, number> } }).streams.pendingFrames;
         if (n === null) frames.delete(owner);
         else frames.set(owner, n);
       });
