@@ -122,15 +122,15 @@ export async function s1Backlog(server, T) {
   return { queue, total };
 }
 
-/** S1: one stream, prefetch 10, drains a backlog (made now unless given); each push acked in one frame as it arrives. */
-export async function s1(server, T, backlog) {
+/** S1: one stream drains a backlog (made now unless given) with `prefetch` (default 10); each push acked in one frame as it arrives. */
+export async function s1(server, T, backlog, prefetch = 10) {
   const { queue, total } = backlog ?? (await s1Backlog(server, T));
   let received = 0;
   let acked = 0;
   let done;
   const finished = new Promise((resolve) => (done = resolve));
   const t0 = performance.now();
-  const { ws, errors } = await openStream(server, queue, 10, (messages, socket) => {
+  const { ws, errors } = await openStream(server, queue, prefetch, (messages, socket) => {
     received += messages.length;
     ackAll(socket, messages);
   });
@@ -148,22 +148,26 @@ export async function s1(server, T, backlog) {
   return { total, received, acked, seconds, perSec: acked / seconds };
 }
 
-/** S2: single enqueues at S2_RATE a second (open loop) while one stream (prefetch 10) acks each push. */
-export async function s2(server, T) {
+/**
+ * S2: single enqueues at S2_RATE a second (open loop) while one stream
+ * (prefetch 10) acks each push; with `consumer: false`, the enqueues alone.
+ */
+export async function s2(server, T, { consumer = true } = {}) {
   const queue = freshQueue("s2");
   const q = api(server);
   const warm = await q.send(queue, { body: "warm" });
   if (warm.status !== 201) throw new Error(`S2: enqueue answered ${warm.status}`);
   const sentAt = new Map();
   const latencies = [];
-  const { ws, errors } = await openStream(server, queue, 10, (messages, socket) => {
+  const onMessages = (messages, socket) => {
     const now = performance.now();
     for (const m of messages) {
       const s = sentAt.get(m.body?.n);
       if (s !== undefined) latencies.push(now - s);
     }
     ackAll(socket, messages);
-  });
+  };
+  const { ws, errors } = consumer ? await openStream(server, queue, 10, onMessages) : { ws: null, errors: [] };
   await sleep(300);
   const total = Math.round(S2_RATE * 10 * T);
   const sends = [];
@@ -177,8 +181,8 @@ export async function s2(server, T) {
   const answers = await Promise.all(sends);
   const enqueueMs = answers.map((a) => a.ms).sort((x, y) => x - y);
   const end = performance.now() + 10_000;
-  while (latencies.length < total && performance.now() < end) await sleep(5);
-  ws.close();
+  while (consumer && latencies.length < total && performance.now() < end) await sleep(5);
+  ws?.close();
   if (errors.length > 0) throw new Error(`S2: error frames ${JSON.stringify(errors.slice(0, 3))}`);
   latencies.sort((a, b) => a - b);
   return {
@@ -216,6 +220,15 @@ export async function consumeWorkloads(server, T) {
     ratio: a.perSec / floor1.value,
     note: `${a.acked} of ${a.total} acked in ${a.seconds.toFixed(2)} s, each push acked by one frame as it arrived; ratio: messages a second over echo round trips a second`,
   });
+  // The same with a window of 100: what a round of the stream (an ack, a commit, a push) costs beside what a message does.
+  const wide = await s1(server, T, undefined, 100);
+  rows.push({
+    workload: "S1",
+    case: "stream: one consumer, prefetch 100, draining a backlog",
+    value: wide.perSec,
+    unit: "msg/s",
+    note: `${wide.acked} of ${wide.total} acked in ${wide.seconds.toFixed(2)} s (no target: beside the row above, how much of it is per round)`,
+  });
   const echoOpen = await echoOpenLoop(server, S2_RATE, 10_000 * T);
   const floor2 = {
     workload: "limit",
@@ -245,6 +258,16 @@ export async function consumeWorkloads(server, T) {
       `${b.received} of ${b.total} pushed${b.failed ? `, ${b.failed} enqueues failed` : ""}; single enqueues over HTTP on schedule, ` +
       `latency from the enqueue sent to its push received (the enqueue's own answer: p50 ${b.enqueueP50?.toFixed(2)} ms, p99 ${b.enqueueP99?.toFixed(2)} ms); ` +
       `prefetch 10, each push acked as it arrived; ratio: this p99 over the floor's p99`,
+  });
+  const alone = await s2(server, T, { consumer: false });
+  rows.push({
+    workload: "S2",
+    case: `enqueue alone at ${S2_RATE} msg/s, no consumer: sent to answered`,
+    value: alone.enqueueP99,
+    unit: "ms",
+    p50: alone.enqueueP50,
+    p99: alone.enqueueP99,
+    note: "no target: the enqueue's own latency at the same rate, without a consumer (a push is sent when the enqueue's commit is durable, as its answer is)",
   });
   return rows;
 }
