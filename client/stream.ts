@@ -31,11 +31,26 @@ interface Sock {
   held: Map<string, ReceivedMessage>;
   /** Settle frames awaiting their results, by id. */
   waiting: Map<number, (results: ReceiptResult[]) => void>;
+  /** Settle frames not sent yet: at most MAX_PENDING are out awaiting results. */
+  outbox: string[];
   /** Handled messages whose ack goes in the next frame. */
   acks: string[];
+  /** The timer that sends `acks` if nothing sends them sooner. */
+  ackTimer?: ReturnType<typeof setTimeout>;
   /** When a frame last came. */
   heard: number;
 }
+
+/**
+ * How long an ack may wait for others to go with it, while the stream has
+ * credit to spare: one frame (one commit in the partition) for many
+ * messages when they come one by one. Acks go at once when they make half
+ * the stream's share, and when consume stops.
+ */
+const ACK_DELAY_MS = 20;
+
+/** Settle frames one stream may have awaiting their results (LIMITS.maxPendingFrames; the object is left out of the bundle). */
+const MAX_PENDING = 32;
 
 /** Characters a subprotocol may have: a token that has others can only go in a header. */
 const PROTOCOL_CHARS = /^[\w!#$%&'*+.^`|~-]+$/;
@@ -81,18 +96,22 @@ export async function consumeStream(ctx: StreamContext, handler: Handler, o: Con
   const report = (verb: string, results: ReceiptResult[]) =>
     results.forEach((r) => r.ok || onError(new ctx.QueueError(r.code!, `${verb} of ${r.receipt}: ${r.code}`, 409)));
 
-  /** Sends a settle frame; resolves its results ([] when refused or when the socket closed first). */
+  /** Sends a settle frame (or queues it, past MAX_PENDING out); resolves its results ([] when refused or when the socket closed first). */
   const settle = (s: Sock, type: string, receipts: string[], extra = {}) => {
     const id = ++nextId;
     const answer = new Promise<ReceiptResult[]>((resolve) => {
+      const text = JSON.stringify({ type, id, receipts, ...extra });
+      if (s.waiting.size - s.outbox.length >= MAX_PENDING) s.outbox.push(text);
+      else send(s, text);
       s.waiting.set(id, resolve);
-      send(s, { type, id, receipts, ...extra });
     });
     answers.add(answer);
     answer.finally(() => answers.delete(answer));
     return answer;
   };
   const flush = (s: Sock) => {
+    if (s.ackTimer) clearTimeout(s.ackTimer);
+    s.ackTimer = undefined;
     for (let acks; (acks = s.acks.splice(0, 100)).length > 0; ) settle(s, "ack", acks).then((r) => report("ack", r));
   };
 
@@ -109,7 +128,8 @@ export async function consumeStream(ctx: StreamContext, handler: Handler, o: Con
     if (!s.held.delete(m.receipt)) return;
     if (!ok) {
       settle(s, "nack", [m.receipt], { error: String((failed as Error)?.message ?? failed).slice(0, 4096) }).then((r) => report("nack", r));
-    } else if (s.acks.push(m.receipt) === 1) queueMicrotask(() => flush(s));
+    } else if (s.acks.push(m.receipt) * 2 >= share()) queueMicrotask(() => flush(s));
+    else s.ackTimer ??= setTimeout(() => flush(s), ACK_DELAY_MS);
   };
   const pump = () => {
     while (!stopping && running.size < concurrency && queue.length > 0) {
@@ -136,6 +156,8 @@ export async function consumeStream(ctx: StreamContext, handler: Handler, o: Con
   const dropped = (p: number, s: Sock) => {
     for (const resolve of s.waiting.values()) resolve([]);
     s.waiting.clear();
+    s.outbox.length = 0;
+    if (s.ackTimer) clearTimeout(s.ackTimer);
     s.held.clear();
     s.acks.length = 0;
     if (socks.get(p) !== s) return;
@@ -166,7 +188,7 @@ export async function consumeStream(ctx: StreamContext, handler: Handler, o: Con
       if (token && !PROTOCOL_CHARS.test(token)) throw ((unsupported = true), new Error("token cannot go in a subprotocol"));
       ws = new WebSocket(path.replace(/^http/, "ws"), token ? [STREAM_PROTOCOL, BEARER_PROTOCOL_PREFIX + token] : [STREAM_PROTOCOL]);
     }
-    const s: Sock = { ws, held: new Map(), waiting: new Map(), acks: [], heard: Date.now() };
+    const s: Sock = { ws, held: new Map(), waiting: new Map(), outbox: [], acks: [], heard: Date.now() };
     connecting.add(ws);
     if (stopping) ws.close(1000);
     await new Promise<void>((resolve, reject) => {
@@ -199,7 +221,7 @@ export async function consumeStream(ctx: StreamContext, handler: Handler, o: Con
           if (f.type === "error") onError(new ctx.QueueError(f.code, f.message, ERROR_STATUS[f.code]));
           const id = f.id ?? -1;
           s.waiting.get(id)?.(f.type === "results" ? f.results : []);
-          s.waiting.delete(id);
+          if (s.waiting.delete(id) && s.outbox.length > 0) send(s, s.outbox.shift()!);
         }
       });
       // A refused upgrade may say "error" and never "close" (Node's WebSocket).
