@@ -75,8 +75,14 @@ export const LIMITS = {
   maxTokenQueues: 100,
 } as const;
 
-/** Queue names: letters, digits, `_` and `-`, 1 to 64 characters. */
-export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Queue names: letters, digits, `_` and `-`, 1 to 64 characters, and `.fifo` after them for an SQS FIFO queue. */
+export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}(?:\.fifo)?$/;
+/**
+ * The attribute a dead letter forwarded to its queue's deadLetterQueue
+ * carries: the name of the queue it died in.
+ */
+export const DEAD_LETTER_SOURCE_ATTRIBUTE = "edgeq:deadLetterSource";
+
 /** Message group ids. */
 export const GROUP_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
@@ -106,6 +112,12 @@ export interface QueueConfig {
   deliveryRatePerSec: number | null;
   /** A paused queue accepts enqueues but delivers nothing. Default false. */
   paused: boolean;
+  /**
+   * The queue its dead letters are forwarded to (and leave this one), as
+   * SQS's RedrivePolicy has them; null keeps them as this queue's own dead
+   * letters. Default null.
+   */
+  deadLetterQueue: string | null;
 }
 
 /** The defaults of every queue setting, in one place. */
@@ -122,6 +134,7 @@ export const DEFAULT_QUEUE_CONFIG: Readonly<QueueConfig> = Object.freeze({
   maxInFlight: null,
   deliveryRatePerSec: null,
   paused: false,
+  deadLetterQueue: null,
 });
 
 /**
@@ -142,7 +155,7 @@ export const QUEUE_CONFIG_RANGES = {
   maxDepth: { min: 1, max: 1_000_000_000 },
   maxInFlight: { min: 1, max: 1_000_000 },
   deliveryRatePerSec: { min: 0.01, max: 100_000 },
-} as const satisfies Record<Exclude<keyof QueueConfig, "paused">, { min: number; max: number }>;
+} as const satisfies Record<Exclude<keyof QueueConfig, "paused" | "deadLetterQueue">, { min: number; max: number }>;
 
 /** `PUT /v1/queues/:queue`: the settings to change; the others keep their value (or the default). */
 export type QueueConfigPatch = Partial<QueueConfig>;
@@ -370,7 +383,7 @@ export type Scope = "publish" | "consume" | "manage";
 export const SCOPES: readonly Scope[] = ["publish", "consume", "manage"];
 
 /** A queue a token covers: a queue name, or a prefix ending in `*` (`orders-*`; `*` alone is every queue). */
-export const QUEUE_GRANT_PATTERN = /^(?:[A-Za-z0-9_-]{1,64}|[A-Za-z0-9_-]{0,63}\*)$/;
+export const QUEUE_GRANT_PATTERN = /^(?:[A-Za-z0-9_-]{1,64}(?:\.fifo)?|[A-Za-z0-9_-]{0,63}\*)$/;
 
 /** `POST /v1/tokens` (admin only). */
 export interface TokenRequest {

@@ -78,6 +78,9 @@ export interface LeasedMessage {
   leaseToken: string;
   leaseExpiresAt: number;
   groupId: string | null;
+  /** When the message was first delivered: this delivery, unless an earlier one failed. */
+  firstDeliveredAt: number;
+  dedupId: string | null;
 }
 
 export type LeaseOutcome =

@@ -9,18 +9,35 @@ export interface QueueRecord {
   config: QueueConfig;
   version: number;
   createdAt: number;
+  /** When the queue was created or last changed, ms. */
+  modifiedAt: number;
+  /**
+   * The queue's settings that only its SQS face uses (worker/sqs/), as SQS
+   * attribute name -> value; the partitions never see them. Default none.
+   */
+  sqsAttributes: Record<string, string>;
 }
 
-type Row = { name: string; config: string; version: number; created_at: number };
+type Row = { name: string; config: string; version: number; created_at: number; modified_at: number | null; sqs_attributes: string };
 
-const COLUMNS = "name, config, version, created_at";
+const COLUMNS = "name, config, version, created_at, modified_at, sqs_attributes";
 
 const toRecord = (r: Row): QueueRecord => ({
   name: r.name,
   config: { ...DEFAULT_QUEUE_CONFIG, ...JSON.parse(r.config) },
   version: r.version,
   createdAt: r.created_at,
+  modifiedAt: r.modified_at ?? r.created_at,
+  sqsAttributes: JSON.parse(r.sqs_attributes),
 });
+
+/** The rule of a configuration that needs the queue's name: its dead letters cannot go to itself. */
+function checked(name: string, applied: { config: QueueConfig } | { problem: ConfigProblem }): { config: QueueConfig } | { problem: ConfigProblem } {
+  if ("config" in applied && applied.config.deadLetterQueue === name) {
+    return { problem: { code: "INVALID_VALUE", message: "deadLetterQueue: a queue cannot be its own dead-letter queue" } };
+  }
+  return applied;
+}
 
 /** Adds a column unless it is there (a registry of a development build may have it already). */
 const addColumn = (sql: SqlStorage, column: string, definition: string) => {
@@ -41,6 +58,9 @@ const MIGRATIONS: readonly Migration[] = [
     addColumn(sql, "version", "INTEGER NOT NULL DEFAULT 1");
     addColumn(sql, "deleting", "INTEGER NOT NULL DEFAULT 0");
   },
+  // When a queue last changed (SQS's LastModifiedTimestamp), and the settings only its SQS face uses.
+  `ALTER TABLE queues ADD COLUMN modified_at INTEGER;
+   ALTER TABLE queues ADD COLUMN sqs_attributes TEXT NOT NULL DEFAULT '{}';`,
 ];
 
 /**
@@ -78,14 +98,23 @@ export class QueueRegistry extends DurableObject<Env> {
 
   private write(record: QueueRecord): void {
     this.ctx.storage.sql.exec(
-      `INSERT INTO queues (name, config, created_at, version, deleting) VALUES (?, ?, ?, ?, 0)
+      `INSERT INTO queues (name, config, created_at, version, deleting, modified_at, sqs_attributes) VALUES (?, ?, ?, ?, 0, ?, ?)
        ON CONFLICT (name) DO UPDATE SET config = excluded.config, created_at = excluded.created_at,
-                                        version = excluded.version, deleting = 0`,
+                                        version = excluded.version, deleting = 0, modified_at = excluded.modified_at,
+                                        sqs_attributes = excluded.sqs_attributes`,
       record.name,
       JSON.stringify(record.config),
       record.createdAt,
       record.version,
+      record.modifiedAt,
+      JSON.stringify(record.sqsAttributes),
     );
+  }
+
+  /** A new queue's record. */
+  private fresh(name: string, config: QueueConfig, sqsAttributes: Record<string, string>): QueueRecord {
+    const now = Date.now();
+    return { name, config, version: this.nextVersion(name), createdAt: now, modifiedAt: now, sqsAttributes };
   }
 
   async get(name: string): Promise<QueueRecord | null> {
@@ -96,7 +125,26 @@ export class QueueRegistry extends DurableObject<Env> {
   async ensure(name: string): Promise<{ record: QueueRecord; created: boolean }> {
     const existing = this.read(name);
     if (existing) return { record: existing, created: false };
-    const record: QueueRecord = { name, config: { ...DEFAULT_QUEUE_CONFIG }, version: this.nextVersion(name), createdAt: Date.now() };
+    const record = this.fresh(name, { ...DEFAULT_QUEUE_CONFIG }, {});
+    this.write(record);
+    return { record, created: true };
+  }
+
+  /**
+   * Creates a queue with `patch` applied to the defaults and `sqsAttributes`,
+   * unless it exists: then it answers the queue as it is, unchanged (SQS's
+   * CreateQueue compares it with what was asked for).
+   */
+  async create(
+    name: string,
+    patch: QueueConfigPatch,
+    sqsAttributes: Record<string, string>,
+  ): Promise<{ record: QueueRecord; created: boolean } | { problem: ConfigProblem }> {
+    const existing = this.read(name);
+    if (existing) return { record: existing, created: false };
+    const applied = checked(name, applyConfigPatch({ ...DEFAULT_QUEUE_CONFIG }, patch));
+    if ("problem" in applied) return applied;
+    const record = this.fresh(name, applied.config, sqsAttributes);
     this.write(record);
     return { record, created: true };
   }
@@ -109,17 +157,20 @@ export class QueueRegistry extends DurableObject<Env> {
   async update(
     name: string,
     patch: QueueConfigPatch,
-    opts: { create: boolean },
+    opts: { create: boolean; sqsAttributes?: Record<string, string> },
   ): Promise<{ record: QueueRecord; created: boolean } | { problem: ConfigProblem | { code: "QUEUE_NOT_FOUND"; message: string } }> {
     const existing = this.read(name);
     if (!existing && !opts.create) return { problem: { code: "QUEUE_NOT_FOUND", message: `queue ${name} does not exist` } };
-    const applied = applyConfigPatch(existing?.config ?? { ...DEFAULT_QUEUE_CONFIG }, patch);
+    const applied = checked(name, applyConfigPatch(existing?.config ?? { ...DEFAULT_QUEUE_CONFIG }, patch));
     if ("problem" in applied) return applied;
+    const now = Date.now();
     const record: QueueRecord = {
       name,
       config: applied.config,
       version: this.nextVersion(name),
-      createdAt: existing?.createdAt ?? Date.now(),
+      createdAt: existing?.createdAt ?? now,
+      modifiedAt: now,
+      sqsAttributes: { ...existing?.sqsAttributes, ...opts.sqsAttributes },
     };
     this.write(record);
     return { record, created: !existing };
@@ -128,7 +179,15 @@ export class QueueRegistry extends DurableObject<Env> {
   /** Stores a whole configuration as is (tests and tools; the API goes through `update`, which checks it). */
   async put(name: string, config: QueueConfig): Promise<QueueConfig> {
     const existing = this.read(name);
-    this.write({ name, config, version: this.nextVersion(name), createdAt: existing?.createdAt ?? Date.now() });
+    const now = Date.now();
+    this.write({
+      name,
+      config,
+      version: this.nextVersion(name),
+      createdAt: existing?.createdAt ?? now,
+      modifiedAt: now,
+      sqsAttributes: existing?.sqsAttributes ?? {},
+    });
     return config;
   }
 
@@ -150,10 +209,19 @@ export class QueueRegistry extends DurableObject<Env> {
     this.ctx.storage.sql.exec("DELETE FROM queues WHERE name = ? AND version = ? AND deleting = 1", name, version);
   }
 
-  /** Queues in name order, after `after`; all of them unless `limit` (SQLite reads -1 as no limit). */
-  async list(after = "", limit = -1): Promise<QueueRecord[]> {
+  /**
+   * Queues in name order, after `after`; all of them unless `limit` (SQLite
+   * reads -1 as no limit); only those whose name starts with `prefix` when given.
+   */
+  async list(after = "", limit = -1, prefix = ""): Promise<QueueRecord[]> {
     return this.ctx.storage.sql
-      .exec<Row>(`SELECT ${COLUMNS} FROM queues WHERE name > ? AND deleting = 0 ORDER BY name LIMIT ?`, after, limit)
+      .exec<Row>(
+        `SELECT ${COLUMNS} FROM queues WHERE name > ? AND deleting = 0 AND substr(name, 1, ?) = ? ORDER BY name LIMIT ?`,
+        after,
+        prefix.length,
+        prefix,
+        limit,
+      )
       .toArray()
       .map(toRecord);
   }

@@ -33,8 +33,8 @@ async function propagate(env: Env, record: QueueRecord): Promise<void> {
   rememberQueue(record.name, record.config);
 }
 
-async function update(env: Env, name: string, patch: QueueConfigPatch, create: boolean) {
-  const result = await registry(env).update(name, patch, { create });
+async function update(env: Env, name: string, patch: QueueConfigPatch, create: boolean, sqsAttributes?: Record<string, string>) {
+  const result = await registry(env).update(name, patch, { create, sqsAttributes });
   if ("problem" in result) throw new ApiError(result.problem.code, result.problem.message);
   await propagate(env, result.record);
   return result;
@@ -44,6 +44,27 @@ async function update(env: Env, name: string, patch: QueueConfigPatch, create: b
 export async function putQueue(env: Env, name: string, patch: QueueConfigPatch): Promise<{ queue: QueueInfo; created: boolean }> {
   const { record, created } = await update(env, name, patch, true);
   return { queue: info(record), created };
+}
+
+/**
+ * Creates a queue with `patch` and `sqsAttributes` unless it exists, and
+ * then answers it unchanged: SQS's CreateQueue, which compares.
+ */
+export async function createQueueIfAbsent(
+  env: Env,
+  name: string,
+  patch: QueueConfigPatch,
+  sqsAttributes: Record<string, string>,
+): Promise<{ record: QueueRecord; created: boolean }> {
+  const result = await registry(env).create(name, patch, sqsAttributes);
+  if ("problem" in result) throw new ApiError(result.problem.code, result.problem.message);
+  if (result.created) await propagate(env, result.record);
+  return result;
+}
+
+/** Changes an existing queue's settings and its SQS-only attributes (SQS's SetQueueAttributes); answers the record. */
+export async function changeQueue(env: Env, name: string, patch: QueueConfigPatch, sqsAttributes: Record<string, string>): Promise<QueueRecord> {
+  return (await update(env, name, patch, false, sqsAttributes)).record;
 }
 
 /** Pauses (or resumes) delivery; enqueues are still accepted. */

@@ -18,7 +18,7 @@ export function jsonDepth(value: unknown, limit: number = LIMITS.maxBodyDepth): 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
 /** What a queue name may be; said in every refusal of one. */
-export const QUEUE_NAME_RULE = "queue names are 1 to 64 letters, digits, '_' or '-'";
+export const QUEUE_NAME_RULE = "queue names are 1 to 64 letters, digits, '_' or '-', optionally followed by '.fifo'";
 
 export const queueName = z.string().regex(QUEUE_NAME_PATTERN, QUEUE_NAME_RULE);
 
@@ -150,6 +150,7 @@ export const queueConfigPatch = z.strictObject({
   maxInFlight: limit.optional(),
   deliveryRatePerSec: limit.optional(),
   paused: z.boolean().optional(),
+  deadLetterQueue: z.string().nullable().optional(),
 });
 
 export const queueListQuery = z.strictObject({
