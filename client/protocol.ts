@@ -83,8 +83,8 @@ export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}(?:\.fifo)?$/;
  */
 export const DEAD_LETTER_SOURCE_ATTRIBUTE = "edgeq:deadLetterSource";
 
-/** Message group ids. */
-export const GROUP_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+/** Message group ids: 1 to 128 letters, digits and ASCII punctuation, as SQS's MessageGroupId. */
+export const GROUP_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;
 
 /** The configuration of a queue; every partition applies it. */
 export interface QueueConfig {

@@ -18,6 +18,7 @@ export type { QueueRecord } from "./queue-registry";
 export { COUNTER_RETENTION_MINUTES, minuteOf, type CounterName } from "./partition/counters";
 export { quantileMs, type LatencyKind } from "./partition/latency";
 export { LATENCY_WINDOW_MINUTES } from "./partition/stats";
+export type { MoveTask, MoveTaskStatus } from "./partition/move-tasks";
 
 // ---------------------------------------------------------------- messages
 

@@ -6,7 +6,7 @@
  */
 
 /** The notable events; each has one level. */
-export type LogEvent = "dead_lettered" | "queue_full" | "lease_lost" | "partition_unavailable" | "internal_error";
+export type LogEvent = "dead_lettered" | "queue_full" | "lease_lost" | "partition_unavailable" | "internal_error" | "forward_failed";
 
 const LEVEL: Record<LogEvent, "info" | "warn" | "error"> = {
   dead_lettered: "warn",
@@ -14,6 +14,7 @@ const LEVEL: Record<LogEvent, "info" | "warn" | "error"> = {
   lease_lost: "info",
   partition_unavailable: "warn",
   internal_error: "error",
+  forward_failed: "warn",
 };
 
 /** Writes one JSON line: level, event, the fields, and the time. */

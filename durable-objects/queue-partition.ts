@@ -1,5 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
-import { DEFAULT_QUEUE_CONFIG, type DeadLetterReason, type QueueConfig } from "../client/protocol";
+import {
+  DEFAULT_QUEUE_CONFIG,
+  type DeadLetterReason,
+  type QueueConfig,
+  type RpcResult,
+  type SendMessage,
+  type SendResponse,
+} from "../client/protocol";
 import type {
   EnqueueBatch,
   EnqueueOutcome,
@@ -13,6 +20,7 @@ import type {
 } from "./contract";
 import { ACKED_HEADER, DONE_MESSAGE } from "./contract";
 import { logEvent } from "./log";
+import { runOutbox, type OutboxHost } from "./outbox";
 import { ack } from "./partition/ack";
 import { Tally } from "./partition/counters";
 import { deleteDeadLetters, listDeadLetters, redrive } from "./partition/dead-letter";
@@ -30,6 +38,7 @@ import { peek } from "./partition/peek";
 import { purge } from "./partition/purge";
 import { countReady } from "./partition/receive";
 import { release as releaseLeases } from "./partition/release";
+import { cancelMoveTask, listMoveTasks, startMoveTask, type MoveTask } from "./partition/move-tasks";
 import { migrate } from "./partition/schema";
 import { stats } from "./partition/stats";
 import { nextDueAt, sweep } from "./partition/sweep";
@@ -248,11 +257,35 @@ export class QueuePartition extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(at);
   }
 
+  /** The queue this partition belongs to: the worker names each partition `<queue>/<index>`. */
+  private get queueName(): string {
+    return (this.ctx.id.name ?? this.ctx.id.toString()).split("/")[0];
+  }
+
+  /**
+   * Hands messages to another queue: EdgeqService.forward through the
+   * Worker's own entrypoint (`ctx.exports`), as any producer's send, each
+   * message's dedup id kept for `minDedupWindowMs`. Tests may stand in for it.
+   */
+  protected forward(queue: string, messages: SendMessage[], minDedupWindowMs: number): Promise<RpcResult<SendResponse>> {
+    return this.ctx.exports.EdgeqService.forward(queue, messages, minDedupWindowMs) as Promise<RpcResult<SendResponse>>;
+  }
+
+  /** What the outbox (durable-objects/outbox.ts) needs of this partition. */
+  private outboxHost(): OutboxHost {
+    return {
+      queue: this.queueName,
+      sql: this.ctx.storage.sql,
+      run: (operation) => this.run(operation, "alarm"),
+      lease: (ctx, max, visibilityTimeoutMs) => this.lease(ctx, max, visibilityTimeoutMs).messages,
+      forward: (queue, messages, windowMs) => this.forward(queue, messages, windowMs),
+    };
+  }
+
   /** One log line per batch that ran out of attempts or retention, never one per message. */
   private logDeadLettered({ count, reason, cause }: { count: number; reason: DeadLetterReason; cause: string }): void {
-    // The worker names each partition `<queue>/<index>`.
-    const [queue, partition] = (this.ctx.id.name ?? this.ctx.id.toString()).split("/");
-    logEvent("dead_lettered", { queue, partition: Number(partition ?? 0), count, reason, cause });
+    const partition = (this.ctx.id.name ?? this.ctx.id.toString()).split("/")[1];
+    logEvent("dead_lettered", { queue: this.queueName, partition: Number(partition ?? 0), count, reason, cause });
   }
 
   /** A long-poll waiter's WebSocket upgrade (the only thing this object serves over fetch). */
@@ -472,17 +505,40 @@ export class QueuePartition extends DurableObject<Env> {
     this.leases.reset();
   }
 
+  /**
+   * Starts this partition's share of a message move task (see
+   * partition/move-tasks.ts), unless another task is active here.
+   */
+  startMoveTask(task: { taskId: string; destination: string | null; rate: number | null; startedAt: number }): Promise<"started" | "running"> {
+    return this.run((ctx) => startMoveTask(ctx, task));
+  }
+
+  /** Stops a running task after the batch in hand; answers it, or null when this partition has none of that id. */
+  cancelMoveTask(taskId: string): Promise<MoveTask | null> {
+    return this.run((ctx) => cancelMoveTask(ctx, taskId));
+  }
+
+  /** The move tasks this partition keeps, the latest first. */
+  async moveTasks(): Promise<MoveTask[]> {
+    return listMoveTasks(this.ctx.storage.sql);
+  }
+
   async deleteDeadLetters(ids: string[] | null): Promise<number> {
     return this.ctx.storage.transactionSync(() => deleteDeadLetters(this.ctx.storage.sql, ids));
   }
 
-  /** Time-based work: expired leases, retention, dedup and counter windows; then the next alarm. */
+  /**
+   * Time-based work: expired leases, retention, dedup and counter windows;
+   * then the sends to other queues that are due (the outbox: dead letters for
+   * the deadLetterQueue, a move task's batches); then the next alarm.
+   */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    const now = Date.now();
     // The group that sweeps also serves waiters: delays, backoffs, ended leases and rate tokens that came due.
     await this.run((ctx) => sweep(ctx), "alarm");
-    const next = nextDueAt(this.context(now));
-    if (next !== null) await this.wakeBy(Math.max(next, now + 1));
+    // Then what is due to go to other queues. A failure here must not keep the next alarm from being set.
+    await runOutbox(this.outboxHost()).catch((err) => logEvent("internal_error", { during: "sending to other queues", error: String(err) }));
+    const next = nextDueAt(this.context(Date.now()));
+    if (next !== null) await this.wakeBy(Math.max(next, Date.now() + 1));
   }
 }

@@ -71,7 +71,7 @@ export const message = z.strictObject({
   body,
   delayMs: int(0, LIMITS.maxDelayMs).optional(),
   attributes: z.record(z.string().max(256), z.string()).optional(),
-  groupId: z.string().regex(GROUP_ID_PATTERN, "group ids are 1 to 128 of [A-Za-z0-9_.:-]").optional(),
+  groupId: z.string().regex(GROUP_ID_PATTERN, "group ids are 1 to 128 letters, digits or ASCII punctuation").optional(),
   key: z.string().min(1).max(128).optional(),
   dedupId: z.string().min(1).max(128).optional(),
 });

@@ -3,6 +3,7 @@
  * not, or a name SQS does not have, is InvalidAction: never ignored.
  */
 import type { Action } from "./context";
+import { cancelMessageMoveTask, listDeadLetterSourceQueues, listMessageMoveTasks, startMessageMoveTask } from "./dead-letter-actions";
 import { SqsError } from "./errors";
 import {
   createQueue,
@@ -32,6 +33,10 @@ export const ACTIONS: Readonly<Record<string, Action>> = {
   DeleteMessageBatch: deleteMessageBatch,
   ChangeMessageVisibility: changeMessageVisibility,
   ChangeMessageVisibilityBatch: changeMessageVisibilityBatch,
+  ListDeadLetterSourceQueues: listDeadLetterSourceQueues,
+  StartMessageMoveTask: startMessageMoveTask,
+  ListMessageMoveTasks: listMessageMoveTasks,
+  CancelMessageMoveTask: cancelMessageMoveTask,
 };
 
 /** SQS actions edgeq does not offer (permissions and tags are AWS account matters). */

@@ -5,6 +5,7 @@
  * and every edgeq queue is an SQS queue.
  */
 import { SCOPES } from "../../client/protocol";
+import type { QueueRecord } from "../../durable-objects/contract";
 import { changeQueue, createQueueIfAbsent, deleteQueue, purgeQueue } from "../manage";
 import { statsOf } from "../queue-stats";
 import { registry } from "../queues";
@@ -25,7 +26,7 @@ import { isFifo, isQueueName, queueUrl } from "./queue-url";
 import { forgetSqsQueue, queueDoesNotExist, rememberSqsQueue, sqsQueue } from "./queues";
 
 /** Refuses the action unless the key has any scope on `queue` (reading a queue's URL or attributes). */
-function allowAnyScope(ctx: ActionContext, queue: string): void {
+export function allowAnyScope(ctx: ActionContext, queue: string): void {
   if (!SCOPES.some((s) => mayUse(ctx.principal, s, queue))) allow(ctx, "manage", queue);
 }
 
@@ -87,12 +88,14 @@ function afterToken(value: string): string {
 }
 
 /**
- * Queues by name (those under QueueNamePrefix), and only those the key
- * covers. With MaxResults, a page at a time with a NextToken; without, the
- * first 1000.
+ * One page of queue names, in name order: those under `prefix` that `keep`
+ * keeps and the key covers. With `maxResults`, a page of that size and a
+ * NextToken when more follow; without, the first 1000 and no token.
  */
-export async function listQueues(ctx: ActionContext) {
-  const prefix = text(ctx.input, "QueueNamePrefix") ?? "";
+export async function queuePage(
+  ctx: ActionContext,
+  opts: { prefix: string; keep: (record: QueueRecord) => boolean },
+): Promise<{ names: string[]; nextToken?: string }> {
   const maxResults = integer(ctx.input, "MaxResults", 1, MAX_LIST);
   const next = text(ctx.input, "NextToken");
   if (next !== undefined && maxResults === undefined) throw invalidParameter("NextToken", "needs MaxResults");
@@ -101,21 +104,27 @@ export async function listQueues(ctx: ActionContext) {
   let after = next === undefined ? "" : afterToken(next);
   let more = false;
   for (;;) {
-    const page = await registry(ctx.env).list(after, MAX_LIST, prefix);
-    for (const { name } of page) {
-      if (!SCOPES.some((s) => mayUse(ctx.principal, s, name))) continue;
+    const page = await registry(ctx.env).list(after, MAX_LIST, opts.prefix);
+    for (const record of page) {
+      if (!opts.keep(record) || !SCOPES.some((s) => mayUse(ctx.principal, s, record.name))) continue;
       if (names.length === limit) {
         more = true;
         break;
       }
-      names.push(name);
+      names.push(record.name);
     }
     if (more || page.length < MAX_LIST) break;
     after = page[page.length - 1].name;
   }
+  return more && maxResults !== undefined ? { names, nextToken: token(names[names.length - 1]) } : { names };
+}
+
+/** Queues by name (those under QueueNamePrefix), and only those the key covers. */
+export async function listQueues(ctx: ActionContext) {
+  const { names, nextToken } = await queuePage(ctx, { prefix: text(ctx.input, "QueueNamePrefix") ?? "", keep: () => true });
   return {
     ...(names.length > 0 ? { QueueUrls: names.map((n) => queueUrl(ctx.origin, n)) } : {}),
-    ...(more && maxResults !== undefined ? { NextToken: token(names[names.length - 1]) } : {}),
+    ...(nextToken === undefined ? {} : { NextToken: nextToken }),
   };
 }
 
