@@ -53,10 +53,15 @@ class Sha256 {
 /**
  * A request signed with SigV4 by @smithy/signature-v4 and sent with fetch.
  * `tamper` may change the signed request before it is sent (to break it).
+ * `applyChecksum` signs an X-Amz-Content-Sha256 header (the SDK's SQS
+ * client sends none, and the body's hash is then part of the signature only).
  */
-export async function signedFetch(url, { path = "/", headers = {}, body = "", key = KEY, date = new Date(), region = "us-west-2", tamper } = {}) {
+export async function signedFetch(
+  url,
+  { path = "/", headers = {}, body = "", key = KEY, date = new Date(), region = "us-west-2", tamper, applyChecksum = true } = {},
+) {
   const target = new URL(path, url);
-  const signer = new SignatureV4({ credentials: key, region, service: "sqs", sha256: Sha256 });
+  const signer = new SignatureV4({ credentials: key, region, service: "sqs", sha256: Sha256, applyChecksum });
   const request = {
     method: "POST",
     protocol: target.protocol,
