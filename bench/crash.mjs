@@ -12,10 +12,14 @@
 //     dead letter for a known reason (lost: 0);
 //   - no message was delivered by a receive sent after its ack was answered
 //     200 with ok (deliveredAfterAck: 0);
-//   - the dead letters and the queue's stats agree with what happened.
+//   - the dead letters and the queue's stats agree with what happened;
+//   - a topic with two subscriptions, published to all along
+//     (bench/crash-topic.mjs): each subscribed queue holds every message
+//     whose publish was answered 201, once (lost: 0, duplicated: 0).
 // Prints one summary line and exits non-zero on any failure; bounded to
 // 5 minutes.
 import { rmSync } from "node:fs";
+import { topicWorkload } from "./crash-topic.mjs";
 import { AUTH, api, buildWorker, startServer, stopServer, tempDir } from "./harness.mjs";
 import { request, resetConnections } from "./http.mjs";
 
@@ -183,10 +187,13 @@ const t0 = Date.now();
 await start();
 const config = await q.configure(QUEUE, { visibilityTimeoutMs: LEASE_MS, maxAttempts: 1000, backoffBaseMs: 100, backoffMaxMs: 500 });
 if (config.status !== 200 && config.status !== 201) throw new Error(`PUT /v1/queues/${QUEUE} answered ${config.status}: ${config.text}`);
+const topic = topicWorkload({ client: () => (q ? server.url : null), running: () => running && Date.now() < DEADLINE, leaseMs: LEASE_MS });
+await topic.configure(server.url);
 
 const loops = [
   ...Array.from({ length: PRODUCERS }, (_, p) => producer(p)),
   ...Array.from({ length: CONSUMERS }, (_, c) => consumer(c)),
+  ...topic.loops(),
 ];
 let kills = 0;
 while (kills < KILLS && Date.now() < DEADLINE - 60_000) {
@@ -220,6 +227,9 @@ while (Date.now() < drainUntil) {
   if (stats && stats.ready + stats.inFlight + stats.delayed === 0) break;
   await sleep(100);
 }
+
+const topicResult = await topic.drainAndCheck(Math.min(DEADLINE, Date.now() + 60_000));
+for (const failure of topicResult.failures) fail(failure);
 
 const deadLetters = [];
 for (let cursor = null, pages = 0; pages < 1000; pages++) {
@@ -265,6 +275,7 @@ console.log(
     `unansweredEnqueues: ${uncertain.size} (stored: ${[...uncertain].filter((id) => deliveries.has(id)).length}), ` +
     `failedRequests: ${requestsFailed}, seconds: ${Math.round((Date.now() - t0) / 1000)}`,
 );
+console.log(topicResult.line);
 await stopServer(server);
 rmSync(persist, { recursive: true, force: true });
 process.exit(process.exitCode ?? 0);

@@ -12,6 +12,7 @@ import { buildWorker, startServer, stopServer, tempDir, versions } from "./harne
 import { median } from "./http.mjs";
 import { formatTable, writeReport } from "./report.mjs";
 import * as W from "./workloads.mjs";
+import * as WT from "./workloads-topics.mjs";
 
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
@@ -54,6 +55,7 @@ for (let run = 1; run <= runs; run++) {
       ["W7", () => W.w7(server, T, lim)],
       ["W8", () => W.w8(server, T)],
       ["W9", () => W.w9(server, T)],
+      ["T1", () => WT.topics(server, T)],
     ]) {
       if (!want(name)) continue;
       console.error(`bench: run ${run}/${runs}: ${name}`);

@@ -27,6 +27,9 @@ export class NetworkError extends Error {
 /** A code for an error answer that carries none (a proxy or gateway in the way), as client/index.ts picks it. */
 const STATUS_CODES = { 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 413: "PAYLOAD_TOO_LARGE", 429: "RATE_LIMITED" };
 
+/** The codes a long-poll can answer after its 200 went out (docs/long-poll.md), with the status they have otherwise; INTERNAL is 500. */
+const STREAMED_STATUS = { QUEUE_NOT_FOUND: 404, UNAVAILABLE: 503 };
+
 /**
  * A request function for edgeq at `url` with bearer `token` (default none).
  * `request(method, path, {body, query, signal})` answers the parsed JSON of
@@ -59,15 +62,16 @@ export function connect({ url, token }) {
     try {
       json = text === "" ? undefined : JSON.parse(text);
     } catch {}
-    if (res.ok) {
+    const error = json?.error;
+    if (res.ok && !error) {
       if (json === undefined) throw new NetworkError(`${method} ${base}${path} answered ${res.status} without JSON: is ${base} edgeq?`);
       return json;
     }
-    const error = json?.error;
     throw new ApiError(
       error?.code ?? STATUS_CODES[res.status] ?? (res.status >= 500 ? "UNAVAILABLE" : "INVALID_REQUEST"),
       error?.message ?? `HTTP ${res.status} from ${base}`,
-      res.status,
+      // A long-poll that failed after its 200 went out (docs/long-poll.md): the status its code has otherwise.
+      res.ok ? (STREAMED_STATUS[error.code] ?? 500) : res.status,
     );
   };
 }

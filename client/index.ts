@@ -4,12 +4,14 @@
  */
 import type {
   ErrorCode,
+  PublishedMessage,
   QueueStats,
   ReceiptResult,
   ReceivedMessage,
   ReceiveRequest,
   SendMessage,
   SentMessage,
+  TopicStats,
 } from "./protocol.js";
 
 export type * from "./protocol.js";
@@ -28,7 +30,7 @@ export interface ClientOptions {
 export class QueueError extends Error {
   /** One of the closed set in `ERROR_STATUS`. */
   readonly code: ErrorCode;
-  /** The HTTP status. */
+  /** The HTTP status; for an error a long-poll sent after its 200 (docs/long-poll.md), the status of its code. */
   readonly status: number;
   /** From the Retry-After header, in ms; undefined when absent. */
   readonly retryAfterMs?: number;
@@ -95,10 +97,22 @@ export interface QueueClient {
   consume(handler: Handler, options?: ConsumeOptions): Promise<void>;
 }
 
+/** One topic's operations: publishing copies each message to every subscribed queue whose filter takes it. */
+export interface TopicClient {
+  /** Publishes one message; resolves once it is stored in the topic's outbox. */
+  publish(body: SendMessage["body"], options?: SendOptions): Promise<PublishedMessage>;
+  /** Publishes up to 100 messages in one request (one transaction). */
+  publishBatch(messages: SendMessage[]): Promise<PublishedMessage[]>;
+  /** Published, filtered, the outbox and its lag, and each subscription's figures. */
+  stats(): Promise<TopicStats>;
+}
+
 /** The edgeq client. */
 export interface Client {
   /** The operations of one queue. */
   queue(name: string): QueueClient;
+  /** The operations of one topic (created beforehand with `PUT /v1/topics/:topic`). */
+  topic(name: string): TopicClient;
 }
 
 const list = (r: string | string[]) => (Array.isArray(r) ? r : [r]);
@@ -130,6 +144,9 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   429: "RATE_LIMITED",
 };
 
+/** The codes a long-poll can answer after its 200 went out (docs/long-poll.md), with the status they have otherwise; INTERNAL is 500. */
+const STREAMED_STATUS: Record<string, number> = { QUEUE_NOT_FOUND: 404, UNAVAILABLE: 503 };
+
 /** Creates a client. `fetch` defaults to the platform's; `token` to none. */
 export function createClient(options: ClientOptions): Client {
   const base = options.url.replace(/\/+$/, "");
@@ -151,18 +168,29 @@ export function createClient(options: ClientOptions): Client {
     try {
       json = JSON.parse(text);
     } catch {}
-    if (res.ok) return json;
     const error = json?.error;
+    if (res.ok && !error) return json;
     throw new QueueError(
       // Not from edgeq (a proxy, a gateway): a code from the status.
       error?.code ?? STATUS_CODES[res.status] ?? (res.status >= 500 ? "UNAVAILABLE" : "INVALID_REQUEST"),
       error?.message ?? `HTTP ${res.status}`,
-      res.status,
+      // A long-poll that failed after its 200 went out (docs/long-poll.md): the status its code has otherwise.
+      res.ok ? (STREAMED_STATUS[error.code] ?? 500) : res.status,
       retryAfter(res.headers.get("retry-after")),
     );
   }
 
   return {
+    topic(name: string): TopicClient {
+      const path = `/v1/topics/${encodeURIComponent(name)}`;
+      const t: TopicClient = {
+        publish: (body, opts) => t.publishBatch([{ ...opts, body }]).then((m) => m[0]),
+        publishBatch: (messages) =>
+          request<{ messages: PublishedMessage[] }>("POST", `${path}/messages`, { messages }).then((r) => r.messages),
+        stats: () => request("GET", `${path}/stats`),
+      };
+      return t;
+    },
     queue(name: string): QueueClient {
       const path = `/v1/queues/${encodeURIComponent(name)}`;
       const settle = (verb: string, body: object) =>

@@ -12,12 +12,14 @@ export const ERROR_STATUS = {
   INVALID_REQUEST: 400,
   /** The token is missing, malformed, forged or expired. */
   UNAUTHORIZED: 401,
-  /** The token is valid but lacks the scope or the queue. */
+  /** The token is valid but lacks the scope, the queue or the topic. */
   FORBIDDEN: 403,
   /** No such route, message or dead letter. */
   NOT_FOUND: 404,
   /** No such queue (and queues are not created on first use). */
   QUEUE_NOT_FOUND: 404,
+  /** No such topic (topics are never created on first use). */
+  TOPIC_NOT_FOUND: 404,
   /** The route exists but not with this method. */
   METHOD_NOT_ALLOWED: 405,
   /** The request conflicts with the queue's state (for example shrinking partitions). */
@@ -71,7 +73,7 @@ export const LIMITS = {
   maxPageSize: 100,
   /** Longest life of a scoped token, in seconds (30 days). */
   maxTokenTtlSeconds: 30 * 24 * 60 * 60,
-  /** Queue names or patterns one scoped token may list. */
+  /** Queue names or patterns one scoped token may list (and topic names or patterns, apart). */
   maxTokenQueues: 100,
 } as const;
 
@@ -385,11 +387,13 @@ export const SCOPES: readonly Scope[] = ["publish", "consume", "manage"];
 /** A queue a token covers: a queue name, or a prefix ending in `*` (`orders-*`; `*` alone is every queue). */
 export const QUEUE_GRANT_PATTERN = /^(?:[A-Za-z0-9_-]{1,64}(?:\.fifo)?|[A-Za-z0-9_-]{0,63}\*)$/;
 
-/** `POST /v1/tokens` (admin only). */
+/** `POST /v1/tokens` (admin only). At least one of `queues` and `topics`. */
 export interface TokenRequest {
   scopes: Scope[];
-  /** Queue names or `prefix-*` patterns. */
-  queues: string[];
+  /** Queue names or `prefix-*` patterns. Default none. */
+  queues?: string[];
+  /** Topic names or `prefix-*` patterns, as for queues. Default none. */
+  topics?: string[];
   /** Lifetime, 1 s to 30 days. Default 3600. */
   expiresInSeconds?: number;
 }
@@ -405,6 +409,8 @@ export interface TokenResponse {
 export interface TokenClaims {
   scopes: Scope[];
   queues: string[];
+  /** The topics it covers; absent in tokens that name none. */
+  topics?: string[];
   exp: number;
   iat?: number;
 }
@@ -415,3 +421,103 @@ export interface TokenClaims {
  * results, not exceptions, because custom error properties do not survive RPC.
  */
 export type RpcResult<T> = T | ErrorBody;
+
+// ---------------------------------------------------------------- topics
+
+/** Limits of topics and their subscriptions. */
+export const TOPIC_LIMITS = {
+  /** Subscriptions of one topic. */
+  maxSubscriptions: 32,
+  /** Attribute names in one filter. */
+  maxFilterNames: 10,
+  /** Accepted values of one attribute name in a filter. */
+  maxFilterValues: 100,
+  /** Largest message published (JSON body plus attributes), as a queue's default maxMessageBytes. */
+  maxMessageBytes: 256 * 1024,
+} as const;
+
+/**
+ * Which messages a subscription takes: attribute name -> accepted values. A
+ * message matches when, for every name, its attribute of that name is one of
+ * the values. An empty filter (or none) takes every message.
+ */
+export type SubscriptionFilter = Record<string, string[]>;
+
+/** A queue that receives a copy of each message published to the topic (that its filter takes). */
+export interface Subscription {
+  queue: string;
+  /** Default none: every message. */
+  filter?: SubscriptionFilter;
+}
+
+/** A topic's settings. */
+export interface TopicConfig {
+  /** At most 32, one per queue, in the order given. Default none (every message is `filtered`). */
+  subscriptions: Subscription[];
+  /** How long a publish's `dedupId` is remembered, 0 to 24 h. Default 5 min. */
+  dedupWindowMs: number;
+}
+
+/** The defaults of a new topic. */
+export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = Object.freeze({ subscriptions: [], dedupWindowMs: 5 * 60_000 });
+
+/** `PUT /v1/topics/:topic`: the settings to change; the others keep their value (or the default). */
+export type TopicConfigPatch = Partial<TopicConfig>;
+
+/** One subscription's fan-out figures. */
+export interface SubscriptionStats {
+  queue: string;
+  /** Messages stored in the queue (once each) since the subscription was added. */
+  delivered: number;
+  /** Messages published since it was added that its filter did not take. */
+  filtered: number;
+  /** Messages it takes that are not in its queue yet. */
+  pending: number;
+  /** Age of the oldest of those; 0 when none. */
+  oldestPendingAgeMs: number;
+  /** Deliveries to the queue that failed in a row (a full queue, a queue that does not exist...); 0 when the last one worked. */
+  failures: number;
+  /** The last failure, `CODE: message`; null when the last delivery worked. */
+  lastError: string | null;
+  /** When the next delivery is tried after a failure; null when not waiting. */
+  retryAt: number | null;
+}
+
+export interface TopicStats {
+  /** Messages accepted since the topic was created (duplicates not counted). */
+  published: number;
+  /** Publishes whose dedupId had been seen within the window: nothing was stored. */
+  duplicates: number;
+  /** Messages that no subscription's filter took (not an error). */
+  filtered: number;
+  /** Messages not yet in every queue that takes them: the outbox. */
+  pending: number;
+  /** Age of the oldest of those: the fan-out's lag; 0 when none. */
+  oldestPendingAgeMs: number;
+  subscriptions: SubscriptionStats[];
+}
+
+/** A topic as `PUT`, `GET /v1/topics/:topic` (with its stats) and `GET /v1/topics` answer it. */
+export interface TopicInfo {
+  name: string;
+  config: TopicConfig;
+  createdAt: number;
+  stats?: TopicStats;
+}
+
+export interface TopicList {
+  topics: TopicInfo[];
+  /** Pass back to get the next page; null at the end. */
+  cursor: string | null;
+}
+
+/** The answer for one published message. */
+export interface PublishedMessage {
+  id: string;
+  /** True when the dedup id had been seen within the topic's window and nothing was stored. */
+  duplicate?: boolean;
+}
+
+export interface PublishResponse {
+  messages: PublishedMessage[];
+}

@@ -12,8 +12,10 @@ export type { Scope, TokenResponse } from "./protocol.js";
 export interface MintOptions {
   /** `publish`, `consume` and/or `manage`. */
   scopes: Scope[];
-  /** Queue names or prefix patterns ending in `*` (`orders-*`); `*` alone is every queue. */
-  queues: string[];
+  /** Queue names or prefix patterns ending in `*` (`orders-*`); `*` alone is every queue. Default none. */
+  queues?: string[];
+  /** Topic names or patterns, as for queues (a token names some queues, some topics, or both). Default none. */
+  topics?: string[];
   /** Lifetime in seconds. Default 3600 (one hour). */
   expiresInSeconds?: number;
   /** The current time in ms since the epoch. Default `Date.now()`. */
@@ -38,7 +40,8 @@ export async function mintToken(secret: string, options: MintOptions): Promise<T
   const exp = iat + (options.expiresInSeconds ?? 3600);
   const unsigned = `${encodeJson({ alg: "HS256", typ: "JWT" })}.${encodeJson({
     scopes: options.scopes,
-    queues: options.queues,
+    queues: options.queues ?? [],
+    ...(options.topics === undefined ? {} : { topics: options.topics }),
     iat,
     exp,
   })}`;

@@ -4,7 +4,8 @@
  * waiter protocol of long-polls (a WebSocket per waiting receive, see
  * partition/waiters.ts), and what the Worker shares with the storage side
  * (the log format, the registry's record, the figures stats are built
- * from). The Worker imports the storage side through this module only.
+ * from), and a topic's publish shapes. The Worker imports the storage side
+ * through this module only.
  *
  * Outcomes are results, not exceptions: custom error properties do not
  * survive RPC.
@@ -18,6 +19,7 @@ export type { QueueRecord } from "./queue-registry";
 export { COUNTER_RETENTION_MINUTES, minuteOf, type CounterName } from "./partition/counters";
 export { quantileMs, type LatencyKind } from "./partition/latency";
 export { LATENCY_WINDOW_MINUTES } from "./partition/stats";
+export type { PublishOutcome, TopicItem } from "./topic/types";
 export type { MoveTask, MoveTaskStatus } from "./partition/move-tasks";
 
 // ---------------------------------------------------------------- messages
@@ -161,6 +163,9 @@ export function ackedOf(response: Response, count: number): LeaseOutcome[] | nul
 
 /** What the Worker sends when it stops waiting; the partition answers by closing the socket. */
 export const DONE_MESSAGE = "done";
+
+/** The close code of a waiter's socket whose queue was deleted: the wait ends with QUEUE_NOT_FOUND. */
+export const QUEUE_DELETED_CLOSE = 4404;
 
 /** A push: the messages leased to the waiter (bodies still JSON text). */
 export interface PushMessage {

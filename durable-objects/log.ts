@@ -1,18 +1,27 @@
 /**
  * Structured logs: one JSON line per notable event (a batch dead-lettered, a
- * queue refusing enqueues because it is full, receipts refused because their
+ * queue refusing enqueues because it is full, a topic failing to deliver
+ * to a subscribed queue, receipts refused because their
  * lease was lost), never one per message. Workers Logs and `wrangler tail`
  * index the fields of a JSON line.
  */
 
 /** The notable events; each has one level. */
-export type LogEvent = "dead_lettered" | "queue_full" | "lease_lost" | "partition_unavailable" | "internal_error" | "forward_failed";
+export type LogEvent =
+  | "dead_lettered"
+  | "queue_full"
+  | "lease_lost"
+  | "partition_unavailable"
+  | "topic_delivery_failed"
+  | "forward_failed"
+  | "internal_error";
 
 const LEVEL: Record<LogEvent, "info" | "warn" | "error"> = {
   dead_lettered: "warn",
   queue_full: "warn",
   lease_lost: "info",
   partition_unavailable: "warn",
+  topic_delivery_failed: "warn",
   internal_error: "error",
   forward_failed: "warn",
 };

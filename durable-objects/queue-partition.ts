@@ -43,7 +43,7 @@ import { migrate } from "./partition/schema";
 import { stats } from "./partition/stats";
 import { nextDueAt, sweep } from "./partition/sweep";
 import type { OpContext } from "./partition/types";
-import { acceptWaiter, endWait, hasWaiters, leaseToWaiters } from "./partition/waiters";
+import { acceptWaiter, endWait, endWaitsOfDeletedQueue, hasWaiters, leaseToWaiters } from "./partition/waiters";
 
 /** Thrown inside an enqueue's savepoint to roll back a batch the partition has no room for. */
 class QueueFull extends Error {
@@ -491,6 +491,7 @@ export class QueuePartition extends DurableObject<Env> {
    * a stale view of a deleted queue cannot store a message in it unseen.
    */
   async destroy(): Promise<void> {
+    endWaitsOfDeletedQueue(this.ctx);
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     migrate(this.ctx.storage);

@@ -58,6 +58,11 @@ const MIGRATIONS: readonly Migration[] = [
     addColumn(sql, "version", "INTEGER NOT NULL DEFAULT 1");
     addColumn(sql, "deleting", "INTEGER NOT NULL DEFAULT 0");
   },
+  // The names of the topics, for listing them; each topic's object holds its settings.
+  `CREATE TABLE topics (
+     name TEXT PRIMARY KEY,
+     created_at INTEGER NOT NULL
+   ) WITHOUT ROWID`,
   // When a queue last changed (SQS's LastModifiedTimestamp), and the settings only its SQS face uses.
   `ALTER TABLE queues ADD COLUMN modified_at INTEGER;
    ALTER TABLE queues ADD COLUMN sqs_attributes TEXT NOT NULL DEFAULT '{}';`,
@@ -66,7 +71,8 @@ const MIGRATIONS: readonly Migration[] = [
 /**
  * The list of queues and their configuration: one object for the whole
  * deployment, read only when a queue is created, changed, listed, or when a
- * worker isolate's short cache of it runs out; never once per message.
+ * worker isolate's short cache of it runs out; never once per message. It
+ * also lists the topics by name (a topic's settings live in its own object).
  *
  * A deleted queue stays as a tombstone (`deleting`) until every partition
  * has deleted its storage, so a DELETE that failed half-way can be
@@ -224,5 +230,23 @@ export class QueueRegistry extends DurableObject<Env> {
       )
       .toArray()
       .map(toRecord);
+  }
+
+  /** Lists a topic (again); its creation time is kept when it is listed already. */
+  async addTopic(name: string, createdAt: number): Promise<void> {
+    this.ctx.storage.sql.exec("INSERT INTO topics (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", name, createdAt);
+  }
+
+  /** Stops listing a topic; answers whether it was listed. */
+  async removeTopic(name: string): Promise<boolean> {
+    return this.ctx.storage.sql.exec("DELETE FROM topics WHERE name = ? RETURNING name", name).toArray().length > 0;
+  }
+
+  /** Topic names in order, after `after`; all of them unless `limit` (SQLite reads -1 as no limit). */
+  async listTopics(after = "", limit = -1): Promise<string[]> {
+    return this.ctx.storage.sql
+      .exec<{ name: string }>("SELECT name FROM topics WHERE name > ? ORDER BY name LIMIT ?", after, limit)
+      .toArray()
+      .map((r) => r.name);
   }
 }

@@ -1,7 +1,8 @@
 // `npm start`: edgeq under `wrangler dev`, offline (no metrics, no fetch of
 // Cloudflare's request data, no observability upload), state kept in
-// .wrangler/state. The port comes from `--port N` (or `--port=N`), else the
-// PORT variable, else 8787; any other argument goes to wrangler dev as it is.
+// .wrangler/state unless `--persist-to DIR` names another place. The port
+// comes from `--port N` (or `--port=N`), else the PORT variable, else 8787;
+// any other argument goes to wrangler dev as it is.
 //
 //   npm start                     # http://localhost:8787
 //   npm start -- --port 9000      # http://localhost:9000
@@ -52,10 +53,13 @@ const port =
       ? checkPort(process.env.PORT, "PORT")
       : DEFAULT_PORT;
 
+// A `--persist-to` of the caller's (a test's temporary directory) replaces .wrangler/state.
+const persistGiven = rest.some((arg) => arg === "--persist-to" || arg.startsWith("--persist-to="));
+
 const wrangler = join(dirname(createRequire(import.meta.url).resolve("wrangler/package.json")), "bin", "wrangler.js");
 const child = spawn(
   process.execPath,
-  [wrangler, "dev", "--port", String(port), "--persist-to", ".wrangler/state", ...rest],
+  [wrangler, "dev", "--port", String(port), ...(persistGiven ? [] : ["--persist-to", ".wrangler/state"]), ...rest],
   {
     stdio: "inherit",
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", X_LOCAL_OBSERVABILITY: "false" },

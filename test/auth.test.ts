@@ -9,8 +9,8 @@ import { BASE, call, uniqueQueue } from "./helpers";
 
 const SECRET = "test-token-secret";
 
-async function scopedToken(scopes: Scope[], queues: string[], expiresInSeconds = 600) {
-  const res = await call("POST", "/v1/tokens", { scopes, queues, expiresInSeconds });
+async function scopedToken(scopes: Scope[], queues: string[], expiresInSeconds = 600, topics?: string[]) {
+  const res = await call("POST", "/v1/tokens", { scopes, queues, expiresInSeconds, ...(topics ? { topics } : {}) });
   expect(res.status).toBe(201);
   return res.json.token as string;
 }
@@ -55,10 +55,16 @@ const EXPECTED: Record<string, Scope[] | "public"> = {
   "POST /v1/queues/:queue/pause": ["manage"],
   "POST /v1/queues/:queue/resume": ["manage"],
   "POST /v1/queues/:queue/purge": ["manage"],
+  "POST /v1/topics/:topic/messages": ["publish"],
+  "GET /v1/topics/:topic/stats": ["publish", "consume", "manage"],
+  "GET /v1/topics/:topic": ["manage"],
+  "PUT /v1/topics/:topic": ["manage"],
+  "DELETE /v1/topics/:topic": ["manage"],
 };
-/** Routes over every queue: the token must cover `*`. */
+/** Routes over every queue (or every topic): the token must cover `*`. */
 const ALL_QUEUES: Record<string, Scope[]> = {
   "GET /v1/queues": ["manage"],
+  "GET /v1/topics": ["manage"],
   "POST /v1/queues": ["manage"],
   "GET /metrics": ["manage"],
   "GET /dashboard/view": ["manage"],
@@ -162,16 +168,18 @@ describe("auth: the matrix of routes by tokens", () => {
 
     const q = uniqueQueue("team");
     const other = uniqueQueue("other");
+    // Each token names the same topics as queues: a route on topic q passes where a route on queue q does.
+    const scoped = (scopes: Scope[], grants: string[]) => scopedToken(scopes, grants, 600, grants);
     const tokens = {
-      publish: await scopedToken(["publish"], [q]),
-      consume: await scopedToken(["consume"], [q]),
-      manage: await scopedToken(["manage"], [q]),
-      all: await scopedToken(["publish", "consume", "manage"], [q]),
-      prefix: await scopedToken(["publish", "consume", "manage"], ["team-*"]),
-      otherQueue: await scopedToken(["publish", "consume", "manage"], [other]),
-      otherPrefix: await scopedToken(["publish", "consume", "manage"], ["teamx*"]),
-      star: await scopedToken(["publish", "consume", "manage"], ["*"]),
-      starPublish: await scopedToken(["publish"], ["*"]),
+      publish: await scoped(["publish"], [q]),
+      consume: await scoped(["consume"], [q]),
+      manage: await scoped(["manage"], [q]),
+      all: await scoped(["publish", "consume", "manage"], [q]),
+      prefix: await scoped(["publish", "consume", "manage"], ["team-*"]),
+      otherQueue: await scoped(["publish", "consume", "manage"], [other]),
+      otherPrefix: await scoped(["publish", "consume", "manage"], ["teamx*"]),
+      star: await scoped(["publish", "consume", "manage"], ["*"]),
+      starPublish: await scoped(["publish"], ["*"]),
       expired: (await mintToken(SECRET, { scopes: ["publish", "consume", "manage"], queues: ["*"], now: Date.now() - 10_000_000 })).token,
     };
     const grants: Record<keyof typeof tokens, { scopes: Scope[]; queue: boolean; all: boolean }> = {
@@ -190,7 +198,7 @@ describe("auth: the matrix of routes by tokens", () => {
     let checked = 0;
     for (const route of routes) {
       const [method, pattern] = route.split(" ");
-      const path = pattern.replace(":queue", q);
+      const path = pattern.replace(":queue", q).replace(":topic", q);
       const need = EXPECTED[`${method} ${pattern}`] ?? ALL_QUEUES[`${method} ${pattern}`];
       const everyQueue = `${method} ${pattern}` in ALL_QUEUES;
       const body = method === "GET" || method === "HEAD" || method === "DELETE" ? undefined : {};
@@ -225,6 +233,43 @@ describe("auth: the matrix of routes by tokens", () => {
       }
     }
     expect(checked).toBeGreaterThanOrEqual(9 * Object.keys(tokens).length);
+  });
+
+  it("topic grants and queue grants are apart: a token covers a topic only by its topics", async () => {
+    const name = uniqueQueue("same");
+    const topic = uniqueQueue("t");
+    expect((await call("PUT", `/v1/topics/${name}`, { subscriptions: [] })).status).toBe(201);
+    expect((await call("PUT", `/v1/topics/${topic}`, { subscriptions: [] })).status).toBe(201);
+    const queuesOnly = await scopedToken(["publish"], [name]);
+    const topicsOnly = (await call("POST", "/v1/tokens", { scopes: ["publish"], topics: [`${topic.slice(0, 4)}*`] })).json.token;
+    const both = await scopedToken(["publish"], [name], 600, [name]);
+
+    expect((await as(queuesOnly, "POST", `/v1/queues/${name}/messages`, { body: 1 })).status).toBe(201);
+    const refused = await as(queuesOnly, "POST", `/v1/topics/${name}/messages`, { body: 1 });
+    expect(refused.status).toBe(403);
+    expect(refused.json.error).toEqual({ code: "FORBIDDEN", message: `token does not cover topic ${name}` });
+
+    expect((await as(topicsOnly, "POST", `/v1/topics/${topic}/messages`, { body: 1 })).status).toBe(201);
+    expect((await as(topicsOnly, "GET", `/v1/topics/${topic}/stats`)).status).toBe(200);
+    expect((await as(topicsOnly, "POST", `/v1/queues/${topic}/messages`, { body: 1 })).status).toBe(403);
+    expect((await as(topicsOnly, "POST", `/v1/topics/${name}/messages`, { body: 1 })).status).toBe(403);
+    // Publishing is not managing: the topic's settings stay out of reach.
+    expect((await as(topicsOnly, "PUT", `/v1/topics/${topic}`, {})).status).toBe(403);
+
+    expect((await as(both, "POST", `/v1/topics/${name}/messages`, { body: 1 })).status).toBe(201);
+    expect((await as(both, "POST", `/v1/queues/${name}/messages`, { body: 1 })).status).toBe(201);
+
+    // The client's mintToken signs the same claim.
+    const minted = await mintToken(SECRET, { scopes: ["publish"], topics: [topic] });
+    expect((await as(minted.token, "POST", `/v1/topics/${topic}/messages`, { body: 1 })).status).toBe(201);
+    expect((await as(minted.token, "POST", `/v1/queues/${topic}/messages`, { body: 1 })).status).toBe(403);
+
+    // A token must name some queues or some topics.
+    const none = await call("POST", "/v1/tokens", { scopes: ["publish"] });
+    expect(none.status).toBe(422);
+    expect(none.json.error.message).toContain("queues");
+    expect((await call("POST", "/v1/tokens", { scopes: ["publish"], topics: [] })).status).toBe(422);
+    expect((await call("POST", "/v1/tokens", { scopes: ["publish"], topics: ["a/b"] })).status).toBe(422);
   });
 
   it("an unknown route needs the admin token: a scoped token gets 403, the admin 404", async () => {

@@ -49,6 +49,27 @@ describe("client: operations", () => {
     expect(await q.stats()).toMatchObject({ ready: 0, inFlight: 0, delayed: 1 });
   });
 
+  it("topic: publish, publishBatch, stats; each subscribed queue gets its copy", async () => {
+    const [name, a, b] = [uniqueQueue("ct"), uniqueQueue("ca"), uniqueQueue("cb")];
+    const put = await SELF.fetch(`${URL_}/v1/topics/${name}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ subscriptions: [{ queue: a }, { queue: b, filter: { kind: ["paid"] } }] }),
+    });
+    expect(put.status).toBe(201);
+    const topic = client().topic(name);
+    const one = await topic.publish({ order: 1 }, { attributes: { kind: "paid" }, dedupId: "order-1" });
+    expect(one.id).toBeTypeOf("string");
+    expect(await topic.publish({ order: 1 }, { dedupId: "order-1" })).toEqual({ id: one.id, duplicate: true });
+    expect(await topic.publishBatch([{ body: { order: 2 } }, { body: { order: 3 }, attributes: { kind: "paid" } }])).toHaveLength(2);
+    await until(async () => (await topic.stats()).pending === 0);
+    expect(await topic.stats()).toMatchObject({ published: 3, duplicates: 1 });
+    expect((await client().queue(a).receive({ max: 10 })).map((m) => m.body)).toEqual([{ order: 1 }, { order: 2 }, { order: 3 }]);
+    expect((await client().queue(b).receive({ max: 10 })).map((m) => m.body)).toEqual([{ order: 1 }, { order: 3 }]);
+    const missing = await client().topic(uniqueQueue("none")).publish(1).catch((e) => e);
+    expect(missing).toMatchObject({ code: "TOPIC_NOT_FOUND", status: 404 });
+  });
+
   it("errors come back as QueueError with the server's code and status", async () => {
     const bad = client().queue("not a queue name");
     const err = await bad.send(1).catch((e) => e);

@@ -1,5 +1,6 @@
 import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { call, get, post, receive, send, settle, uniqueQueue } from "./helpers";
+import { fanOut, publish, putTopic } from "./topic-helpers";
 
 /** Sends one message through all its attempts (5 by default) with `error`: it becomes a dead letter. */
 async function deadLetter(queue: string, body: unknown, error: string) {
@@ -49,6 +50,40 @@ describe("GET /dashboard", () => {
     expect(res.text).not.toContain("<img src=x");
     expect(res.text).not.toContain("<script>alert");
     expect(res.text).toContain('data-action="redrive"');
+  });
+
+  it("lists the topics with their outbox and its lag, to a token that covers every topic", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Math.ceil((Date.now() + 40 * 24 * 3600_000) / 60_000) * 60_000);
+    onTestFinished(() => void vi.useRealTimers());
+    const [t, full] = [uniqueQueue("dash-t"), uniqueQueue("dash-full")];
+    expect((await call("PUT", `/v1/queues/${full}`, { maxDepth: 1 })).status).toBe(201);
+    await putTopic(t, { subscriptions: [{ queue: full }] });
+    await publish(t, { messages: [{ body: 1 }, { body: 2 }, { body: 3 }] });
+    await fanOut(t);
+    vi.setSystemTime(Date.now() + 125_000);
+
+    const res = await get("/dashboard/view");
+    expect(res.status).toBe(200);
+    const row = new RegExp(`<tr data-topic="${t}">(.*?)</tr>`, "s").exec(res.text)?.[1] ?? "";
+    expect(row).toContain(`href="/dashboard?queue=${full}"`);
+    expect(row).toContain('<td class="num" data-field="pending">2</td>');
+    expect(row).toContain('<td class="num" data-field="lag">2m 05s</td>');
+    expect(row).toContain(`${full}: QUEUE_FULL`);
+
+    // A manage token for every queue but no topic sees the queues, not the topics.
+    const queuesOnly = await post("/v1/tokens", { scopes: ["manage"], queues: ["*"] });
+    const narrow = await call("GET", "/dashboard/view", undefined, { authorization: `Bearer ${queuesOnly.json.token}` });
+    expect(narrow.status).toBe(200);
+    expect(narrow.text).toContain(`data-queue="${full}"`);
+    expect(narrow.text).not.toContain("data-topic=");
+    const both = await post("/v1/tokens", { scopes: ["manage"], queues: ["*"], topics: ["*"] });
+    const wide = await call("GET", "/dashboard/view", undefined, { authorization: `Bearer ${both.json.token}` });
+    expect(wide.text).toContain(`data-topic="${t}"`);
+    const metrics = await call("GET", "/metrics", undefined, { authorization: `Bearer ${queuesOnly.json.token}` });
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).not.toContain(`topic="${t}"`);
+    expect((await get("/metrics")).text).toContain(`edgeq_topic_pending{topic="${t}"} 2`);
   });
 
   it("deletes one dead letter by id, leaving the others", async () => {

@@ -3,8 +3,8 @@
  * requests (wrong types, huge or deep JSON, bad names, bad receipts, forged
  * tokens, bad headers, odd methods and paths). Every answer must be a 4xx
  * with a code from the closed set and the status that code has, and the
- * fixture queue (one message in each state) must be exactly as it was, down
- * to its rows inside the partition object.
+ * fixture queue (one message in each state) and the fixture topic must be
+ * exactly as they were, down to their rows inside their objects.
  *
  * Every generated request is invalid by construction: a valid request may
  * change state, so the generators never produce one (an extra unknown field
@@ -20,10 +20,12 @@ import {
   QUEUE_CONFIG_RANGES,
   QUEUE_NAME_PATTERN,
   RECEIPT_PATTERN,
+  TOPIC_LIMITS,
   type ErrorCode,
 } from "../client/protocol";
 import { mintToken } from "../client/tokens";
 import { ADMIN_TOKEN, BASE, get, partition, post, receive, send, settle, stats, uniqueQueue } from "./helpers";
+import { publish, putTopic, topicObject, topicStats } from "./topic-helpers";
 
 const RUNS = 1200;
 /** Replays a run: FUZZ_SEED=<seed printed by a failure> npx vitest run test/fuzz.test.ts */
@@ -41,16 +43,32 @@ const fixture = uniqueQueue("fuzz");
 let leasedReceipt = "";
 let tokens: Record<string, string> = {};
 
-/** Everything the partition stores about its messages, as text. */
-const snapshot = () =>
-  runInDurableObject(partition(fixture), (_, state) => {
-    const all = (table: string, order: string) =>
-      state.storage.sql.exec(`SELECT * FROM ${table} ORDER BY ${order}`).toArray();
-    return JSON.stringify({
-      messages: all("messages", "seq"),
-      deadLetters: all("dead_letters", "dl_seq"),
-      dedup: all("dedup", "dedup_id"),
-    });
+/** The fixture topic (named as the fixture queue: topics and queues have names of their own) fans out to this queue. */
+const fanQueue = `${fixture}-fan`;
+
+/** Everything the partition stores about its messages, and the fixture topic all it stores, as text. */
+const snapshot = async () =>
+  JSON.stringify({
+    partition: await runInDurableObject(partition(fixture), (_, state) => {
+      const all = (table: string, order: string) =>
+        state.storage.sql.exec(`SELECT * FROM ${table} ORDER BY ${order}`).toArray();
+      return {
+        messages: all("messages", "seq"),
+        deadLetters: all("dead_letters", "dl_seq"),
+        dedup: all("dedup", "dedup_id"),
+      };
+    }),
+    topic: await runInDurableObject(topicObject(fixture) as unknown as DurableObjectStub, (_: unknown, state: DurableObjectState) => {
+      const all = (table: string, order: string) =>
+        state.storage.sql.exec(`SELECT * FROM ${table} ORDER BY ${order}`).toArray();
+      return {
+        messages: all("messages", "seq"),
+        subscriptions: all("subscriptions", "queue"),
+        dedup: all("dedup", "dedup_id"),
+        totals: all("totals", "name"),
+        meta: all("meta", "key"),
+      };
+    }),
   });
 
 const counts = async () => {
@@ -127,7 +145,18 @@ const routes = (q: string) => ({
   redrive: `/v1/queues/${q}/dead-letters/redrive`,
 });
 const R = routes(fixture);
+const T = {
+  topic: `/v1/topics/${fixture}`,
+  publish: `/v1/topics/${fixture}/messages`,
+  stats: `/v1/topics/${fixture}/stats`,
+};
 const ALL_ROUTES: [string, string][] = [
+  ["POST", T.publish],
+  ["GET", T.stats],
+  ["GET", T.topic],
+  ["PUT", T.topic],
+  ["DELETE", T.topic],
+  ["GET", "/v1/topics"],
   ["POST", R.enqueue],
   ["POST", R.receive],
   ["POST", R.ack],
@@ -144,9 +173,13 @@ const ALL_ROUTES: [string, string][] = [
   ["GET", `/v1/queues/${fixture}/messages`],
   ["POST", "/v1/tokens"],
 ];
-const POST_ROUTES = [R.enqueue, R.receive, R.ack, R.nack, R.extend, R.redrive, "/v1/tokens"];
-/** Routes that take a JSON body: the POST routes and the queue's configuration. */
-const BODY_ROUTES: [string, string][] = [...POST_ROUTES.map((p): [string, string] => ["POST", p]), ["PUT", `/v1/queues/${fixture}`]];
+const POST_ROUTES = [R.enqueue, R.receive, R.ack, R.nack, R.extend, R.redrive, "/v1/tokens", T.publish];
+/** Routes that take a JSON body: the POST routes and the queue's and the topic's configuration. */
+const BODY_ROUTES: [string, string][] = [
+  ...POST_ROUTES.map((p): [string, string] => ["POST", p]),
+  ["PUT", `/v1/queues/${fixture}`],
+  ["PUT", T.topic],
+];
 
 /** Valid-looking requests to every route, with a token that must not pass. */
 const badToken = fc
@@ -186,16 +219,45 @@ const badBody = fc.oneof(
   // Invalid UTF-8.
   fc.tuple(fc.constantFrom(...POST_ROUTES), fc.uint8Array({ minLength: 1, maxLength: 64 }))
     .map(([path, bytes]): Req => ({ method: "POST", path, headers: jsonHeaders, body: new Uint8Array([0xff, 0xfe, ...bytes]) })),
-  // Enqueue: one wrong field, in one message or in a batch.
-  badMessage.map((m): Req => ({ method: "POST", path: R.enqueue, headers: jsonHeaders, body: json(m) })),
+  // Enqueue and publish: one wrong field, in one message or in a batch.
+  fc.tuple(fc.constantFrom(R.enqueue, T.publish), badMessage).map(([path, m]): Req => ({ method: "POST", path, headers: jsonHeaders, body: json(m) })),
   fc.tuple(fc.array(fc.constant<Record<string, unknown>>({ body: 1 }), { maxLength: 5 }), badMessage, fc.nat(5))
     .map(([ok, bad, at]): Req => {
       const messages = [...ok];
       messages.splice(at % (ok.length + 1), 0, bad);
       return { method: "POST", path: R.enqueue, headers: jsonHeaders, body: json({ messages }) };
     }),
-  fc.constantFrom<unknown>({ messages: [] }, { messages: Array.from({ length: LIMITS.maxBatch + 1 }, () => ({ body: 1 })) }, { messages: {} }, { messages: null })
-    .map((b): Req => ({ method: "POST", path: R.enqueue, headers: jsonHeaders, body: json(b) })),
+  fc.tuple(fc.constantFrom(R.enqueue, T.publish), fc.constantFrom<unknown>({ messages: [] }, { messages: Array.from({ length: LIMITS.maxBatch + 1 }, () => ({ body: 1 })) }, { messages: {} }, { messages: null }))
+    .map(([path, b]): Req => ({ method: "POST", path, headers: jsonHeaders, body: json(b) })),
+  fc.constantFrom(
+    { messages: [{ body: 1 }, { body: "x".repeat(300 * 1024) }] },
+    { body: "x".repeat(LIMITS.maxRequestBytes) },
+    { body: 1, attributes: { a: "x".repeat(300 * 1024) } },
+  ).map((b): Req => ({ method: "POST", path: T.publish, headers: jsonHeaders, body: json(b) })),
+  // Topic settings: one wrong value or shape.
+  fc.constantFrom<unknown>(
+    { subscriptions: [{ queue: "a" }, { queue: "a" }] },
+    { subscriptions: Array.from({ length: TOPIC_LIMITS.maxSubscriptions + 1 }, (_, i) => ({ queue: `q${i}` })) },
+    { subscriptions: [{ queue: "a b" }] },
+    { subscriptions: [{ queue: "" }] },
+    { subscriptions: [{}] },
+    { subscriptions: [{ queue: "a", filter: { k: [] } }] },
+    { subscriptions: [{ queue: "a", filter: { k: "v" } }] },
+    { subscriptions: [{ queue: "a", filter: { k: [1] } }] },
+    { subscriptions: [{ queue: "a", filter: { k: Array.from({ length: TOPIC_LIMITS.maxFilterValues + 1 }, () => "v") } }] },
+    { subscriptions: [{ queue: "a", filter: Object.fromEntries(Array.from({ length: TOPIC_LIMITS.maxFilterNames + 1 }, (_, i) => [`k${i}`, ["v"]])) }] },
+    { subscriptions: [{ queue: "a", filter: { ["x".repeat(257)]: ["v"] } }] },
+    { subscriptions: [{ queue: "a", filter: null }] },
+    { subscriptions: [{ queue: "a", filter: ["k"] }] },
+    { subscriptions: "a" },
+    { subscriptions: null },
+    { dedupWindowMs: -1 },
+    { dedupWindowMs: 1.5 },
+    { dedupWindowMs: "5" },
+    { dedupWindowMs: 24 * 3600_000 + 1 },
+  ).map((b): Req => ({ method: "PUT", path: T.topic, headers: jsonHeaders, body: json(b) })),
+  fc.constantFrom("limit=0", "limit=1001", "stats=maybe", "cursor=a/b", "x=1", "limit=abc")
+    .map((qs): Req => ({ method: "GET", path: `/v1/topics?${qs}`, headers: admin })),
   // Deep JSON bodies, bare or as a message body.
   fc.tuple(fc.constantFrom(...POST_ROUTES), deepJsonText, fc.boolean())
     .map(([path, text, wrapped]): Req => ({ method: "POST", path, headers: jsonHeaders, body: wrapped ? `{"body":${text}}` : text })),
@@ -298,7 +360,9 @@ const oddRoute = fc.oneof(
     fc.constantFrom("PUT", "PATCH", "DELETE", "GET"),
     fc.constantFrom(R.receive, R.ack, R.nack, R.extend, R.redrive, "/v1/tokens"),
   ).map(([method, path]): Req => ({ method, path, headers: jsonHeaders, body: method === "GET" || method === "DELETE" ? undefined : json({ body: 1 }) })),
-  fc.tuple(fc.constantFrom("POST", "PUT", "PATCH", "DELETE"), fc.constantFrom(R.stats)).map(([method, path]): Req => ({ method, path, headers: jsonHeaders, body: method === "DELETE" ? undefined : "{}" })),
+  fc.tuple(fc.constantFrom("POST", "PUT", "PATCH", "DELETE"), fc.constantFrom(R.stats, T.stats)).map(([method, path]): Req => ({ method, path, headers: jsonHeaders, body: method === "DELETE" ? undefined : "{}" })),
+  fc.tuple(fc.constantFrom("PATCH", "POST"), fc.constantFrom(T.topic)).map(([method, path]): Req => ({ method, path, headers: jsonHeaders, body: "{}" })),
+  fc.tuple(fc.constantFrom("GET", "PUT", "DELETE", "PATCH"), fc.constantFrom(T.publish)).map(([method, path]): Req => ({ method, path, headers: jsonHeaders, body: method === "GET" || method === "DELETE" ? undefined : "{}" })),
   fc.tuple(fc.constantFrom("GET", "POST", "DELETE"), fc.array(fc.string({ minLength: 1, maxLength: 10 }), { minLength: 1, maxLength: 5 }))
     .map(([method, segments]): Req => ({
       method,
@@ -353,6 +417,12 @@ describe("hostile input", () => {
     await send(fixture, { body: "leased", groupId: "g1", dedupId: "d1" });
     leasedReceipt = (await receive(fixture, { visibilityTimeoutMs: LIMITS.maxVisibilityTimeoutMs }))[0].receipt;
     await send(fixture, { messages: [{ body: "delayed", delayMs: LIMITS.maxDelayMs }, { body: { ready: [1, "two"] }, attributes: { k: "v" } }] });
+
+    // The fixture topic: one subscription, a message delivered, a dedup id remembered; nothing pending.
+    await putTopic(fixture, { subscriptions: [{ queue: fanQueue, filter: { k: ["v"] } }], dedupWindowMs: 3_600_000 });
+    await publish(fixture, { messages: [{ body: "fanned", attributes: { k: "v" }, dedupId: "t1" }, { body: "filtered" }] });
+    for (let i = 0; i < 100 && (await topicStats(fixture)).pending > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await topicStats(fixture)).toMatchObject({ published: 2, filtered: 1, pending: 0 });
 
     const other = uniqueQueue("other");
     const valid = await mintToken(SECRET, { scopes: ["publish", "consume", "manage"], queues: [fixture] });

@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_QUEUE_CONFIG } from "../client/protocol";
 import { call, partition, receive, send, settle, uniqueQueue } from "./helpers";
+import { fanOut, publish, putTopic } from "./topic-helpers";
 
 const T0 = Math.ceil((Date.now() + 400 * 24 * 3600_000) / 60_000) * 60_000;
 const at = (ms: number) => vi.setSystemTime(T0 + ms);
@@ -97,6 +98,38 @@ describe("GET /metrics", () => {
     const later = parse((await scrape()).text);
     expect(later.get("edgeq_messages_enqueued_total")!.samples.get(`{${Q}}`)).toBe(10);
     expect(later.get("edgeq_processing_latency_seconds")!.samples.has(`{${Q},kind="delivery_to_ack",quantile="0.5"}`)).toBe(false);
+  });
+
+  it("exposes every topic's fan-out: published, filtered, the outbox and its lag, per subscription", async () => {
+    const [t, a, full] = [uniqueQueue("mt"), uniqueQueue("ma"), uniqueQueue("mfull")];
+    expect((await call("PUT", `/v1/queues/${full}`, { maxDepth: 1 })).status).toBe(201);
+    await putTopic(t, { subscriptions: [{ queue: a, filter: { kind: ["x"] } }, { queue: full }] });
+    await publish(t, { messages: [{ body: 1, attributes: { kind: "x" }, dedupId: "d" }, { body: 2 }, { body: 3, dedupId: "d" }] });
+    await fanOut(t);
+    at(45_000);
+
+    const families = parse((await scrape()).text);
+    const value = (name: string, labels: string) => families.get(name)?.samples.get(labels);
+    const T = `topic="${t}"`;
+    for (const [name, f] of families) {
+      if (!name.startsWith("edgeq_topic_")) continue;
+      expect(f.help, name).toBeTruthy();
+      expect(f.type, name).toBe(name.endsWith("_total") ? "counter" : "gauge");
+    }
+    expect(value("edgeq_topic_published_total", `{${T}}`)).toBe(2);
+    expect(value("edgeq_topic_duplicates_total", `{${T}}`)).toBe(1);
+    expect(value("edgeq_topic_filtered_total", `{${T}}`)).toBe(0);
+    // The full queue took one of two: the other waits in the outbox since the publish, 45 s ago.
+    expect(value("edgeq_topic_pending", `{${T}}`)).toBe(1);
+    expect(value("edgeq_topic_oldest_pending_age_seconds", `{${T}}`)).toBe(45);
+    expect(value("edgeq_topic_delivered_total", `{${T},queue="${a}"}`)).toBe(1);
+    expect(value("edgeq_topic_delivered_total", `{${T},queue="${full}"}`)).toBe(1);
+    expect(value("edgeq_topic_subscription_filtered_total", `{${T},queue="${a}"}`)).toBe(1);
+    expect(value("edgeq_topic_subscription_pending", `{${T},queue="${a}"}`)).toBe(0);
+    expect(value("edgeq_topic_subscription_pending", `{${T},queue="${full}"}`)).toBe(1);
+    expect(value("edgeq_topic_subscription_oldest_pending_age_seconds", `{${T},queue="${full}"}`)).toBe(45);
+    expect(value("edgeq_topic_subscription_failures", `{${T},queue="${full}"}`)).toBe(1);
+    expect(value("edgeq_topic_subscription_failures", `{${T},queue="${a}"}`)).toBe(0);
   });
 
   it("needs the admin token or a manage token for every queue", async () => {

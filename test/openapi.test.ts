@@ -351,6 +351,43 @@ describe("openapi: real answers match the documented schemas", () => {
     await expectDocumented(doc, "get", "/", await call("GET", "/"), answers.apiIndex);
   });
 
+  it("topics: put, get, list, publish, stats, delete", async () => {
+    const doc = await servedDocument();
+    const t = uniqueQueue("doc");
+    const subscriptions = [{ queue: `${t}-a` }, { queue: `${t}-b`, filter: { kind: ["paid"] } }];
+    const created = await call("PUT", `/v1/topics/${t}`, { subscriptions });
+    expect(created.status).toBe(201);
+    await expectDocumented(doc, "put", "/v1/topics/{topic}", created, answers.topicInfo);
+    const changed = await call("PUT", `/v1/topics/${t}`, { dedupWindowMs: 1000 });
+    expect(changed.status).toBe(200);
+    await expectDocumented(doc, "put", "/v1/topics/{topic}", changed, answers.topicInfo);
+
+    const published = await call("POST", `/v1/topics/${t}/messages`, {
+      messages: [{ body: 1, attributes: { kind: "paid" }, dedupId: "x" }, { body: 2, dedupId: "x" }],
+    });
+    expect(published.json.messages[1].duplicate).toBe(true);
+    await expectDocumented(doc, "post", "/v1/topics/{topic}/messages", published, answers.publishResponse);
+    const stats = await call("GET", `/v1/topics/${t}/stats`);
+    expect(stats.json.published).toBe(1);
+    await expectDocumented(doc, "get", "/v1/topics/{topic}/stats", stats, answers.topicStats);
+    const info = await call("GET", `/v1/topics/${t}`);
+    await expectDocumented(doc, "get", "/v1/topics/{topic}", info, answers.topicInfo);
+    for (const query of [`limit=5&cursor=${t.slice(0, -1)}`, "limit=2&stats=false"]) {
+      const list = await call("GET", `/v1/topics?${query}`);
+      expect(list.json.topics.length).toBeGreaterThan(0);
+      await expectDocumented(doc, "get", "/v1/topics", list, answers.topicList);
+    }
+    const gone = await call("DELETE", `/v1/topics/${t}`);
+    await expectDocumented(doc, "delete", "/v1/topics/{topic}", gone, answers.topicDeleted);
+    const missing = await call("POST", `/v1/topics/${t}/messages`, { body: 1 });
+    expect(missing.json.error.code).toBe("TOPIC_NOT_FOUND");
+    await expectDocumented(doc, "post", "/v1/topics/{topic}/messages", missing, answers.errorBody);
+    const badName = await call("GET", "/v1/topics/bad.name/stats");
+    expect(badName.json.error.code).toBe("INVALID_REQUEST");
+    await expectDocumented(doc, "get", "/v1/topics/{topic}/stats", badName, answers.errorBody);
+    expect(doc.paths["/v1/topics"].get.description).toContain("covering every topic");
+  });
+
   it("error bodies: each code is one the route documents for its status", async () => {
     const doc = await servedDocument();
     const q = uniqueQueue("doc");

@@ -1,4 +1,4 @@
-import { env } from "cloudflare:test";
+import { SELF, env } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ERROR_STATUS } from "../client/protocol";
@@ -35,6 +35,28 @@ describe("service binding (EdgeqService)", () => {
     expect((await rpc("forward", q, [{ body: "b" }], 60_000)).error.code).toBe("INVALID_REQUEST");
     expect((await rpc("forward", q, [{ body: "b", dedupId: "t:2" }], 0)).error.code).toBe("INVALID_VALUE");
     expect((await stats(q)).ready).toBe(1);
+  });
+
+  it("publish: a producer Worker publishes to a topic with no token; each subscribed queue gets its copy", async () => {
+    const [t, a, b] = [uniqueQueue("t"), uniqueQueue("a"), uniqueQueue("b")];
+    const res = await SELF.fetch(`http://edgeq.test/v1/topics/${t}`, {
+      method: "PUT",
+      headers: { authorization: "Bearer test-admin-token", "content-type": "application/json" },
+      body: JSON.stringify({ subscriptions: [{ queue: a }, { queue: b, filter: { kind: ["paid"] } }] }),
+    });
+    expect(res.status).toBe(201);
+    const single = await rpc("publish", t, { body: { order: 1 }, attributes: { kind: "paid" } });
+    expect(single.messages).toEqual([{ id: expect.any(String) }]);
+    const batch = await rpc("publish", t, [{ body: { order: 2 } }, { body: { order: 3 }, attributes: { kind: "paid" } }]);
+    expect(batch.messages).toHaveLength(2);
+    // The runtime fires the topic's alarm on its own here (the clock is real).
+    const ready = async (q: string) => (await stats(q)).ready ?? 0;
+    for (let i = 0; i < 100 && ((await ready(a)) < 3 || (await ready(b)) < 2); i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await stats(a)).ready).toBe(3);
+    expect((await stats(b)).ready).toBe(2);
+    expect((await rpc("publish", uniqueQueue("none"), { body: 1 })).error.code).toBe("TOPIC_NOT_FOUND");
+    expect((await rpc("publish", "bad name", { body: 1 })).error.code).toBe("INVALID_REQUEST");
+    expect((await rpc("publish", t, { nobody: 1 })).error.code).toBe("INVALID_REQUEST");
   });
 
   it("offers every message operation, with the HTTP API's answers", async () => {
@@ -96,7 +118,7 @@ describe("service binding (EdgeqService)", () => {
   });
 
   it("hostile arguments answer an error from the closed set, never an exception or INTERNAL", async () => {
-    const ops = ["send", "receive", "ack", "nack", "extend", "stats", "deadLetters", "redrive", "deleteDeadLetters"];
+    const ops = ["send", "publish", "receive", "ack", "nack", "extend", "stats", "deadLetters", "redrive", "deleteDeadLetters"];
     const queue = fc.oneof(fc.constant(uniqueQueue("rpc-fuzz")), fc.string({ maxLength: 70 }), fc.jsonValue({ maxDepth: 2 }));
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...ops), queue, fc.array(fc.jsonValue({ maxDepth: 3 }), { maxLength: 3 }), async (op, q, rest) => {

@@ -3,9 +3,9 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { LIMITS } from "../client/protocol";
-import { logEvent, logEventThrottled } from "../durable-objects/contract";
+import { logEventThrottled } from "../durable-objects/contract";
 import { authenticate, corsFromConfig } from "./auth/middleware";
-import { ApiError, errorResponse } from "./errors";
+import { ApiError, errorOf, errorResponse } from "./errors";
 import { documented } from "./openapi/describe";
 import { dashboard } from "./routes/dashboard";
 import { deadLetters } from "./routes/dead-letters";
@@ -16,8 +16,9 @@ import { reference } from "./routes/reference";
 import { sqsEndpoint } from "./sqs/endpoint";
 import { stats } from "./routes/stats";
 import { tokens } from "./routes/tokens";
+import { topics } from "./routes/topics";
 import type { AppEnv } from "./types";
-import { queueParam } from "./validate";
+import { queueParam, topicParam } from "./validate";
 
 export const app = new Hono<AppEnv>();
 
@@ -47,6 +48,8 @@ app.use(
 // Every route on a queue checks its name once, here.
 app.use("/v1/queues/:queue", queueParam());
 app.use("/v1/queues/:queue/*", queueParam());
+app.use("/v1/topics/:topic", topicParam());
+app.use("/v1/topics/:topic/*", topicParam());
 
 app.route("/v1/queues/:queue/messages", messages);
 app.route("/v1/queues/:queue/dead-letters", deadLetters);
@@ -54,6 +57,7 @@ app.route("/v1/queues/:queue/stats", stats);
 app.route("/v1/tokens", tokens);
 app.route("/metrics", metrics);
 app.route("/v1/queues", queues);
+app.route("/v1/topics", topics);
 app.route("/dashboard", dashboard);
 app.route("/", reference(app));
 
@@ -76,14 +80,6 @@ app.onError((err, c) => {
   if (err instanceof HTTPException && err.status === 413) {
     return errorResponse("PAYLOAD_TOO_LARGE", `request body is larger than ${LIMITS.maxRequestBytes} bytes`);
   }
-  // The runtime marks Durable Object failures a caller may retry (a reset
-  // object, an overloaded one): they are 503 UNAVAILABLE, not a 500, so that
-  // clients back off and retry instead of giving up.
-  const failure = err as { retryable?: unknown; overloaded?: unknown };
-  if (failure.retryable === true || failure.overloaded === true) {
-    logEvent("partition_unavailable", { error: String(err), overloaded: failure.overloaded === true });
-    return errorResponse("UNAVAILABLE", "a partition could not be reached; retry", { "retry-after": "1" });
-  }
-  logEvent("internal_error", { error: String(err) });
-  return errorResponse("INTERNAL", "internal error");
+  const answer = errorOf(err);
+  return errorResponse(answer.code, answer.message, answer.headers);
 });

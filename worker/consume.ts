@@ -29,6 +29,8 @@ export interface ReceiveOptions {
   signal?: AbortSignal;
   /** ExecutionContext.waitUntil: keeps those releases (and a long-poll's listening for crossing pushes) running after the answer. Default none. */
   waitUntil?: (promise: Promise<unknown>) => void;
+  /** Called once when the receive is about to wait: everything that can fail before the wait has passed. Default none. */
+  onWait?: () => void;
 }
 
 /**
@@ -155,6 +157,7 @@ async function receiveOrWait(env: Env, queue: string, opts: ReceiveOptions, carr
       };
       return { partition, connect };
     });
+    opts.onWait?.();
     const pushed = await waitForMessages(targets, {
       max: opts.max,
       visibilityTimeoutMs: leaseMs,
@@ -173,7 +176,7 @@ async function receiveOrWait(env: Env, queue: string, opts: ReceiveOptions, carr
 }
 
 /** Gives leases back untouched (ready again, the attempt not counted). */
-async function releaseLeases(env: Env, queue: string, leased: Leased[]): Promise<void> {
+export async function releaseLeases(env: Env, queue: string, leased: Leased[]): Promise<void> {
   const byPartition = new Map<number, LeaseRef[]>();
   for (const { partition, message } of leased) {
     const refs = byPartition.get(partition) ?? [];

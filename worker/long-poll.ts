@@ -25,7 +25,7 @@
  * attempt not counted). That listening runs under `waitUntil`, bounded by
  * `LINGER_MS`.
  */
-import { DONE_MESSAGE, waiterUrl, type LeasedMessage, type PushMessage } from "../durable-objects/contract";
+import { DONE_MESSAGE, QUEUE_DELETED_CLOSE, waiterUrl, type LeasedMessage, type PushMessage } from "../durable-objects/contract";
 import { ApiError } from "./errors";
 
 /** The waiting side's view of one partition. */
@@ -145,8 +145,11 @@ export function waitForMessages(
         forget(target.partition, socket);
         finish({ partition: target.partition, messages });
       });
-      socket.addEventListener("close", () => {
+      socket.addEventListener("close", (event) => {
         if (!forget(target.partition, socket) || done) return;
+        if (event.code === QUEUE_DELETED_CLOSE) {
+          return finish(null, new ApiError("QUEUE_NOT_FOUND", "the queue was deleted while this receive waited"));
+        }
         // The partition went away (a restart or a deploy): wait on a new socket; it is served as it connects.
         if (reconnects++ >= MAX_RECONNECTS) return finish(null);
         open(target).catch((err) => finish(null, err));

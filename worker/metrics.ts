@@ -10,7 +10,7 @@ import type { QueueConfig, QueueStats, QueueStatus } from "../client/protocol";
 /** The Content-Type of the text exposition format 0.0.4. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-type Labels = Record<string, string>;
+export type Labels = Record<string, string>;
 type Sample = { labels: Labels; value: number };
 interface Family {
   name: string;
@@ -118,6 +118,9 @@ const formatLabels = (labels: Labels) =>
 
 const formatValue = (v: number) => (Number.isFinite(v) ? String(v) : v > 0 ? "+Inf" : v < 0 ? "-Inf" : "NaN");
 
+/** One sample line of the exposition. */
+export const sampleLine = (name: string, labels: Labels, value: number): string => `${name}${formatLabels(labels)} ${formatValue(value)}`;
+
 /** The exposition of all queues: families in a fixed order, queues by name within each. */
 export function renderMetrics(queues: { name: string; config: QueueConfig; stats: QueueStats }[]): string {
   const lines: string[] = [];
@@ -125,7 +128,7 @@ export function renderMetrics(queues: { name: string; config: QueueConfig; stats
     lines.push(`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} ${family.type}`);
     for (const q of queues) {
       for (const sample of family.samples(q.stats, q.config)) {
-        lines.push(`${family.name}${formatLabels({ queue: q.name, ...sample.labels })} ${formatValue(sample.value)}`);
+        lines.push(sampleLine(family.name, { queue: q.name, ...sample.labels }, sample.value));
       }
     }
   }

@@ -15,7 +15,7 @@ const encoder = new TextEncoder();
  * `max` bytes of UTF-8. A UTF-16 code unit takes 1 to 3 bytes, so text of at
  * most `max / 3` units cannot be too large and is not encoded at all.
  */
-function checkSize(body: string, attributes: string | null, max: number, at: () => string): void {
+export function checkSize(body: string, attributes: string | null, max: number, at: () => string): void {
   const units = body.length + (attributes === null ? 0 : attributes.length);
   if (units * 3 <= max) return;
   const bytes = encoder.encode(body).length + (attributes === null ? 0 : encoder.encode(attributes).length);

@@ -12,6 +12,7 @@ import type {
   DeadLetterPage,
   ErrorBody,
   PeekPage,
+  PublishResponse,
   QueueConfigPatch,
   QueueInfo,
   QueueList,
@@ -44,7 +45,8 @@ import { sendMessages } from "./produce";
 import { queueStats } from "./queue-stats";
 import { ackMessages, extendLeases, nackMessages } from "./settle";
 import type { Secrets } from "./types";
-import { checkQueueName, validate } from "./validate";
+import { publishMessages } from "./topics";
+import { checkQueueName, checkTopicName, validate } from "./validate";
 
 /** The HTTP API's validation: 400 INVALID_REQUEST for the shape, 422 INVALID_VALUE for values. */
 const check = <S extends z.ZodType>(schema: S, value: unknown): z.output<S> => validate(schema, value);
@@ -89,6 +91,19 @@ export class EdgeqService extends WorkerEntrypoint<Env & Secrets> {
       if (list.some((m) => m.dedupId === undefined)) throw new ApiError("INVALID_REQUEST", "forward: every message needs a dedupId");
       const windowMs = check(forwardWindow, minDedupWindowMs);
       return { messages: await sendMessages(this.env, name, list, { minDedupWindowMs: windowMs }) };
+    });
+  }
+
+  /**
+   * Publishes one message or a list (1..100) to a topic: answers
+   * `{messages: [{id}]}` once they are stored in its outbox; each subscribed
+   * queue then receives a copy of those its filter takes.
+   */
+  publish(topic: string, messages: SendMessage | SendMessage[]): Promise<RpcResult<PublishResponse>> {
+    return answer(async () => {
+      const name = checkTopicName(topic);
+      const list = check(enqueueRequest, Array.isArray(messages) ? { messages } : messages);
+      return { messages: await publishMessages(this.env, name, list) };
     });
   }
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { GROUP_ID_PATTERN, LIMITS, QUEUE_NAME_PATTERN, RECEIPT_PATTERN } from "../client/protocol";
+import { GROUP_ID_PATTERN, LIMITS, QUEUE_NAME_PATTERN, RECEIPT_PATTERN, TOPIC_LIMITS } from "../client/protocol";
 
 /** Deepest nesting of a JSON value, measured without recursion (a hostile body must not blow the stack). */
 export function jsonDepth(value: unknown, limit: number = LIMITS.maxBodyDepth): number {
@@ -165,3 +165,32 @@ export const peekQuery = z.strictObject({
 });
 
 export const deleteDeadLetterQuery = z.strictObject({ id: z.string().min(1).max(64).optional() });
+
+// ---------------------------------------------------------------- topics
+
+/** What a topic name may be (the queue name rules); said in every refusal of one. */
+export const TOPIC_NAME_RULE = QUEUE_NAME_RULE.replace("queue names", "topic names");
+
+export const topicName = z.string().regex(QUEUE_NAME_PATTERN, TOPIC_NAME_RULE);
+
+const subscriptionFilter = z
+  .record(z.string().max(256), z.array(z.string().max(256)).min(1).max(TOPIC_LIMITS.maxFilterValues))
+  .refine((f) => Object.keys(f).length <= TOPIC_LIMITS.maxFilterNames, `at most ${TOPIC_LIMITS.maxFilterNames} attribute names`);
+
+const subscription = z.strictObject({ queue: queueName, filter: subscriptionFilter.optional() });
+
+/** `PUT /v1/topics/:topic`: the settings to change (the subscriptions are replaced whole). */
+export const topicConfigPatch = z.strictObject({
+  subscriptions: z
+    .array(subscription)
+    .max(TOPIC_LIMITS.maxSubscriptions)
+    .refine((list) => new Set(list.map((s) => s.queue)).size === list.length, "a queue is subscribed twice")
+    .optional(),
+  dedupWindowMs: int(0, 24 * 60 * 60_000).optional(),
+});
+
+export const topicListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: topicName.optional(),
+  stats: z.enum(["true", "false"]).default("true"),
+});

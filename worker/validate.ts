@@ -4,7 +4,7 @@ import { validator } from "hono/validator";
 import { z } from "zod";
 import { LIMITS } from "../client/protocol";
 import { ApiError } from "./errors";
-import { documentedAs, jsonDepth, QUEUE_NAME_RULE, queueName } from "./schemas";
+import { documentedAs, jsonDepth, QUEUE_NAME_RULE, queueName, TOPIC_NAME_RULE, topicName } from "./schemas";
 
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
@@ -139,5 +139,19 @@ export function checkQueueName(name: unknown): string {
 export const queueParam = (): MiddlewareHandler =>
   async function queueParam(c, next) {
     checkQueueName(c.req.param("queue"));
+    await next();
+  };
+
+/** A topic name from a path or an RPC argument: as a queue name, 400 INVALID_REQUEST when malformed. */
+export function checkTopicName(name: unknown): string {
+  const result = topicName.safeParse(name);
+  if (!result.success) throw new ApiError("INVALID_REQUEST", `topic: ${TOPIC_NAME_RULE}`);
+  return result.data;
+}
+
+/** Checks the `:topic` path parameter once for every route under a topic. */
+export const topicParam = (): MiddlewareHandler =>
+  async function topicParam(c, next) {
+    checkTopicName(c.req.param("topic"));
     await next();
   };

@@ -7,18 +7,20 @@ export function addTokens(program, context) {
 
   tokens
     .command("mint")
-    .description("mint a token for some scopes on some queues; prints the token alone (its expiry on stderr)")
+    .description("mint a token for some scopes on some queues and topics; prints the token alone (its expiry on stderr)")
     .requiredOption("--scopes <list>", "publish, consume and/or manage, comma-separated", list)
-    .requiredOption("--queues <list>", "queue names or prefixes ending in * (orders-*; * alone: every queue), comma-separated", list)
+    .option("--queues <list>", "queue names or prefixes ending in * (orders-*; * alone: every queue), comma-separated", list)
+    .option("--topics <list>", "topic names or prefixes ending in *, comma-separated", list)
     .option("--ttl <seconds>", "lifetime: seconds, or 90s, 5m, 1h, 30d (1 s to 30 days)", seconds, 3600)
     .addHelpText(
       "after",
-      "\nExamples:\n  edgeq tokens mint --scopes publish --queues signups --ttl 5m\n  EDGEQ_TOKEN=$(edgeq tokens mint --scopes consume,manage --queues 'orders-*') edgeq stats orders-eu",
+      "\nExamples:\n  edgeq tokens mint --scopes publish --queues signups --ttl 5m\n  edgeq tokens mint --scopes publish --topics orders\n  EDGEQ_TOKEN=$(edgeq tokens mint --scopes consume,manage --queues 'orders-*') edgeq stats orders-eu",
     )
     .action(async (opts, cmd) => {
       const ctx = context(cmd);
+      if (!opts.queues && !opts.topics) ctx.usage("name some --queues or --topics");
       const answer = await ctx.request("POST", "/v1/tokens", {
-        body: { scopes: opts.scopes, queues: opts.queues, expiresInSeconds: opts.ttl },
+        body: { scopes: opts.scopes, ...(opts.queues ? { queues: opts.queues } : {}), ...(opts.topics ? { topics: opts.topics } : {}), expiresInSeconds: opts.ttl },
       });
       if (ctx.json) return ctx.printJson(answer);
       ctx.print(answer.token);

@@ -38,7 +38,7 @@
  * group commit that made a message deliverable, and nothing else.
  */
 import { LIMITS } from "../../client/protocol";
-import { ACK_HEADER, WAITERS_PATH, type LeaseRef, type LeasedMessage, type PushMessage } from "../contract";
+import { ACK_HEADER, QUEUE_DELETED_CLOSE, WAITERS_PATH, type LeaseRef, type LeasedMessage, type PushMessage } from "../contract";
 
 /** What a waiting socket wants, kept in its attachment (survives hibernation, max 2 KiB). */
 export interface WaiterState {
@@ -181,5 +181,23 @@ export function endWait(ws: WebSocket): void {
     ws.close(1000, "done");
   } catch {
     /* already closing */
+  }
+}
+
+/**
+ * The queue was deleted: every waiter is never served again, and its socket
+ * is closed with QUEUE_DELETED_CLOSE (after anything already pushed on it),
+ * so that its receive ends with QUEUE_NOT_FOUND instead of waiting on.
+ */
+export function endWaitsOfDeletedQueue(state: DurableObjectState): void {
+  for (const ws of state.getWebSockets()) {
+    const s = stateOf(ws);
+    if (!s || typeof s.waiter !== "string") continue;
+    ws.serializeAttachment({ ...s, done: true } satisfies WaiterState);
+    try {
+      ws.close(QUEUE_DELETED_CLOSE, "queue deleted");
+    } catch {
+      /* already closing */
+    }
   }
 }

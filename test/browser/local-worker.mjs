@@ -10,9 +10,8 @@ import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-/** Starts edgeq on a free local port. Answers its URL and a stop function. */
-export async function startLocalWorker({ bindings }) {
-  const dir = await mkdtemp(join(tmpdir(), "edgeq-worker-"));
+/** Bundles worker/index.ts as wrangler would, into `dir`; answers the script's path. */
+export async function bundleWorker(dir) {
   const script = join(dir, "index.js");
   await build({
     entryPoints: [join(ROOT, "worker/index.ts")],
@@ -27,8 +26,17 @@ export async function startLocalWorker({ bindings }) {
     tsconfig: join(ROOT, "tsconfig.json"),
     logLevel: "error",
   });
+  return script;
+}
+
+/** Starts edgeq on a free local port. Answers its URL and a stop function. */
+export async function startLocalWorker({ bindings }) {
+  const dir = await mkdtemp(join(tmpdir(), "edgeq-worker-"));
+  const script = await bundleWorker(dir);
   const toml = await readFile(join(ROOT, "wrangler.toml"), "utf8");
   const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)[1];
+  // The flags the Worker is deployed with (enable_request_signal: a long-poll sees its consumer leave).
+  const compatibilityFlags = JSON.parse(/^compatibility_flags\s*=\s*(\[[^\]]*\])/m.exec(toml)[1]);
   // The reference page's files (GET /docs), as wrangler.toml's [assets] names them; the Worker runs first.
   const assetsDirectory = /^\[assets\][^[]*?^directory\s*=\s*"([^"]+)"/m.exec(toml)[1];
   // Miniflare 5 takes a new shape of options; it converts the familiar (v4) one.
@@ -40,10 +48,11 @@ export async function startLocalWorker({ bindings }) {
       scriptPath: script,
       modulesRoot: dir,
       compatibilityDate,
-      compatibilityFlags: ["nodejs_compat"],
+      compatibilityFlags,
       durableObjects: {
         QUEUE_PARTITION: { className: "QueuePartition", useSQLite: true },
         QUEUE_REGISTRY: { className: "QueueRegistry", useSQLite: true },
+        TOPIC: { className: "Topic", useSQLite: true },
       },
       bindings: { EDGEQ_AUTO_CREATE_QUEUES: "true", EDGEQ_CORS_ORIGINS: "", ...bindings },
       assets: {

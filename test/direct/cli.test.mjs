@@ -413,6 +413,41 @@ describe("tokens", () => {
   });
 });
 
+describe("topics", () => {
+  it("creates a topic with filtered subscriptions, publishes through it, and shows its stats", async () => {
+    const topic = uniqueQueue();
+    const [payments, emails] = [`${topic}-pay`, `${topic}-mail`];
+    const created = await json(["topics", "create", topic, "--subscribe", payments, "--subscribe", emails, "--filter", `${emails}:kind=paid,refunded`]);
+    expect(created.config.subscriptions).toEqual([{ queue: payments }, { queue: emails, filter: { kind: ["paid", "refunded"] } }]);
+    expect((await edgeq(["topics", "create", topic])).code).toBe(1); // exists: never changed
+    expect((await edgeq(["topics", "publish", topic, '{"order":1}', "--attr", "kind=paid"])).code).toBe(0);
+    expect((await edgeq(["topics", "publish", topic, '{"order":2}', "--attr", "kind=created"])).code).toBe(0);
+    // The fan-out is the topic's alarm: each queue gets its copies soon.
+    const depth = async (q) => (await json(["stats", q])).depth;
+    for (let i = 0; i < 50 && ((await depth(payments)) < 2 || (await depth(emails)) < 1); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await depth(payments)).toBe(2);
+    expect(await depth(emails)).toBe(1);
+    const stats = await json(["topics", "stats", topic]);
+    expect(stats).toMatchObject({ published: 2, pending: 0 });
+    expect(stats.subscriptions.find((x) => x.queue === emails)).toMatchObject({ delivered: 1, filtered: 1 });
+    const table = await edgeq(["topics", "get", topic]);
+    expect(table.stdout).toContain("kind=paid|refunded");
+    expect((await json(["topics", "list"])).topics.map((t) => t.name)).toContain(topic);
+    expect((await json(["topics", "update", topic, "--no-subscriptions"])).config.subscriptions).toEqual([]);
+    expect((await edgeq(["topics", "delete", topic])).code).toBe(0);
+    const gone = await edgeq(["topics", "get", topic]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain("TOPIC_NOT_FOUND");
+  });
+
+  it("a filter without its --subscribe is a usage error and creates nothing", async () => {
+    const topic = uniqueQueue();
+    const r = await edgeq(["topics", "create", topic, "--subscribe", "a", "--filter", "b:kind=x"]);
+    expect(r.code).toBe(2);
+    expect((await edgeq(["topics", "get", topic])).code).toBe(1);
+  });
+});
+
 describe("errors and exit codes", () => {
   it("an error answer exits 1 with the server's code and message on stderr", async () => {
     const bad = await edgeq(["stats", uniqueQueue()], { env: { EDGEQ_TOKEN: "not-a-token" } });

@@ -5,13 +5,16 @@
  */
 import type { Scope } from "../../client/protocol";
 import { isSqsPath } from "../sqs/queue-url";
+import type { Principal } from "../types";
 
 /** What a request needs. */
 export type Access =
   | { kind: "public" }
   | { kind: "admin" }
   /** Any one of `scopes`, on `queue`; `queue` null means the token must cover every queue (`*`). */
-  | { kind: "scoped"; scopes: readonly Scope[]; queue: string | null };
+  | { kind: "scoped"; scopes: readonly Scope[]; queue: string | null }
+  /** Any one of `scopes`, on `topic` (the token's topic grants); null: every topic (`*`). */
+  | { kind: "scoped"; scopes: readonly Scope[]; topic: string | null };
 
 type Need = "public" | readonly Scope[];
 
@@ -19,8 +22,9 @@ const ANY_SCOPE: readonly Scope[] = ["publish", "consume", "manage"];
 
 /**
  * `[methods, path, need]`; first match wins. `:queue` is the queue the token
- * must cover; a trailing `/*` matches anything below the path. HEAD goes with
- * GET, as Hono routes it.
+ * must cover, `:topic` the topic (a path under /v1/topics is about topics,
+ * and without `:topic` needs every topic); a trailing `/*` matches anything
+ * below the path. HEAD goes with GET, as Hono routes it.
  */
 const RULES: [methods: string, path: string, need: Need][] = [
   ["GET", "/", "public"],
@@ -50,6 +54,12 @@ const RULES: [methods: string, path: string, need: Need][] = [
   ["POST", "/v1/queues/:queue/resume", ["manage"]],
   ["POST", "/v1/queues/:queue/purge", ["manage"]],
 
+  // Publishing to a topic is producing; its stats are for any scope on it, as a queue's.
+  ["POST", "/v1/topics/:topic/messages", ["publish"]],
+  ["GET", "/v1/topics/:topic/stats", ANY_SCOPE],
+  ["GET PUT DELETE", "/v1/topics/:topic", ["manage"]],
+  ["GET", "/v1/topics", ["manage"]],
+
   // Routes over every queue need a token for every queue (`*`).
   ["GET POST", "/v1/queues", ["manage"]],
   ["GET", "/metrics", ["manage"]],
@@ -60,6 +70,8 @@ interface CompiledRule {
   methods: Set<string>;
   pattern: RegExp;
   need: Need;
+  /** The rule is about topics, not queues. */
+  topics: boolean;
 }
 
 const compiled: CompiledRule[] = RULES.map(([methods, path, need]) => {
@@ -69,9 +81,9 @@ const compiled: CompiledRule[] = RULES.map(([methods, path, need]) => {
     .replace(/\/\*$/, "")
     .replace(/\/$/, "")
     .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
-    .replace(":queue", "([^/]+)");
+    .replace(/:queue|:topic/, "([^/]+)");
   const tail = path.endsWith("/*") ? "(?:/.*)?" : "/?";
-  return { methods: new Set(list), pattern: new RegExp(`^${source}${tail}$`), need };
+  return { methods: new Set(list), pattern: new RegExp(`^${source}${tail}$`), need, topics: path.startsWith("/v1/topics") };
 });
 
 /**
@@ -85,12 +97,13 @@ export function requiredAccess(method: string, path: string): Access {
     const match = rule.pattern.exec(path);
     if (!match) continue;
     if (rule.need === "public") return { kind: "public" };
-    if (match[1] === undefined) return { kind: "scoped", scopes: rule.need, queue: null };
+    let name: string | null = null;
     try {
-      return { kind: "scoped", scopes: rule.need, queue: decodeURIComponent(match[1]) };
+      if (match[1] !== undefined) name = decodeURIComponent(match[1]);
     } catch {
       return { kind: "admin" };
     }
+    return rule.topics ? { kind: "scoped", scopes: rule.need, topic: name } : { kind: "scoped", scopes: rule.need, queue: name };
   }
   return { kind: "admin" };
 }
@@ -103,8 +116,15 @@ export function requiredAccess(method: string, path: string): Access {
  */
 export const leftToSqs = (method: string, path: string): boolean => isSqsPath(method, path);
 
-/** Whether a token's queue grants cover a queue (`null`: every queue, which only `*` covers). */
+/** Whether a token's queue grants cover a queue (`null`: every queue, which only `*` covers); topic grants a topic alike. */
 export function coversQueue(grants: readonly string[], queue: string | null): boolean {
   if (queue === null) return grants.includes("*");
   return grants.some((g) => (g.endsWith("*") ? queue.startsWith(g.slice(0, -1)) : g === queue));
 }
+
+/**
+ * Whether the request's principal may see every topic: the admin, or a token
+ * whose topics include `*`. Routes over every queue (/metrics, the
+ * dashboard) show topics only to it.
+ */
+export const seesEveryTopic = (principal: Principal): boolean => principal.admin || coversQueue(principal.claims.topics ?? [], null);

@@ -68,7 +68,14 @@ export const authenticate = (): MiddlewareHandler<AppEnv> =>
     if (!access.scopes.some((s) => claims.scopes.includes(s))) {
       throw new ApiError("FORBIDDEN", `token lacks the scope (needs ${access.scopes.join(" or ")})`);
     }
-    if (!coversQueue(claims.queues, access.queue)) {
+    if ("topic" in access) {
+      if (!coversQueue(claims.topics ?? [], access.topic)) {
+        throw new ApiError(
+          "FORBIDDEN",
+          access.topic === null ? "token must cover every topic ('*')" : `token does not cover topic ${access.topic.slice(0, 64)}`,
+        );
+      }
+    } else if (!coversQueue(claims.queues, access.queue)) {
       throw new ApiError(
         "FORBIDDEN",
         access.queue === null ? "token must cover every queue ('*')" : `token does not cover queue ${access.queue.slice(0, 64)}`,

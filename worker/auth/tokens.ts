@@ -9,27 +9,43 @@ export const scopeList = z
   .max(SCOPES.length)
   .refine((s) => new Set(s).size === s.length, "scopes repeat");
 
-export const queueGrants = z
-  .array(z.string().regex(QUEUE_GRANT_PATTERN, "queue names, or a prefix ending in '*'"))
-  .min(1)
-  .max(LIMITS.maxTokenQueues);
+const queueGrant = z.string().regex(QUEUE_GRANT_PATTERN, "queue names, or a prefix ending in '*'");
+const topicGrant = z.string().regex(QUEUE_GRANT_PATTERN, "topic names, or a prefix ending in '*'");
 
-/** The claims edgeq signs, checked again after the signature: a valid signature over other claims is no token of ours. */
-const claims = z.object({
-  scopes: scopeList,
-  queues: queueGrants,
-  exp: z.number().int().positive(),
-  iat: z.number().int().optional(),
-});
+export const queueGrants = z.array(queueGrant).min(1).max(LIMITS.maxTokenQueues);
+/** Topic names or patterns, as queue grants are. */
+export const topicGrants = z.array(topicGrant).min(1).max(LIMITS.maxTokenQueues);
 
+/**
+ * The claims edgeq signs, checked again after the signature: a valid
+ * signature over other claims is no token of ours. A token names some
+ * queues or some topics (`topics` is absent from tokens that name none).
+ */
+const claims = z
+  .object({
+    scopes: scopeList,
+    queues: z.array(queueGrant).max(LIMITS.maxTokenQueues),
+    topics: z.array(topicGrant).max(LIMITS.maxTokenQueues).optional(),
+    exp: z.number().int().positive(),
+    iat: z.number().int().optional(),
+  })
+  .refine((c) => c.queues.length > 0 || (c.topics?.length ?? 0) > 0);
+
+/** Signs a token; `queues` and `topics` default to none (one of them is given). */
 export async function mintToken(
   secret: string,
-  request: { scopes: string[]; queues: string[]; expiresInSeconds: number },
+  request: { scopes: string[]; queues?: string[]; topics?: string[]; expiresInSeconds: number },
   now = Date.now(),
 ): Promise<TokenResponse> {
   const iat = Math.floor(now / 1000);
   const exp = iat + request.expiresInSeconds;
-  const payload = { scopes: request.scopes, queues: request.queues, iat, exp };
+  const payload = {
+    scopes: request.scopes,
+    queues: request.queues ?? [],
+    ...(request.topics === undefined ? {} : { topics: request.topics }),
+    iat,
+    exp,
+  };
   return { token: await sign(payload, secret, "HS256"), expiresAt: exp * 1000 };
 }
 

@@ -57,6 +57,7 @@ header.top button { background: transparent; color: #e5e7eb; border-color: #4b55
 .notice { margin: 0 0 12px; min-height: 1.2em; font-size: 13px; }
 .notice.ok { color: var(--ok); } .notice.error { color: var(--failing); }
 .empty { color: var(--muted); padding: 10px 0; margin: 0; }
+.muted { color: var(--muted); }
 code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 td.error { color: var(--failing); max-width: 280px; }
 td.body { color: var(--muted); max-width: 260px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }

@@ -7,6 +7,7 @@
 import type { DeadLetter, QueueConfig, QueueStats } from "../../client/protocol";
 import { Chart } from "./charts";
 import { formatCount, formatDuration, formatLatency } from "./format";
+import { TopicTable, type TopicRow } from "./topics";
 
 /** A queue as the dashboard lists it. */
 export interface QueueRow {
@@ -186,9 +187,10 @@ function QueueDetail({ queue, deadLetters, now }: { queue: QueueRow; deadLetters
   );
 }
 
-/** The queues table, then the selected queue's detail (none when there are no queues). */
+/** The queues table, the topics with their outbox lag, then the selected queue's detail (none when there are no queues). */
 export function DashboardView(props: {
   queues: QueueRow[];
+  topics: TopicRow[];
   selected: QueueRow | null;
   deadLetters: DeadLetterRow[];
   now: number;
@@ -199,6 +201,12 @@ export function DashboardView(props: {
         <h2>Queues</h2>
         <QueueTable queues={props.queues} selected={props.selected?.name ?? null} />
       </section>
+      {props.topics.length > 0 && (
+        <section class="card">
+          <h2>Topics</h2>
+          <TopicTable topics={props.topics} />
+        </section>
+      )}
       {props.selected && <QueueDetail queue={props.selected} deadLetters={props.deadLetters} now={props.now} />}
     </>
   );

@@ -14,8 +14,10 @@ import {
   QUEUE_NAME_PATTERN,
   RECEIPT_PATTERN,
   SCOPES,
+  TOPIC_LIMITS,
   type CounterTotals,
   type DeadLetterPage,
+  type PublishResponse,
   type ErrorBody,
   type ErrorCode,
   type Json,
@@ -28,6 +30,9 @@ import {
   type ReceiveResponse,
   type SendResponse,
   type TokenResponse,
+  type TopicInfo,
+  type TopicList,
+  type TopicStats,
 } from "../../client/protocol";
 
 const count = z.number().int().min(0);
@@ -47,9 +52,10 @@ export const errorMeanings: Record<ErrorCode, string> = {
   INVALID_JSON: "The request body is not valid JSON.",
   INVALID_REQUEST: "The request does not match the schema; the message names the field.",
   UNAUTHORIZED: "The token is missing, malformed, forged or expired.",
-  FORBIDDEN: "The token is valid but lacks the scope or the queue.",
+  FORBIDDEN: "The token is valid but lacks the scope, the queue or the topic.",
   NOT_FOUND: "No such route, message or dead letter.",
   QUEUE_NOT_FOUND: "No such queue (queues are created on first use only where auto-create is on).",
+  TOPIC_NOT_FOUND: "No such topic (topics are never created on first use).",
   METHOD_NOT_ALLOWED: "The route exists but not with this method.",
   CONFLICT: "The request conflicts with the queue's state (for example shrinking partitions).",
   LEASE_LOST: "The receipt's lease ended or the message was leased again.",
@@ -275,6 +281,72 @@ export const tokenResponse = z
   })
   .meta({ id: "TokenResponse", description: `A scoped token (scopes: ${SCOPES.join(", ")})` });
 
+export const publishResponse = z
+  .strictObject({
+    messages: z.array(
+      z.strictObject({
+        id: z.string(),
+        duplicate: z
+          .boolean()
+          .optional()
+          .meta({ description: "True when the dedup id had been seen within the topic's window and nothing was stored" }),
+      }),
+    ),
+  })
+  .meta({ id: "PublishResponse", description: "One entry per message, in the order published" });
+
+const subscription = z.strictObject({
+  queue: z.string(),
+  filter: z
+    .record(z.string(), z.array(z.string()))
+    .optional()
+    .meta({ description: "Attribute name -> accepted values: a message must match every name, any one value per name" }),
+});
+
+const topicConfig = z
+  .strictObject({
+    subscriptions: z
+      .array(subscription)
+      .max(TOPIC_LIMITS.maxSubscriptions)
+      .meta({ description: "The queues that receive a copy of each message their filter takes, in order" }),
+    dedupWindowMs: z.number().int().min(0).meta({ description: "How long a publish's dedupId is remembered. Default 300000." }),
+  })
+  .meta({ id: "TopicConfig", description: "A topic's subscriptions and settings" });
+
+export const topicStats = z
+  .strictObject({
+    published: count,
+    duplicates: count.meta({ description: "Publishes whose dedupId had been seen: nothing was stored" }),
+    filtered: count.meta({ description: "Messages that no subscription's filter took (not an error)" }),
+    pending: count.meta({ description: "Messages not yet in every queue that takes them: the outbox" }),
+    oldestPendingAgeMs: z.number().min(0).meta({ description: "Age of the oldest pending message: the fan-out's lag" }),
+    subscriptions: z.array(
+      z.strictObject({
+        queue: z.string(),
+        delivered: count,
+        filtered: count,
+        pending: count,
+        oldestPendingAgeMs: z.number().min(0),
+        failures: count.meta({ description: "Deliveries to the queue that failed in a row; 0 when the last one worked" }),
+        lastError: z.string().nullable().meta({ description: "The last failure, `CODE: message`" }),
+        retryAt: ms.nullable().meta({ description: "When the next delivery is tried after a failure" }),
+      }),
+    ),
+  })
+  .meta({ id: "TopicStats", description: "A topic's fan-out: totals, the outbox and its lag, each subscription's figures" });
+
+export const topicInfo = z
+  .strictObject({ name: z.string(), config: topicConfig, createdAt: ms, stats: topicStats.optional() })
+  .meta({ id: "TopicInfo", description: "A topic: its subscriptions and settings, and its stats where the route reads them" });
+
+export const topicList = z
+  .strictObject({ topics: z.array(topicInfo), cursor })
+  .meta({ id: "TopicList", description: "Topics in name order, one page" });
+
+export const topicDeleted = z
+  .strictObject({ name: z.string(), deleted: z.literal(true) })
+  .meta({ id: "TopicDeleted", description: "The topic, its subscriptions and its outbox are gone" });
+
 export const apiIndex = z
   .strictObject({ name: z.literal("edgeq"), api: z.literal("/v1") })
   .meta({ id: "ApiIndex", description: "What this server is" });
@@ -295,4 +367,8 @@ export type AnswersMatchProtocol = [
   Assert<Same<z.output<typeof queueInfo>, QueueInfo>>,
   Assert<Same<z.output<typeof queueList>, QueueList>>,
   Assert<Same<z.output<typeof tokenResponse>, TokenResponse>>,
+  Assert<Same<z.output<typeof publishResponse>, PublishResponse>>,
+  Assert<Same<z.output<typeof topicStats>, TopicStats>>,
+  Assert<Same<z.output<typeof topicInfo>, TopicInfo>>,
+  Assert<Same<z.output<typeof topicList>, TopicList>>,
 ];

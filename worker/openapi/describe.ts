@@ -20,6 +20,7 @@ export const TAGS = [
   { name: "Messages", description: "Enqueue, receive, acknowledge: the life of a message" },
   { name: "Dead letters", description: "Messages that ran out of attempts or expired: list, redrive, delete" },
   { name: "Queues", description: "Queues as resources: create, configure, pause, purge, delete, stats" },
+  { name: "Topics", description: "Fan-out: publish once, every subscribed queue receives a copy" },
   { name: "Tokens", description: "Scoped tokens for producers, consumers and operators" },
   { name: "Operations", description: "Metrics and the dashboard" },
   { name: "Reference", description: "This document and its reference page" },

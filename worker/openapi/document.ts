@@ -27,7 +27,7 @@ const WITH_TOKEN: readonly ErrorCode[] = ["UNAUTHORIZED", "FORBIDDEN"];
 const WITH_BODY: readonly ErrorCode[] = ["INVALID_JSON", "UNSUPPORTED_MEDIA_TYPE", "INVALID_REQUEST", "INVALID_VALUE", "PAYLOAD_TOO_LARGE"];
 /** A route with a query string (worker/validate.ts `queryParams`). */
 const WITH_QUERY: readonly ErrorCode[] = ["INVALID_REQUEST", "INVALID_VALUE"];
-/** A route on a `{queue}`: the name is checked first (worker/app.ts, worker/routes/queues.ts). */
+/** A route on a `{queue}` or a `{topic}`: the name is checked first (worker/app.ts, worker/routes/queues.ts). */
 const WITH_QUEUE: readonly ErrorCode[] = ["INVALID_REQUEST"];
 
 const ADMIN = "adminToken";
@@ -45,7 +45,7 @@ const SECURITY_SCHEMES = {
     bearerFormat: "JWT",
     description:
       "A scoped token minted by `POST /v1/tokens`: its scopes (publish, consume, manage) say what it may do, " +
-      "its queue grants (names or `prefix-*`, `*` for all) on which queues. A route lists the scopes it accepts; any one of them is enough.",
+      "its queue grants (names or `prefix-*`, `*` for all) on which queues, its topic grants on which topics. A route lists the scopes it accepts; any one of them is enough.",
   },
 };
 
@@ -74,7 +74,14 @@ function security(access: Access): JsonObject[] {
 function accessSentence(access: Access): string {
   if (access.kind === "public") return "Public: no token.";
   if (access.kind === "admin") return "Needs the admin token.";
-  const where = access.queue === null ? "covering every queue (`*`)" : "covering the queue";
+  const where =
+    "topic" in access
+      ? access.topic === null
+        ? "covering every topic (`*` in its topics)"
+        : "covering the topic"
+      : access.queue === null
+        ? "covering every queue (`*`)"
+        : "covering the queue";
   return `Needs the admin token, or a scoped token with ${access.scopes.map((s) => `\`${s}\``).join(" or ")} ${where}.`;
 }
 
@@ -151,7 +158,7 @@ async function complete(path: string, method: string, op: JsonObject, answers: A
   if (access.kind !== "public") WITH_TOKEN.forEach((c) => codes.add(c));
   if (op.requestBody) WITH_BODY.forEach((c) => codes.add(c));
   if ((op.parameters ?? []).some((p: JsonObject) => p.in === "query")) WITH_QUERY.forEach((c) => codes.add(c));
-  if (path.includes("{queue}")) WITH_QUEUE.forEach((c) => codes.add(c));
+  if (path.includes("{queue}") || path.includes("{topic}")) WITH_QUEUE.forEach((c) => codes.add(c));
 
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) {
@@ -170,6 +177,10 @@ async function complete(path: string, method: string, op: JsonObject, answers: A
     if (param.in === "path" && param.name === "queue") {
       param.schema = { type: "string", pattern: QUEUE_NAME_PATTERN.source };
       param.description = "The queue's name: 1 to 64 letters, digits, '_' or '-'";
+    }
+    if (param.in === "path" && param.name === "topic") {
+      param.schema = { type: "string", pattern: QUEUE_NAME_PATTERN.source };
+      param.description = "The topic's name, by the queue name rules";
     }
   }
 }

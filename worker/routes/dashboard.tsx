@@ -1,11 +1,13 @@
 /** @jsxImportSource hono/jsx */
 import { Hono } from "hono";
 import { z } from "zod";
+import { seesEveryTopic } from "../auth/access";
 import { DashboardPage } from "../dashboard/page";
 import { DashboardView } from "../dashboard/view";
 import { listDeadLetters } from "../dead-letters";
 import { allQueueStats } from "../queue-stats";
 import { queueName } from "../schemas";
+import { allTopicStats } from "../topics";
 import { documented } from "../openapi/describe";
 import type { AppEnv } from "../types";
 import { queryParams } from "../validate";
@@ -55,12 +57,13 @@ dashboard.get(
 const viewQuery = z.object({ queue: queueName.optional().catch(undefined) });
 
 dashboard.get("/view", queryParams(viewQuery), async (c) => {
-  const queues = await allQueueStats(c.env);
+  // Topics are shown to a token that covers every topic (and to the admin).
+  const [queues, topics] = await Promise.all([allQueueStats(c.env), seesEveryTopic(c.get("principal")) ? allTopicStats(c.env) : []]);
   const wanted = c.req.valid("query").queue;
   const selected = queues.find((q) => q.name === wanted) ?? queues[0] ?? null;
   const deadLetters = selected
     ? (await listDeadLetters(c.env, selected.name, { limit: DEAD_LETTERS_SHOWN })).deadLetters
     : [];
   for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.header(k, v);
-  return c.html(<DashboardView queues={queues} selected={selected} deadLetters={deadLetters} now={Date.now()} />);
+  return c.html(<DashboardView queues={queues} topics={topics} selected={selected} deadLetters={deadLetters} now={Date.now()} />);
 });

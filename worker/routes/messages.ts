@@ -1,5 +1,6 @@
 import { Hono } from "hono";
-import { ackAndReceive, leasedJson, receiveMessages } from "../consume";
+import { ackAndReceive, leasedJson, receiveMessages, releaseLeases } from "../consume";
+import { answerLongPoll } from "../long-poll-answer";
 import { peekMessages } from "../manage";
 import { sendMessages } from "../produce";
 import { ackRequest, enqueueRequest, extendRequest, nackRequest, peekQuery, receiveRequest } from "../schemas";
@@ -53,23 +54,38 @@ messages.post(
   documented({
     operationId: "receive",
     summary: "Lease up to max messages, waiting up to waitMs for one (long-poll)",
-    description: "With `ack`, acks those receipts first, in the same request (`ackResults`).",
+    description:
+      "With `ack`, acks those receipts first, in the same request (`ackResults`). A receive that waits longer than 250 ms " +
+      "streams its answer: 200 and its headers, a space every 250 ms while it waits, then the JSON answer, or an error body " +
+      "(`{error: {code, message}}`) when it fails after the headers went out (docs/long-poll.md).",
     tag: "Messages",
     answers: { 200: "receiveResponse" },
     errors: ["QUEUE_NOT_FOUND", "UNAVAILABLE"],
   }),
 );
+/**
+ * Receive, with acks carried (`ack`) and a long-poll (`waitMs`). A receive
+ * that waits streams its answer (worker/long-poll-answer.ts), so that a
+ * consumer that leaves takes no lease with it.
+ */
 messages.post("/receive", jsonBody(receiveRequest), async (c) => {
   const { ack, ...request } = c.req.valid("json");
-  // The request's signal tells a long-poll that its consumer left (compatibility flag enable_request_signal).
-  const opts = { ...request, signal: c.req.raw.signal, waitUntil: (p: Promise<unknown>) => c.executionCtx.waitUntil(p) };
   const queue = c.req.param("queue")!;
-  if (ack === undefined) {
-    const leased = await receiveMessages(c.env, queue, opts);
-    return c.body(`{"messages":[${leased.map(leasedJson).join(",")}]}`, 200, JSON_TYPE);
-  }
-  const { leased, ackResults } = await ackAndReceive(c.env, queue, ack, opts);
-  return c.body(`{"messages":[${leased.map(leasedJson).join(",")}],"ackResults":${JSON.stringify(ackResults)}}`, 200, JSON_TYPE);
+  const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
+  return answerLongPoll({
+    signal: c.req.raw.signal,
+    waitUntil,
+    release: (leased) => releaseLeases(c.env, queue, leased),
+    receive: async (signal, onWait) => {
+      const opts = { ...request, signal, waitUntil, onWait };
+      if (ack === undefined) {
+        const leased = await receiveMessages(c.env, queue, opts);
+        return { leased, json: `{"messages":[${leased.map(leasedJson).join(",")}]}` };
+      }
+      const { leased, ackResults } = await ackAndReceive(c.env, queue, ack, opts);
+      return { leased, json: `{"messages":[${leased.map(leasedJson).join(",")}],"ackResults":${JSON.stringify(ackResults)}}` };
+    },
+  });
 });
 
 messages.post(
