@@ -94,9 +94,10 @@ const badEntries = (good: Input, broken: fc.Arbitrary<Input>) =>
     fc.array(broken, { minLength: 1, maxLength: 4 }).map((list) => list.map((e, i) => ({ ...e, Id: `b${i}` }))),
   );
 
+/** A batch entry with one thing wrong: a broken send whose fault is not its QueueUrl (a batch entry has none). */
 const brokenMessageEntry = badSend
-  .map((e: Input): Input => Object.fromEntries(Object.entries(e).filter(([k]) => k !== "QueueUrl")))
-  .filter((e) => e.MessageBody !== undefined);
+  .filter((e: Input) => e.QueueUrl === Q && e.MessageBody !== undefined)
+  .map((e: Input): Input => Object.fromEntries(Object.entries(e).filter(([k]) => k !== "QueueUrl")));
 const brokenReceiptEntry = fc.oneof(notReceipt.map((r) => ({ ReceiptHandle: r })), fc.constant({}));
 
 const signedRight: fc.Arbitrary<{ action: string; input: Input }> = fc.oneof(
