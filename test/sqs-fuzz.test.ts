@@ -159,18 +159,23 @@ const protocol = fc.constantFrom<"json" | "query">("json", "query");
 
 const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** Parameters that are numbers: a wrong number stays wrong as its digits. */
+const NUMERIC = new Set(["DelaySeconds", "MaxNumberOfMessages", "WaitTimeSeconds", "VisibilityTimeout", "MaxResults", "MaxNumberOfMessagesPerSecond"]);
+/** Text a form carries as it is: a lone surrogate would go as U+FFFD, which is valid. */
+const wellFormed = (v: unknown) => typeof v === "string" && !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(v);
+
 /**
  * Whether a form keeps what is wrong with an input. A form has only text:
- * a number stays wrong as its digits, but a JSON list where text belongs
- * would turn into some valid text, and a map or list of the wrong kind
- * into a parameter nobody reads (see toForm); those go in JSON only.
+ * a wrong number stays wrong as its digits, but a number or a JSON list
+ * where text belongs turns into some valid text, and a map or list of the
+ * wrong kind into a parameter nobody reads (see toForm); those go in JSON only.
  */
 function formSafe(input: Input): boolean {
   return Object.entries(input).every(([key, value]) => {
-    if (key in MAP_KEYS) return isPlain(value) && Object.values(value).every((v) => typeof v === "string" || (isPlain(v) && Object.values(v).every((f) => typeof f === "string")));
-    if (key in LIST_KEYS) return Array.isArray(value) && value.every((v) => typeof v === "string");
+    if (key in MAP_KEYS) return isPlain(value) && Object.values(value).every((v) => wellFormed(v) || (isPlain(v) && Object.values(v).every(wellFormed)));
+    if (key in LIST_KEYS) return Array.isArray(value) && value.every(wellFormed);
     if (key === "Entries") return Array.isArray(value) && value.every((e) => isPlain(e) && formSafe(e));
-    return typeof value === "string" || typeof value === "number";
+    return wellFormed(value) || (NUMERIC.has(key) && typeof value === "number");
   });
 }
 
