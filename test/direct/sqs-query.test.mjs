@@ -20,7 +20,9 @@ async function ok(params, options) {
   const res = await queryRequest(worker.url, params, options);
   expect(res.status, res.text).toBe(200);
   expect(res.headers.get("content-type")).toMatch(/xml/);
-  expect(res.text).toMatch(new RegExp(`^<\\?xml version="1.0"\\?><${params.Action}Response xmlns="http://queue.amazonaws.com/doc/2012-11-05/">`));
+  // A long-poll that streamed sends spaces first, and then no XML declaration (XML allows spaces only without one).
+  const declaration = params.Action === "ReceiveMessage" ? '(\\s*|<\\?xml version="1.0"\\?>)' : '<\\?xml version="1.0"\\?>';
+  expect(res.text).toMatch(new RegExp(`^${declaration}<${params.Action}Response xmlns="http://queue.amazonaws.com/doc/2012-11-05/">`));
   expect(xmlText(res.text, "RequestId")).toMatch(/^[0-9a-f-]{36}$/);
   return res.text;
 }

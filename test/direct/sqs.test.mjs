@@ -47,8 +47,8 @@ async function failure(command, client = sqs) {
   throw new Error(`${command.constructor.name} succeeded`);
 }
 
-const receiveAll = (QueueUrl, extra = {}) =>
-  sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ["All"], MessageSystemAttributeNames: ["All"], ...extra }));
+const receiveAll = (QueueUrl, extra = {}, options) =>
+  sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ["All"], MessageSystemAttributeNames: ["All"], ...extra }), options);
 
 describe("checksums", () => {
   it("the helper's MD5OfMessageAttributes gives the digests AWS answered", () => {
@@ -400,6 +400,22 @@ describe("messages", () => {
     const emptyStart = Date.now();
     expect((await receiveAll(QueueUrl, { WaitTimeSeconds: 1 })).Messages).toBeUndefined();
     expect(Date.now() - emptyStart).toBeGreaterThanOrEqual(900);
+  });
+
+  it("a consumer that leaves during a long-poll takes no lease: the message goes to the next consumer, its first receive", async () => {
+    const QueueUrl = await createQueue();
+    const abort = new AbortController();
+    const leaving = receiveAll(QueueUrl, { WaitTimeSeconds: 20 }, { abortSignal: abort.signal }).catch((err) => err);
+    await sleep(1_000);
+    abort.abort();
+    expect(String(await leaving)).toMatch(/abort/i);
+    await sleep(700); // the next space the wait writes finds the connection gone
+    await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: "for whoever is there" }));
+    const started = Date.now();
+    const { Messages } = await receiveAll(QueueUrl, { WaitTimeSeconds: 10 });
+    expect(Messages.map((m) => m.Body)).toEqual(["for whoever is there"]);
+    expect(Messages[0].Attributes.ApproximateReceiveCount).toBe("1");
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it("the queue's ReceiveMessageWaitTimeSeconds makes a receive without WaitTimeSeconds long-poll", async () => {

@@ -20,13 +20,21 @@ export interface ActionContext {
   region: string;
   /** The queue the request's path names (the Query protocol posts to the queue URL), or null. */
   pathQueue: string | null;
+  /** The request's protocol: answers that an action writes itself (a long-poll's) are in it. */
+  protocol: "json" | "query";
+  /** The request's id, in every answer. */
+  requestId: string;
   /** Aborts when the client goes away. */
   signal: AbortSignal;
   waitUntil: (promise: Promise<unknown>) => void;
 }
 
-/** An action: its result (null for one that answers nothing), or a thrown SqsError. */
-export type Action = (ctx: ActionContext) => Promise<object | null>;
+/**
+ * An action: its result (null for one that answers nothing), written in the
+ * request's protocol by the endpoint; or an answer it wrote itself (a
+ * long-poll, which may stream); or a thrown SqsError.
+ */
+export type Action = (ctx: ActionContext) => Promise<object | null | Response>;
 
 /** The queue an action is about: its QueueUrl, or the queue URL the request was posted to. */
 export function targetQueue(ctx: ActionContext): string {

@@ -78,11 +78,14 @@ export const sqsEndpoint = (): MiddlewareHandler<AppEnv> =>
         principal,
         origin: url.origin,
         region,
+        protocol: json ? "json" : "query",
+        requestId,
         pathQueue: queueOfPath(c.req.path),
         signal: request.signal,
         waitUntil: (p) => c.executionCtx.waitUntil(p),
       };
       const result = await actionOf(parsed.action)(ctx);
+      if (result instanceof Response) return result;
       return json ? jsonAnswer(result, requestId) : xmlAnswer(parsed.action, result, requestId);
     } catch (err) {
       const error = toSqsError(err);

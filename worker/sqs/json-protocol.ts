@@ -43,8 +43,11 @@ export function jsonAnswer(result: object | null, requestId: string): Response {
   });
 }
 
+/** An error's body (`__type` names it as SQS's model does). */
+export const jsonErrorBody = (err: SqsError): string => JSON.stringify({ __type: `com.amazonaws.sqs#${err.errorName}`, message: err.message });
+
 export function jsonError(err: SqsError, requestId: string): Response {
-  return new Response(JSON.stringify({ __type: `com.amazonaws.sqs#${err.errorName}`, message: err.message }), {
+  return new Response(jsonErrorBody(err), {
     status: err.status,
     headers: {
       "content-type": JSON_MEDIA_TYPE,

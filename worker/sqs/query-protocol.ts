@@ -146,22 +146,36 @@ function element(name: string, value: unknown, action: string): string {
   return `<${name}>${escape(String(value))}</${name}>`;
 }
 
-const XML_HEADERS = { "content-type": "text/xml" };
+export const XML_MEDIA_TYPE = "text/xml";
 
-/** An action's answer; `result` null for the actions that answer nothing but their metadata. */
-export function xmlAnswer(action: string, result: object | null, requestId: string): Response {
+/**
+ * The XML declaration that starts an answer. A long-poll that streams
+ * (worker/long-poll-answer.ts) sends spaces before its answer, and XML
+ * allows them only without a declaration, which is optional: those
+ * answers go without one.
+ */
+const DECLARATION = '<?xml version="1.0"?>';
+
+/** An action's answer as XML; `result` null for the actions that answer nothing but their metadata. */
+export function xmlBody(action: string, result: object | null, requestId: string, declaration = true): string {
   const members = result === null ? null : Object.entries(result).map(([k, v]) => element(k, v, action)).join("");
-  const body =
-    `<?xml version="1.0"?><${action}Response xmlns="${XMLNS}">` +
+  return (
+    `${declaration ? DECLARATION : ""}<${action}Response xmlns="${XMLNS}">` +
     (members === null ? "" : `<${action}Result>${members}</${action}Result>`) +
-    `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`;
-  return new Response(body, { status: 200, headers: { ...XML_HEADERS, "x-amzn-requestid": requestId } });
+    `<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`
+  );
 }
 
+export function xmlAnswer(action: string, result: object | null, requestId: string): Response {
+  return new Response(xmlBody(action, result, requestId), { status: 200, headers: { "content-type": XML_MEDIA_TYPE, "x-amzn-requestid": requestId } });
+}
+
+/** An error's body; without the declaration when it follows a long-poll's spaces. */
+export const xmlErrorBody = (err: SqsError, requestId: string, declaration = true): string =>
+  `${declaration ? DECLARATION : ""}<ErrorResponse xmlns="${XMLNS}"><Error><Type>${err.fault}</Type>` +
+  `<Code>${escape(err.code)}</Code><Message>${escape(err.message)}</Message><Detail/></Error>` +
+  `<RequestId>${requestId}</RequestId></ErrorResponse>`;
+
 export function xmlError(err: SqsError, requestId: string): Response {
-  const body =
-    `<?xml version="1.0"?><ErrorResponse xmlns="${XMLNS}"><Error><Type>${err.fault}</Type>` +
-    `<Code>${escape(err.code)}</Code><Message>${escape(err.message)}</Message><Detail/></Error>` +
-    `<RequestId>${requestId}</RequestId></ErrorResponse>`;
-  return new Response(body, { status: err.status, headers: { ...XML_HEADERS, "x-amzn-requestid": requestId } });
+  return new Response(xmlErrorBody(err, requestId), { status: err.status, headers: { "content-type": XML_MEDIA_TYPE, "x-amzn-requestid": requestId } });
 }

@@ -4,10 +4,13 @@
  * message: its body as text, its message attributes and the system
  * attributes asked for, and their checksums.
  */
-import { receiveMessages, type Leased } from "../consume";
+import { receiveMessages, releaseLeases, type Leased } from "../consume";
+import { answerLongPoll } from "../long-poll-answer";
 import { formatReceipt } from "../receipts";
 import { allow, targetQueue, type ActionContext } from "./context";
-import { SqsError } from "./errors";
+import { SqsError, toSqsError } from "./errors";
+import { JSON_MEDIA_TYPE, jsonErrorBody } from "./json-protocol";
+import { XML_MEDIA_TYPE, xmlBody, xmlErrorBody } from "./query-protocol";
 import { integer, textList } from "./input";
 import { forDigest, fromEdgeqAttributes, selectAttributes, type SqsAttribute } from "./message-attributes";
 import { md5Hex, md5OfAttributes } from "./md5";
@@ -72,7 +75,13 @@ async function sqsMessage(ctx: ActionContext, queue: string, leased: Leased, sys
   };
 }
 
-export async function receiveMessage(ctx: ActionContext) {
+/**
+ * A receive, answered as the v1 API's are (worker/long-poll-answer.ts): at
+ * once when it does not wait long, else streamed, spaces first, so that a
+ * consumer that leaves during the wait takes no lease. An error after the
+ * spaces answers 200 with the error's body.
+ */
+export async function receiveMessage(ctx: ActionContext): Promise<Response> {
   const queue = targetQueue(ctx);
   allow(ctx, "consume", queue);
   const { input } = ctx;
@@ -86,13 +95,25 @@ export async function receiveMessage(ctx: ActionContext) {
   const attributeNames = textList(input, "MessageAttributeNames");
   const record = await sqsQueue(ctx.env, queue);
   const wait = waitSeconds ?? Number(record.sqsAttributes.ReceiveMessageWaitTimeSeconds ?? 0);
-  const leased = await receiveMessages(ctx.env, queue, {
-    max,
-    visibilityTimeoutMs: visibility === undefined ? undefined : leaseMsOf(visibility),
-    waitMs: wait * 1000,
+  const json = ctx.protocol === "json";
+  return answerLongPoll({
     signal: ctx.signal,
     waitUntil: ctx.waitUntil,
+    release: (leased) => releaseLeases(ctx.env, queue, leased),
+    contentType: json ? JSON_MEDIA_TYPE : XML_MEDIA_TYPE,
+    headers: { "x-amzn-requestid": ctx.requestId },
+    errorBody: (err) => (json ? jsonErrorBody(toSqsError(err)) : xmlErrorBody(toSqsError(err), ctx.requestId, false)),
+    receive: async (signal, onWait) => {
+      const leased = await receiveMessages(ctx.env, queue, {
+        max,
+        visibilityTimeoutMs: visibility === undefined ? undefined : leaseMsOf(visibility),
+        waitMs: wait * 1000,
+        signal,
+        waitUntil: ctx.waitUntil,
+        onWait,
+      });
+      const result = leased.length === 0 ? {} : { Messages: await Promise.all(leased.map((l) => sqsMessage(ctx, queue, l, systemNames, attributeNames))) };
+      return { leased, json: json ? JSON.stringify(result) : xmlBody("ReceiveMessage", result, ctx.requestId, false) };
+    },
   });
-  if (leased.length === 0) return {};
-  return { Messages: await Promise.all(leased.map((l) => sqsMessage(ctx, queue, l, systemNames, attributeNames))) };
 }
