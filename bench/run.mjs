@@ -13,6 +13,7 @@ import { median } from "./http.mjs";
 import { formatTable, writeReport } from "./report.mjs";
 import * as W from "./workloads.mjs";
 import * as WT from "./workloads-topics.mjs";
+import * as WS from "./workloads-sqs.mjs";
 
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
@@ -56,6 +57,7 @@ for (let run = 1; run <= runs; run++) {
       ["W8", () => W.w8(server, T)],
       ["W9", () => W.w9(server, T)],
       ["T1", () => WT.topics(server, T)],
+      ["S1", () => WS.sqsWorkload(server, T)],
     ]) {
       if (!want(name)) continue;
       console.error(`bench: run ${run}/${runs}: ${name}`);

@@ -25,6 +25,15 @@ interface Authorization {
   signature: string;
 }
 
+/**
+ * Signing keys (an HMAC chain of the secret, the day, the region and the
+ * service) derived in this isolate, as aws4fetch keys them: four HMACs
+ * saved on every request of a key, day and region seen before. Emptied
+ * when it grows past a bound (old days are never used again).
+ */
+const signingKeys = new Map<string, ArrayBuffer>();
+const MAX_SIGNING_KEYS = 256;
+
 const mismatch = (why: string) => new SqsError("SignatureDoesNotMatch", why);
 
 function parseAuthorization(header: string): Authorization | null {
@@ -100,6 +109,7 @@ export async function verifySignature(
     throw mismatch("the body does not match its signed X-Amz-Content-Sha256");
   }
 
+  if (signingKeys.size > MAX_SIGNING_KEYS) signingKeys.clear();
   const signer = new AwsV4Signer({
     method: request.method,
     url: url.toString(),
@@ -111,6 +121,7 @@ export async function verifySignature(
     region: auth.region,
     datetime: amzDate,
     allHeaders: true,
+    cache: signingKeys,
   });
   const expected = await signer.signature();
   // Both are 64 hex digits (the header's was checked), so the comparison takes the same time wherever they differ.
