@@ -452,6 +452,8 @@ export interface PushMessageResult {
   outcome: "ack" | "retry";
   /** For `retry`: wait this long first, 0..43200000 ms. Default the queue's backoff. */
   delayMs?: number;
+  /** For `retry`: why, kept as the message's last error (up to 4096 characters; a dead letter shows it). Default "retry asked by the endpoint". */
+  error?: string;
 }
 
 /**
