@@ -1,5 +1,21 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { buildSync } from "esbuild";
 import { defineConfig } from "vitest/config";
+
+/**
+ * The push tests' consumer Worker (test/consumer-worker/), bundled as a
+ * user's build would bundle it: it imports edgeq's adapter from client/.
+ */
+const consumerScript = buildSync({
+  entryPoints: ["./test/consumer-worker/index.ts"],
+  bundle: true,
+  format: "esm",
+  platform: "neutral",
+  target: "es2022",
+  external: ["cloudflare:*"],
+  write: false,
+  logLevel: "error",
+}).outputFiles[0].text;
 
 /** The project of the suites that run inside workerd. */
 const WORKERS_PROJECT = "workers";
@@ -23,8 +39,11 @@ export default defineConfig({
                 // The SQS endpoint's key (test/sqs-fuzz.test.ts signs with it).
                 EDGEQ_SQS_KEYS: "AKIDFUZZ:fuzz-secret",
               },
-              // A second Worker that produces through a service binding to EdgeqService.
-              serviceBindings: { PRODUCER: "producer" },
+              // A second Worker that produces through a service binding to EdgeqService; a third that
+              // consumes by push (edgeq's binding CONSUMER to it), and answers push's HTTP requests too:
+              // every outbound fetch of the Worker under test lands there.
+              serviceBindings: { PRODUCER: "producer", CONSUMER: "consumer" },
+              outboundService: "consumer",
               workers: [
                 {
                   name: "producer",
@@ -33,6 +52,12 @@ export default defineConfig({
                   compatibilityDate: "2026-11-01",
                   // The Worker under test runs as the pool's runner Worker, named after its project.
                   serviceBindings: { EDGEQ: { name: `vitest-plugin-runner-${WORKERS_PROJECT}`, entrypoint: "EdgeqService" } },
+                },
+                {
+                  name: "consumer",
+                  modules: true,
+                  script: consumerScript,
+                  compatibilityDate: "2026-11-01",
                 },
               ],
             },

@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --only W1,W3] [-- --runs N] [-- --no-write]
+// npm run bench [-- --quick] [-- --only W1,W3,P] [-- --runs N] [-- --no-write]
 // EDGEQ_BUNDLE=path/index.js runs a bundle built before instead of building one.
 //
 // Builds the worker, runs it in one workerd through Miniflare's Node API
@@ -58,6 +58,7 @@ for (let run = 1; run <= runs; run++) {
       ["W9", () => W.w9(server, T)],
       ["T1", () => WT.topics(server, T)],
       ["S1", () => WS.sqsWorkload(server, T)],
+      ["P", async () => (await import("./workloads-push.mjs")).push(server, T)],
     ]) {
       if (!want(name)) continue;
       console.error(`bench: run ${run}/${runs}: ${name}`);

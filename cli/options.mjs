@@ -48,3 +48,10 @@ export function attribute(value, previous = {}) {
   if (at <= 0) throw new InvalidArgumentError(`expected name=value, got "${value}"`);
   return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
 }
+
+/** `Name: value`, gathered over repeats into one object of headers (`--push-header 'Authorization: Bearer x'`). */
+export function header(value, previous = {}) {
+  const at = value.indexOf(":");
+  if (at <= 0) throw new InvalidArgumentError(`expected "Name: value", got "${value}"`);
+  return { ...previous, [value.slice(0, at).trim()]: value.slice(at + 1).trim() };
+}

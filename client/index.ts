@@ -97,6 +97,31 @@ export interface QueueClient {
   consume(handler: Handler, options?: ConsumeOptions): Promise<void>;
 }
 
+/** `send` options, as Cloudflare Queues' producer has them. */
+export interface ProducerSendOptions {
+  /** Seconds before the message can be delivered, 0..43200. Default 0. */
+  delaySeconds?: number;
+  /** `json` (default) stores the body as JSON; `text` takes a string. edgeq stores JSON, so `bytes` and `v8` are refused. */
+  contentType?: "json" | "text" | "bytes" | "v8";
+}
+
+/** A message for `sendBatch`, as Cloudflare Queues' producer has it. */
+export interface ProducerMessage extends ProducerSendOptions {
+  body: unknown;
+}
+
+/**
+ * A producer shaped like Cloudflare Queues' `Queue` binding: code written
+ * for `env.QUEUE.send(...)` works against edgeq with this in its place.
+ * Each call resolves once every message is stored, and throws a
+ * `QueueError` otherwise.
+ */
+export interface QueueProducer {
+  send(body: unknown, options?: ProducerSendOptions): Promise<void>;
+  /** Up to 100 messages; a message's own `delaySeconds` beats the batch's. */
+  sendBatch(messages: Iterable<ProducerMessage>, options?: { delaySeconds?: number }): Promise<void>;
+}
+
 /** One topic's operations: publishing copies each message to every subscribed queue whose filter takes it. */
 export interface TopicClient {
   /** Publishes one message; resolves once it is stored in the topic's outbox. */
@@ -111,6 +136,8 @@ export interface TopicClient {
 export interface Client {
   /** The operations of one queue. */
   queue(name: string): QueueClient;
+  /** A producer for one queue in the shape of Cloudflare Queues' `Queue` binding. */
+  producer(name: string): QueueProducer;
   /** The operations of one topic (created beforehand with `PUT /v1/topics/:topic`). */
   topic(name: string): TopicClient;
 }
@@ -180,7 +207,24 @@ export function createClient(options: ClientOptions): Client {
     );
   }
 
-  return {
+  /** A Cloudflare Queues message as an edgeq one. */
+  function fromProducer(m: ProducerMessage, delaySeconds?: number): SendMessage {
+    const type = m.contentType ?? "json";
+    if ((type !== "json" && type !== "text") || (type === "text" && typeof m.body !== "string")) {
+      throw new QueueError("INVALID_VALUE", `contentType ${type}: edgeq stores JSON (json, or text with a string body)`, 422);
+    }
+    const delay = m.delaySeconds ?? delaySeconds;
+    return { body: m.body as SendMessage["body"], ...(delay ? { delayMs: Math.round(delay * 1000) } : {}) };
+  }
+
+  const client: Client = {
+    producer(name) {
+      const q = client.queue(name);
+      return {
+        send: async (body, opts) => void (await q.sendBatch([fromProducer({ ...opts, body })])),
+        sendBatch: async (messages, opts) => void (await q.sendBatch([...messages].map((m) => fromProducer(m, opts?.delaySeconds)))),
+      };
+    },
     topic(name: string): TopicClient {
       const path = `/v1/topics/${encodeURIComponent(name)}`;
       const t: TopicClient = {
@@ -321,4 +365,5 @@ export function createClient(options: ClientOptions): Client {
       return q;
     },
   };
+  return client;
 }

@@ -120,7 +120,55 @@ export interface QueueConfig {
    * letters. Default null.
    */
   deadLetterQueue: string | null;
+  /** Push delivery to an HTTP endpoint or a Worker; null: consumers pull. Default null. */
+  push: PushConfig | null;
 }
+
+/**
+ * Push delivery as a queue's configuration shows it: where the partitions
+ * deliver, and how. Exactly one of `url` and `service` is set. Secrets
+ * (the signing secret, header values) are kept apart and never shown.
+ */
+export interface PushConfig {
+  /** The endpoint batches are POSTed to (http or https); absent for a Worker. */
+  url?: string;
+  /** The service binding of edgeq (wrangler.toml `[[services]]`) to the Worker that consumes; absent for an endpoint. */
+  service?: string;
+  /** Names of the extra headers sent to the endpoint, lower case; their values are never shown. Default none. */
+  headerNames?: string[];
+  /** Messages per delivery, 1..100. Default 10. */
+  batchSize: number;
+  /** How long a delivery may wait for a fuller batch, 0..60000 ms. Default 0. */
+  batchWaitMs: number;
+  /** How long a delivery may take before it fails as `timeout`, 1000..60000 ms. Default 15000. */
+  timeoutMs: number;
+}
+
+/** The delivery settings of push, with their defaults. */
+export const DEFAULT_PUSH = Object.freeze({ batchSize: 10, batchWaitMs: 0, timeoutMs: 15_000 });
+
+/** The accepted range of each push setting, inclusive. */
+export const PUSH_RANGES = {
+  batchSize: { min: 1, max: 100 },
+  batchWaitMs: { min: 0, max: 60_000 },
+  timeoutMs: { min: 1_000, max: 60_000 },
+} as const;
+
+/** The delivery settings of `push` as PUT sets them; each defaults as in DEFAULT_PUSH. */
+export interface PushDeliverySettings {
+  batchSize?: number;
+  batchWaitMs?: number;
+  timeoutMs?: number;
+}
+
+/**
+ * `push` as `PUT /v1/queues/:queue` sets it, whole: an endpoint (with
+ * extra headers to send, such as an Authorization) or a Worker behind a
+ * service binding; null removes push delivery.
+ */
+export type PushSetting =
+  | ({ url: string; headers?: Record<string, string> } & PushDeliverySettings)
+  | ({ service: string } & PushDeliverySettings);
 
 /** The defaults of every queue setting, in one place. */
 export const DEFAULT_QUEUE_CONFIG: Readonly<QueueConfig> = Object.freeze({
@@ -137,6 +185,7 @@ export const DEFAULT_QUEUE_CONFIG: Readonly<QueueConfig> = Object.freeze({
   deliveryRatePerSec: null,
   paused: false,
   deadLetterQueue: null,
+  push: null,
 });
 
 /**
@@ -157,10 +206,10 @@ export const QUEUE_CONFIG_RANGES = {
   maxDepth: { min: 1, max: 1_000_000_000 },
   maxInFlight: { min: 1, max: 1_000_000 },
   deliveryRatePerSec: { min: 0.01, max: 100_000 },
-} as const satisfies Record<Exclude<keyof QueueConfig, "paused" | "deadLetterQueue">, { min: number; max: number }>;
+} as const satisfies Record<Exclude<keyof QueueConfig, "paused" | "deadLetterQueue" | "push">, { min: number; max: number }>;
 
 /** `PUT /v1/queues/:queue`: the settings to change; the others keep their value (or the default). */
-export type QueueConfigPatch = Partial<QueueConfig>;
+export type QueueConfigPatch = Partial<Omit<QueueConfig, "push">> & { push?: PushSetting | null };
 
 /** A queue's stats in brief, as `GET /v1/queues` lists them. */
 export type QueueStatsSummary = Pick<
@@ -174,6 +223,20 @@ export interface QueueInfo {
   config: QueueConfig;
   createdAt: number;
   stats?: QueueStatsSummary | QueueStats;
+  /**
+   * Only in the answer of the PUT that first points push at an endpoint, and
+   * of a rotation: the secret the endpoint verifies signatures with. It is
+   * never shown again.
+   */
+  push?: PushSecretAnswer;
+}
+
+/** A signing secret, answered once. */
+export interface PushSecretAnswer {
+  /** `whsec_` and base64 (Standard Webhooks). */
+  signingSecret: string;
+  /** After a rotation: until when the previous secret still signs too; null otherwise. */
+  previousExpiresAt: number | null;
 }
 
 export interface QueueList {
@@ -370,10 +433,75 @@ export interface QueueStats {
     /** Time to empty at the current net rate; 0 when empty, null when not draining. */
     drainEstimateMs: number | null;
   };
+  /** Push delivery's figures; absent when the queue does not push. */
+  push?: PushStats;
   /** `failing`: dead letters or retries above the threshold; `growing`: depth grew minute after minute. */
   status: QueueStatus;
   /** Why the status is not `ok`; null when it is. */
   reason: string | null;
+}
+
+/** A message as push delivers it (in an endpoint's POST body, or to a Worker). */
+export interface PushedMessage {
+  id: string;
+  seq: number;
+  body: Json;
+  attributes: Record<string, string>;
+  /** Deliveries so far, this one included. */
+  attempts: number;
+  enqueuedAt: number;
+  groupId?: string;
+}
+
+/** The body of a push to an endpoint, and the batch a Worker is handed. */
+export interface PushDelivery {
+  queue: string;
+  messages: PushedMessage[];
+}
+
+/** One message's outcome, as an endpoint's answer or a Worker's adapter gives it. */
+export interface PushMessageResult {
+  id: string;
+  outcome: "ack" | "retry";
+  /** For `retry`: wait this long first, 0..43200000 ms. Default the queue's backoff. */
+  delayMs?: number;
+  /** For `retry`: why, kept as the message's last error (up to 4096 characters; a dead letter shows it). Default "retry asked by the endpoint". */
+  error?: string;
+}
+
+/**
+ * What an endpoint may answer with its 2xx, and what a Worker's adapter
+ * answers: outcomes for some messages (the others are acked). `error`
+ * (Workers): the handler threw; it is kept as the retried messages' last error.
+ */
+export interface PushAnswer {
+  results?: PushMessageResult[];
+  error?: string;
+}
+
+/** The method edgeq calls on a Worker that consumes by push; the `edgeqConsumer` adapter adds it. */
+export const PUSH_RPC_METHOD = "edgeqDeliver";
+
+/**
+ * Why a push delivery failed: the endpoint answered 4xx or 5xx (any status
+ * but 2xx counts: a 3xx as `4xx`), it took longer than timeoutMs, it could
+ * not be reached, or a Worker's handler threw or could not be called.
+ */
+export type PushFailureClass = "4xx" | "5xx" | "timeout" | "network" | "handler";
+
+/** Every push failure class, in one list. */
+export const PUSH_FAILURE_CLASSES: readonly PushFailureClass[] = ["4xx", "5xx", "timeout", "network", "handler"];
+
+/** How push delivery fares. */
+export interface PushStats {
+  /** Deliveries (batches sent) since the queue was created. */
+  deliveries: number;
+  /** Deliveries that failed, by class, since the queue was created. */
+  failures: Record<PushFailureClass, number>;
+  /** How long the endpoint or Worker took to answer, over the deliveries of the last `QueueStats.latency.windowMs`. */
+  latency: LatencyPercentiles;
+  /** While a 429 or 503 with Retry-After holds every push back: when pushing starts again. Null otherwise. */
+  pausedUntil: number | null;
 }
 
 /** Receipts look like `<partition>.<seq>.<lease token>`. */

@@ -16,7 +16,9 @@ import type { LatencyKind } from "./partition/latency";
 
 export { logEvent, logEventThrottled } from "./log";
 export type { QueueRecord } from "./queue-registry";
-export { COUNTER_RETENTION_MINUTES, minuteOf, type CounterName } from "./partition/counters";
+export { RESERVED_BINDINGS, type PushSecrets } from "./push/settings";
+export { MAX_CONCURRENT_BATCHES } from "./push/pump";
+export { COUNTER_RETENTION_MINUTES, minuteOf, type CounterName, type MessageCounterName } from "./partition/counters";
 export { quantileMs, type LatencyKind } from "./partition/latency";
 export { LATENCY_WINDOW_MINUTES } from "./partition/stats";
 export type { PublishOutcome, TopicItem } from "./topic/types";
@@ -189,6 +191,8 @@ export interface PartitionStats {
   totals: Record<CounterName, number>;
   /** Latency histograms of the last minutes, summed by kind and bucket. */
   latency: { kind: LatencyKind; bucket: number; count: number }[];
+  /** Push delivery's state, when the queue pushes: until when a Retry-After holds it back (null: it does not). */
+  push?: { pausedUntil: number | null };
 }
 
 /** What an enqueue answers; refusals store nothing of the batch. */
@@ -206,4 +210,6 @@ export type ReserveOutcome =
 export interface ReceiveOutcome {
   messages: LeasedMessage[];
   nextDeliveryAt: number | null;
+  /** The queue delivers by push: receives are refused (nothing was leased). */
+  pushes?: true;
 }

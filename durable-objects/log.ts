@@ -14,6 +14,7 @@ export type LogEvent =
   | "partition_unavailable"
   | "topic_delivery_failed"
   | "forward_failed"
+  | "push_failed"
   | "internal_error";
 
 const LEVEL: Record<LogEvent, "info" | "warn" | "error"> = {
@@ -24,6 +25,7 @@ const LEVEL: Record<LogEvent, "info" | "warn" | "error"> = {
   topic_delivery_failed: "warn",
   internal_error: "error",
   forward_failed: "warn",
+  push_failed: "warn",
 };
 
 /** Writes one JSON line: level, event, the fields, and the time. */

@@ -1,4 +1,5 @@
 import { QUEUE_CONFIG_RANGES, QUEUE_NAME_PATTERN, type QueueConfig, type QueueConfigPatch } from "../client/protocol";
+import { checkPush } from "./push/settings";
 
 /** Why a configuration was refused: the code and a message naming the field(s). */
 export interface ConfigProblem {
@@ -14,14 +15,25 @@ const FRACTIONAL = new Set<keyof QueueConfig>(["deliveryRatePerSec"]);
  * its range, and the rules that tie fields together. Shapes (types, unknown
  * fields) are the route's concern; this checks values only, so the registry
  * can check the merged configuration inside its own transaction.
+ * `pushHeaders`: the header values of a `push` the patch sets to an
+ * endpoint, which the configuration does not keep (the registry does).
  */
 export function applyConfigPatch(
   current: QueueConfig,
   patch: QueueConfigPatch,
-): { config: QueueConfig } | { problem: ConfigProblem } {
-  const config: QueueConfig = { ...current, ...patch };
+): { config: QueueConfig; pushHeaders?: Record<string, string> } | { problem: ConfigProblem } {
+  const { push: pushSetting, ...settings } = patch;
+  const config: QueueConfig = { ...current, ...settings };
+  let pushHeaders: Record<string, string> | undefined;
+  if (pushSetting === null) config.push = null;
+  else if (pushSetting !== undefined) {
+    const checked = checkPush(pushSetting);
+    if ("problem" in checked) return invalid(checked.problem.message);
+    config.push = checked.push;
+    pushHeaders = checked.headers;
+  }
   for (const [field, range] of Object.entries(QUEUE_CONFIG_RANGES) as [keyof typeof QUEUE_CONFIG_RANGES, { min: number; max: number }][]) {
-    if (!(field in patch)) continue;
+    if (!(field in settings)) continue;
     const value = config[field];
     if (value === null && NULLABLE.has(field)) continue;
     const whole = FRACTIONAL.has(field) || Number.isInteger(value);
@@ -55,7 +67,7 @@ export function applyConfigPatch(
       },
     };
   }
-  return { config };
+  return pushHeaders === undefined ? { config } : { config, pushHeaders };
 }
 
 const invalid = (message: string) => ({ problem: { code: "INVALID_VALUE" as const, message } });

@@ -44,6 +44,12 @@ import { stats } from "./partition/stats";
 import { nextDueAt, sweep } from "./partition/sweep";
 import type { OpContext } from "./partition/types";
 import { acceptWaiter, endWait, endWaitsOfDeletedQueue, hasWaiters, leaseToWaiters } from "./partition/waiters";
+import { leasePushBatches, PUSH_LEASE_GRACE_MS } from "./partition/push-lease";
+import { PUSH_PAUSED_UNTIL, settlePush } from "./partition/push-settle";
+import type { PushBatch } from "./push/batch";
+import { PushPump } from "./push/pump";
+import { sendBatch } from "./push/send";
+import type { PushSecrets } from "./push/settings";
 
 /** Thrown inside an enqueue's savepoint to roll back a batch the partition has no room for. */
 class QueueFull extends Error {
@@ -99,6 +105,14 @@ export class QueuePartition extends DurableObject<Env> {
   private wakeAfterGroup: number | null = null;
   /** Dead letters of the group's operations; logged once the group's transaction has run. */
   private deadLetteredInGroup: Effects["deadLettered"] = [];
+  /** Push delivery's header values and signing secrets, as the registry last sent them (null: none). */
+  private pushSecrets: PushSecrets | null = null;
+  /** Until when a 429 or 503 with Retry-After holds push back (null: it does not). Persisted. */
+  private pushPausedUntil: number | null = null;
+  /** The push loop; runs inside the alarm (see push/pump.ts). */
+  private readonly pump = new PushPump();
+  /** The alarm handler is running: a change that may make a push due is left to it. */
+  private inAlarm = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -145,12 +159,14 @@ export class QueuePartition extends DurableObject<Env> {
   protected onOperation(_kind: OperationKind): void {}
 
   private loadMeta(): void {
-    const meta = readMeta(this.ctx.storage.sql, ["config", "version", "place", "deleted", "bucket"]);
+    const meta = readMeta(this.ctx.storage.sql, ["config", "version", "place", "deleted", "bucket", "pushSecrets", PUSH_PAUSED_UNTIL]);
     this.config = { ...DEFAULT_QUEUE_CONFIG, ...((meta.get("config") as Partial<QueueConfig>) ?? {}) };
     this.version = (meta.get("version") as number) ?? 0;
     this.place = (meta.get("place") as PartitionPlace) ?? { index: 0, partitions: 1 };
     this.deleted = meta.get("deleted") === true;
     this.bucket = (meta.get("bucket") as TokenBucket) ?? null;
+    this.pushSecrets = (meta.get("pushSecrets") as PushSecrets) ?? null;
+    this.pushPausedUntil = (meta.get(PUSH_PAUSED_UNTIL) as number) ?? null;
   }
 
   private context(now: number): OpContext {
@@ -189,7 +205,13 @@ export class QueuePartition extends DurableObject<Env> {
    */
   private endGroup(): (() => void) | null {
     const push = this.mayDeliver ? this.serveWaiters() : null;
+    const pushDue = this.mayDeliver && this.config.push !== null && this.delivering;
     this.mayDeliver = false;
+    if (pushDue) {
+      // A running pump leases again at once; else the alarm pushes (unless it is running, and will look).
+      this.pump.poke();
+      if (!this.pump.running && !this.inAlarm) this.wakeAfterGroup = Math.min(this.wakeAfterGroup ?? Infinity, Date.now());
+    }
     const wakeAt = this.wakeAfterGroup;
     const deadLettered = this.deadLetteredInGroup;
     this.wakeAfterGroup = null;
@@ -211,7 +233,7 @@ export class QueuePartition extends DurableObject<Env> {
    * set for the next token, and the alarm serves it.
    */
   private serveWaiters(): (() => void) | null {
-    if (!hasWaiters(this.ctx) || !this.delivering) return null;
+    if (!hasWaiters(this.ctx) || !this.delivering || this.config.push !== null) return null;
     this.onOperation("internal");
     const ctx = this.context(Date.now());
     const push = leaseToWaiters(this.ctx, (want, visibilityTimeoutMs) => {
@@ -255,11 +277,6 @@ export class QueuePartition extends DurableObject<Env> {
     if (this.alarmAt !== null && this.alarmAt <= at) return;
     this.alarmAt = at;
     await this.ctx.storage.setAlarm(at);
-  }
-
-  /** The queue this partition belongs to: the worker names each partition `<queue>/<index>`. */
-  private get queueName(): string {
-    return (this.ctx.id.name ?? this.ctx.id.toString()).split("/")[0];
   }
 
   /**
@@ -329,25 +346,41 @@ export class QueuePartition extends DurableObject<Env> {
    * changes whose pushes crossed) is ignored. `index` is this partition's
    * place among the queue's partitions, which sets its share of the limits.
    */
-  async configure(config: QueueConfig, version = this.version + 1, index = this.place.index): Promise<QueueConfig> {
+  async configure(
+    config: QueueConfig,
+    version = this.version + 1,
+    index = this.place.index,
+    pushSecrets: PushSecrets | null | undefined = undefined,
+  ): Promise<QueueConfig> {
     if (version < this.version) return this.config;
     const wasPaused = this.config.paused;
     const place = { index, partitions: config.partitions };
     const sql = this.ctx.storage.sql;
+    const secrets = pushSecrets === undefined ? this.pushSecrets : pushSecrets;
+    // A Retry-After was the old target's word: a new target starts unpaused.
+    const target = (c: QueueConfig) => JSON.stringify([c.push?.url, c.push?.service]);
+    const keepPause = config.push !== null && target(config) === target(this.config);
     this.ctx.storage.transactionSync(() => {
       writeMeta(sql, "config", config);
       writeMeta(sql, "version", version);
       writeMeta(sql, "place", place);
       deleteMeta(sql, "deleted");
+      if (secrets === null) deleteMeta(sql, "pushSecrets");
+      else writeMeta(sql, "pushSecrets", secrets);
+      if (!keepPause) deleteMeta(sql, PUSH_PAUSED_UNTIL);
     });
     this.config = { ...config };
     this.version = version;
     this.place = place;
     this.deleted = false;
+    this.pushSecrets = secrets;
+    if (!keepPause) this.pushPausedUntil = null;
     await this.serveWaitersNow(); // a resumed queue, or a larger limit, may deliver again
     // Retention or dedup window may have shrunk: let the alarm recompute. A
-    // resumed queue fires it at once, which is what wakes waiting receives.
-    await this.wakeBy(wasPaused && !config.paused ? Date.now() : nextDueAt(this.context(Date.now())));
+    // resumed queue fires it at once, which is what wakes waiting receives,
+    // and so does a queue that pushes (its alarm pushes what is ready).
+    const pushNow = config.push !== null && this.delivering;
+    await this.wakeBy((wasPaused && !config.paused) || pushNow ? Date.now() : nextDueAt(this.context(Date.now())));
     return this.config;
   }
 
@@ -411,6 +444,7 @@ export class QueuePartition extends DurableObject<Env> {
    * rate did not limit this receive).
    */
   async receive(max: number, visibilityTimeoutMs: number): Promise<ReceiveOutcome> {
+    if (this.config.push !== null) return { messages: [], nextDeliveryAt: null, pushes: true };
     if (!this.delivering) return { messages: [], nextDeliveryAt: null };
     const { messages, nextDeliveryAt } = await this.run((ctx) => this.lease(ctx, max, visibilityTimeoutMs));
     return { messages, nextDeliveryAt };
@@ -424,7 +458,7 @@ export class QueuePartition extends DurableObject<Env> {
    * a lease has ended unswept it answers `limit` (the receive sweeps first).
    */
   async deliverable(limit: number): Promise<number> {
-    if (!this.delivering) return 0;
+    if (!this.delivering || this.config.push !== null) return 0;
     this.onOperation("request");
     const ctx = this.context(Date.now());
     const leaseEnds = this.leases.nextEnd;
@@ -454,7 +488,11 @@ export class QueuePartition extends DurableObject<Env> {
 
   async stats(): Promise<PartitionStats> {
     this.onOperation("request");
-    const s = stats(this.context(Date.now()));
+    const now = Date.now();
+    const s = stats(this.context(now));
+    if (this.config.push !== null) {
+      s.push = { pausedUntil: this.pushPausedUntil !== null && this.pushPausedUntil > now ? this.pushPausedUntil : null };
+    }
     // The counts are there anyway: keep the depth honest for free.
     if (this.depth.counted) this.depth.set(s.ready + s.delayed + s.inFlight);
     return s;
@@ -503,6 +541,8 @@ export class QueuePartition extends DurableObject<Env> {
     this.alarmAt = null;
     this.depth.clear();
     this.bucket = null;
+    this.pushSecrets = null;
+    this.pushPausedUntil = null;
     this.leases.reset();
   }
 
@@ -530,16 +570,58 @@ export class QueuePartition extends DurableObject<Env> {
 
   /**
    * Time-based work: expired leases, retention, dedup and counter windows;
-   * then the sends to other queues that are due (the outbox: dead letters for
-   * the deadLetterQueue, a move task's batches); then the next alarm.
+   * then push delivery, for a queue that pushes; then the sends to other
+   * queues that are due (the outbox: dead letters for the deadLetterQueue, a
+   * move task's batches); then the next alarm.
    */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    // The group that sweeps also serves waiters: delays, backoffs, ended leases and rate tokens that came due.
-    await this.run((ctx) => sweep(ctx), "alarm");
-    // Then what is due to go to other queues. A failure here must not keep the next alarm from being set.
-    await runOutbox(this.outboxHost()).catch((err) => logEvent("internal_error", { during: "sending to other queues", error: String(err) }));
-    const next = nextDueAt(this.context(Date.now()));
-    if (next !== null) await this.wakeBy(Math.max(next, Date.now() + 1));
+    this.inAlarm = true;
+    try {
+      const now = Date.now();
+      // The group that sweeps also serves waiters: delays, backoffs, ended leases and rate tokens that came due.
+      await this.run((ctx) => sweep(ctx), "alarm");
+      const pushAt = this.config.push !== null && this.delivering ? await this.pump.run(this.pushHost) : null;
+      // What is due to go to other queues. A failure here must not keep the next alarm from being set.
+      await runOutbox(this.outboxHost()).catch((err) => logEvent("internal_error", { during: "sending to other queues", error: String(err) }));
+      // Something became deliverable after the pump stopped: the next alarm pushes it.
+      const pushedLate = this.pump.pending && this.config.push !== null && this.delivering ? Date.now() : null;
+      const due = [nextDueAt(this.context(Date.now())), pushAt, pushedLate].filter((t): t is number => t !== null);
+      if (due.length > 0) await this.wakeBy(Math.max(Math.min(...due), now + 1));
+    } finally {
+      this.inAlarm = false;
+    }
+  }
+
+  /** What the push loop asks of the partition: leases through the delivery core, sends, settles. */
+  private readonly pushHost = {
+    lease: (slots: number) =>
+      this.run((ctx): { batches: PushBatch[]; wakeAt: number | null } => {
+        const push = this.config.push;
+        if (push === null || !this.delivering) return { batches: [], wakeAt: null };
+        if (this.pushPausedUntil !== null && this.pushPausedUntil > ctx.now) return { batches: [], wakeAt: this.pushPausedUntil };
+        const leaseMs = push.timeoutMs + PUSH_LEASE_GRACE_MS;
+        const got = leasePushBatches(ctx, push, slots, (max) => this.lease(ctx, max, leaseMs));
+        const queue = this.queueName;
+        return { batches: got.batches.map((messages) => ({ queue, messages, push, secrets: this.pushSecrets })), wakeAt: got.wakeAt };
+      }, "alarm"),
+    deliver: async (batch: PushBatch): Promise<void> => {
+      const outcome = await sendBatch(this.env, batch);
+      // The queue was deleted while the batch was out: nothing is left to settle.
+      if (this.deleted) return;
+      const pausedUntil = outcome.pausedUntil === null ? null : Math.max(outcome.pausedUntil, this.pushPausedUntil ?? 0);
+      try {
+        await this.run((ctx) => settlePush(ctx, batch.messages, { ...outcome, pausedUntil }), "internal");
+        if (pausedUntil !== null) this.pushPausedUntil = pausedUntil;
+      } catch (err) {
+        // The leases end on their own, and the batch is retried then.
+        logEvent("internal_error", { during: "settling a push", queue: batch.queue, error: String(err) });
+      }
+    },
+  };
+
+  /** The queue's name (the worker names each partition `<queue>/<index>`). */
+  private get queueName(): string {
+    return (this.ctx.id.name ?? this.ctx.id.toString()).split("/")[0];
   }
 }

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig, type QueueConfigPatch } from "../client/protocol";
 import { runMigrations, type Migration } from "./migrations";
 import { applyConfigPatch, type ConfigProblem } from "./queue-config";
+import { newSigningSecret, PREVIOUS_SECRET_MS, type PushSecrets } from "./push/settings";
 
 /** A queue as the registry keeps it. `version` grows with every change, so partitions can ignore a late, older push. */
 export interface QueueRecord {
@@ -9,6 +10,8 @@ export interface QueueRecord {
   config: QueueConfig;
   version: number;
   createdAt: number;
+  /** Push delivery's secrets (header values, signing secrets): for the partitions, never for an answer. Null without push to an endpoint. */
+  pushSecrets: PushSecrets | null;
   /** When the queue was created or last changed, ms. */
   modifiedAt: number;
   /**
@@ -18,9 +21,23 @@ export interface QueueRecord {
   sqsAttributes: Record<string, string>;
 }
 
-type Row = { name: string; config: string; version: number; created_at: number; modified_at: number | null; sqs_attributes: string };
+type Row = {
+  name: string;
+  config: string;
+  version: number;
+  created_at: number;
+  modified_at: number | null;
+  sqs_attributes: string;
+  headers: string | null;
+  secret: string | null;
+  previous_secret: string | null;
+  previous_expires_at: number | null;
+};
 
-const COLUMNS = "name, config, version, created_at, modified_at, sqs_attributes";
+/** A queue's row with its push secrets, if any. */
+const SELECT = `SELECT q.name, q.config, q.version, q.created_at, q.modified_at, q.sqs_attributes,
+                       p.headers, p.secret, p.previous_secret, p.previous_expires_at
+                FROM queues q LEFT JOIN push_targets p ON p.name = q.name`;
 
 const toRecord = (r: Row): QueueRecord => ({
   name: r.name,
@@ -29,10 +46,20 @@ const toRecord = (r: Row): QueueRecord => ({
   createdAt: r.created_at,
   modifiedAt: r.modified_at ?? r.created_at,
   sqsAttributes: JSON.parse(r.sqs_attributes),
+  pushSecrets:
+    r.secret === null
+      ? null
+      : {
+          headers: JSON.parse(r.headers ?? "{}"),
+          signingSecrets: [
+            { secret: r.secret, expiresAt: null },
+            ...(r.previous_secret === null ? [] : [{ secret: r.previous_secret, expiresAt: r.previous_expires_at }]),
+          ],
+        },
 });
 
 /** The rule of a configuration that needs the queue's name: its dead letters cannot go to itself. */
-function checked(name: string, applied: { config: QueueConfig } | { problem: ConfigProblem }): { config: QueueConfig } | { problem: ConfigProblem } {
+function checked<T extends { config: QueueConfig } | { problem: ConfigProblem }>(name: string, applied: T): T | { problem: ConfigProblem } {
   if ("config" in applied && applied.config.deadLetterQueue === name) {
     return { problem: { code: "INVALID_VALUE", message: "deadLetterQueue: a queue cannot be its own dead-letter queue" } };
   }
@@ -63,6 +90,15 @@ const MIGRATIONS: readonly Migration[] = [
      name TEXT PRIMARY KEY,
      created_at INTEGER NOT NULL
    ) WITHOUT ROWID`,
+  // Push delivery's secrets, kept apart from the configuration that GET shows: the
+  // endpoint's extra headers, its signing secret and, after a rotation, the previous one.
+  `CREATE TABLE push_targets (
+     name TEXT PRIMARY KEY,
+     headers TEXT NOT NULL,                -- JSON object, lower-case names
+     secret TEXT NOT NULL,                 -- whsec_...
+     previous_secret TEXT,
+     previous_expires_at INTEGER           -- ms; the previous secret signs until then
+   ) WITHOUT ROWID`,
   // When a queue last changed (SQS's LastModifiedTimestamp), and the settings only its SQS face uses.
   `ALTER TABLE queues ADD COLUMN modified_at INTEGER;
    ALTER TABLE queues ADD COLUMN sqs_attributes TEXT NOT NULL DEFAULT '{}';`,
@@ -86,9 +122,7 @@ export class QueueRegistry extends DurableObject<Env> {
   }
 
   private read(name: string): QueueRecord | null {
-    const row = this.ctx.storage.sql
-      .exec<Row>(`SELECT ${COLUMNS} FROM queues WHERE name = ? AND deleting = 0`, name)
-      .toArray()[0];
+    const row = this.ctx.storage.sql.exec<Row>(`${SELECT} WHERE q.name = ? AND q.deleting = 0`, name).toArray()[0];
     return row ? toRecord(row) : null;
   }
 
@@ -117,12 +151,6 @@ export class QueueRegistry extends DurableObject<Env> {
     );
   }
 
-  /** A new queue's record. */
-  private fresh(name: string, config: QueueConfig, sqsAttributes: Record<string, string>): QueueRecord {
-    const now = Date.now();
-    return { name, config, version: this.nextVersion(name), createdAt: now, modifiedAt: now, sqsAttributes };
-  }
-
   async get(name: string): Promise<QueueRecord | null> {
     return this.read(name);
   }
@@ -131,7 +159,17 @@ export class QueueRegistry extends DurableObject<Env> {
   async ensure(name: string): Promise<{ record: QueueRecord; created: boolean }> {
     const existing = this.read(name);
     if (existing) return { record: existing, created: false };
-    const record = this.fresh(name, { ...DEFAULT_QUEUE_CONFIG }, {});
+    this.ctx.storage.sql.exec("DELETE FROM push_targets WHERE name = ?", name); // of an earlier life
+    const now = Date.now();
+    const record: QueueRecord = {
+      name,
+      config: { ...DEFAULT_QUEUE_CONFIG },
+      version: this.nextVersion(name),
+      createdAt: now,
+      pushSecrets: null,
+      modifiedAt: now,
+      sqsAttributes: {},
+    };
     this.write(record);
     return { record, created: true };
   }
@@ -145,53 +183,117 @@ export class QueueRegistry extends DurableObject<Env> {
     name: string,
     patch: QueueConfigPatch,
     sqsAttributes: Record<string, string>,
-  ): Promise<{ record: QueueRecord; created: boolean } | { problem: ConfigProblem }> {
+  ): Promise<{ record: QueueRecord; created: boolean } | { problem: ConfigProblem | { code: "QUEUE_NOT_FOUND"; message: string } }> {
     const existing = this.read(name);
     if (existing) return { record: existing, created: false };
-    const applied = checked(name, applyConfigPatch({ ...DEFAULT_QUEUE_CONFIG }, patch));
-    if ("problem" in applied) return applied;
-    const record = this.fresh(name, applied.config, sqsAttributes);
-    this.write(record);
-    return { record, created: true };
+    return this.update(name, patch, { create: true, sqsAttributes });
   }
 
   /**
    * Creates or changes a queue: the patch is applied to the stored
    * configuration (or the defaults) and checked here, so two concurrent
    * changes never undo each other.
+   *
+   * Push to an endpoint has a signing secret for as long as push targets
+   * an endpoint: the change that first points it at one makes the secret
+   * and answers it (`signingSecret`), once; a change of endpoint keeps it;
+   * push to a Worker or no push drops it.
    */
   async update(
     name: string,
     patch: QueueConfigPatch,
     opts: { create: boolean; sqsAttributes?: Record<string, string> },
-  ): Promise<{ record: QueueRecord; created: boolean } | { problem: ConfigProblem | { code: "QUEUE_NOT_FOUND"; message: string } }> {
+  ): Promise<
+    | { record: QueueRecord; created: boolean; signingSecret?: string }
+    | { problem: ConfigProblem | { code: "QUEUE_NOT_FOUND"; message: string } }
+  > {
     const existing = this.read(name);
     if (!existing && !opts.create) return { problem: { code: "QUEUE_NOT_FOUND", message: `queue ${name} does not exist` } };
     const applied = checked(name, applyConfigPatch(existing?.config ?? { ...DEFAULT_QUEUE_CONFIG }, patch));
     if ("problem" in applied) return applied;
-    const now = Date.now();
+    const sql = this.ctx.storage.sql;
+    let pushSecrets = existing?.pushSecrets ?? null;
+    let signingSecret: string | undefined;
+    if (!existing) sql.exec("DELETE FROM push_targets WHERE name = ?", name); // of an earlier life
+    if (applied.config.push?.url === undefined) {
+      if (pushSecrets !== null) sql.exec("DELETE FROM push_targets WHERE name = ?", name);
+      pushSecrets = null;
+    } else if (applied.pushHeaders !== undefined) {
+      if (pushSecrets === null) {
+        signingSecret = newSigningSecret();
+        pushSecrets = { headers: applied.pushHeaders, signingSecrets: [{ secret: signingSecret, expiresAt: null }] };
+        sql.exec(
+          "INSERT INTO push_targets (name, headers, secret) VALUES (?, ?, ?)",
+          name,
+          JSON.stringify(applied.pushHeaders),
+          signingSecret,
+        );
+      } else {
+        pushSecrets = { ...pushSecrets, headers: applied.pushHeaders };
+        sql.exec("UPDATE push_targets SET headers = ? WHERE name = ?", JSON.stringify(applied.pushHeaders), name);
+      }
+    }
     const record: QueueRecord = {
       name,
       config: applied.config,
       version: this.nextVersion(name),
-      createdAt: existing?.createdAt ?? now,
-      modifiedAt: now,
+      createdAt: existing?.createdAt ?? Date.now(),
+      pushSecrets,
+      modifiedAt: Date.now(),
       sqsAttributes: { ...existing?.sqsAttributes, ...opts.sqsAttributes },
     };
     this.write(record);
-    return { record, created: !existing };
+    return { record, created: !existing, ...(signingSecret === undefined ? {} : { signingSecret }) };
+  }
+
+  /**
+   * A new signing secret for a queue that pushes to an endpoint. The one it
+   * replaces keeps signing beside it for PREVIOUS_SECRET_MS, so an endpoint
+   * can switch without dropping a delivery; one rotated out earlier stops.
+   */
+  async rotatePushSecret(
+    name: string,
+  ): Promise<{ record: QueueRecord; signingSecret: string; previousExpiresAt: number } | { problem: { code: "QUEUE_NOT_FOUND" | "CONFLICT"; message: string } }> {
+    const existing = this.read(name);
+    if (!existing) return { problem: { code: "QUEUE_NOT_FOUND", message: `queue ${name} does not exist` } };
+    if (existing.pushSecrets === null) {
+      return { problem: { code: "CONFLICT", message: `queue ${name} does not push to an endpoint: only an endpoint's deliveries are signed` } };
+    }
+    const signingSecret = newSigningSecret();
+    const previousExpiresAt = Date.now() + PREVIOUS_SECRET_MS;
+    const previous = existing.pushSecrets.signingSecrets[0].secret;
+    this.ctx.storage.sql.exec(
+      "UPDATE push_targets SET secret = ?, previous_secret = ?, previous_expires_at = ? WHERE name = ?",
+      signingSecret,
+      previous,
+      previousExpiresAt,
+      name,
+    );
+    const record: QueueRecord = {
+      ...existing,
+      version: this.nextVersion(name),
+      pushSecrets: {
+        headers: existing.pushSecrets.headers,
+        signingSecrets: [
+          { secret: signingSecret, expiresAt: null },
+          { secret: previous, expiresAt: previousExpiresAt },
+        ],
+      },
+    };
+    this.write(record);
+    return { record, signingSecret, previousExpiresAt };
   }
 
   /** Stores a whole configuration as is (tests and tools; the API goes through `update`, which checks it). */
   async put(name: string, config: QueueConfig): Promise<QueueConfig> {
     const existing = this.read(name);
-    const now = Date.now();
     this.write({
       name,
       config,
       version: this.nextVersion(name),
-      createdAt: existing?.createdAt ?? now,
-      modifiedAt: now,
+      createdAt: existing?.createdAt ?? Date.now(),
+      pushSecrets: existing?.pushSecrets ?? null,
+      modifiedAt: Date.now(),
       sqsAttributes: existing?.sqsAttributes ?? {},
     });
     return config;
@@ -204,15 +306,17 @@ export class QueueRegistry extends DurableObject<Env> {
    * are empty.
    */
   async delete(name: string): Promise<QueueRecord | null> {
-    const row = this.ctx.storage.sql
-      .exec<Row>(`UPDATE queues SET deleting = 1 WHERE name = ? RETURNING ${COLUMNS}`, name)
-      .toArray()[0];
-    return row ? toRecord(row) : null;
+    const sql = this.ctx.storage.sql;
+    const marked = sql.exec("UPDATE queues SET deleting = 1 WHERE name = ? RETURNING name", name).toArray();
+    if (marked.length === 0) return null;
+    return toRecord(sql.exec<Row>(`${SELECT} WHERE q.name = ?`, name).one());
   }
 
   /** Removes a tombstone, unless the queue was created again meanwhile (its version then differs). */
   async forget(name: string, version: number): Promise<void> {
-    this.ctx.storage.sql.exec("DELETE FROM queues WHERE name = ? AND version = ? AND deleting = 1", name, version);
+    const sql = this.ctx.storage.sql;
+    const gone = sql.exec("DELETE FROM queues WHERE name = ? AND version = ? AND deleting = 1", name, version).rowsWritten;
+    if (gone > 0) sql.exec("DELETE FROM push_targets WHERE name = ?", name);
   }
 
   /**
@@ -222,7 +326,7 @@ export class QueueRegistry extends DurableObject<Env> {
   async list(after = "", limit = -1, prefix = ""): Promise<QueueRecord[]> {
     return this.ctx.storage.sql
       .exec<Row>(
-        `SELECT ${COLUMNS} FROM queues WHERE name > ? AND deleting = 0 AND substr(name, 1, ?) = ? ORDER BY name LIMIT ?`,
+        `${SELECT} WHERE q.name > ? AND q.deleting = 0 AND substr(q.name, 1, ?) = ? ORDER BY q.name LIMIT ?`,
         after,
         prefix.length,
         prefix,

@@ -1,11 +1,12 @@
 // Builds the client for use outside this repository: dist/client/ holds ES
-// modules (index.js, tokens.js, protocol.js) with their .d.ts types, for
-// browsers, Workers, Deno and Node >= 18. Then imports the result in Node to
-// prove it loads there without a bundler.
+// modules (index.js, tokens.js, protocol.js, verify.js; consumer.js for
+// Workers only) with their .d.ts types, for browsers, Workers, Deno and
+// Node >= 18. Then imports the result in Node to prove it loads there
+// without a bundler (all but consumer.js, which imports cloudflare:workers).
 import { execFileSync } from "node:child_process";
 import { build } from "esbuild";
 
-const entries = ["client/index.ts", "client/tokens.ts", "client/protocol.ts"];
+const entries = ["client/index.ts", "client/tokens.ts", "client/protocol.ts", "client/verify.ts", "client/consumer.ts"];
 
 await build({
   entryPoints: entries,
@@ -23,6 +24,8 @@ execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "client
 
 const client = await import(new URL("../dist/client/index.js", import.meta.url));
 const tokens = await import(new URL("../dist/client/tokens.js", import.meta.url));
+const verifier = await import(new URL("../dist/client/verify.js", import.meta.url));
+if (typeof verifier.verify !== "function") throw new Error("dist/client/verify.js does not export verify");
 if (typeof client.createClient !== "function" || typeof client.QueueError !== "function" || typeof tokens.mintToken !== "function") {
   throw new Error("dist/client does not export createClient, QueueError and mintToken");
 }

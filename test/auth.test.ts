@@ -55,6 +55,7 @@ const EXPECTED: Record<string, Scope[] | "public"> = {
   "POST /v1/queues/:queue/pause": ["manage"],
   "POST /v1/queues/:queue/resume": ["manage"],
   "POST /v1/queues/:queue/purge": ["manage"],
+  "POST /v1/queues/:queue/push/rotate-secret": ["manage"],
   "POST /v1/topics/:topic/messages": ["publish"],
   "GET /v1/topics/:topic/stats": ["publish", "consume", "manage"],
   "GET /v1/topics/:topic": ["manage"],

@@ -17,6 +17,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   ERROR_STATUS,
   LIMITS,
+  PUSH_RANGES,
   QUEUE_CONFIG_RANGES,
   QUEUE_NAME_PATTERN,
   RECEIPT_PATTERN,
@@ -170,6 +171,7 @@ const ALL_ROUTES: [string, string][] = [
   ["DELETE", `/v1/queues/${fixture}`],
   ["POST", `/v1/queues/${fixture}/purge`],
   ["POST", `/v1/queues/${fixture}/pause`],
+  ["POST", `/v1/queues/${fixture}/push/rotate-secret`],
   ["GET", `/v1/queues/${fixture}/messages`],
   ["POST", "/v1/tokens"],
 ];
@@ -309,6 +311,32 @@ const badBody = fc.oneof(
     .map((b): Req => ({ method: "PUT", path: `/v1/queues/${fixture}`, headers: jsonHeaders, body: json(b) })),
   fc.constantFrom<unknown>({ paused: "yes" }, { paused: null }, { partitions: 0 }, { backoffBaseMs: 5000, backoffMaxMs: 10 }, { name: "x" })
     .map((b): Req => ({ method: "PUT", path: `/v1/queues/${fixture}`, headers: jsonHeaders, body: json(b) })),
+  // Push: a wrong shape, a target that is not one, a setting out of its range.
+  fc.constantFrom<unknown>(
+    {},
+    "https://hooks.test/ok",
+    [],
+    { url: "https://hooks.test/ok", service: "CONSUMER" },
+    { service: "CONSUMER", headers: { a: "b" } },
+    { url: "ftp://hooks.test/ok" },
+    { url: "not a url" },
+    { url: "https://user:pass@hooks.test/ok" },
+    { url: `https://hooks.test/${"x".repeat(2100)}` },
+    { url: "https://hooks.test/ok", headers: { "webhook-signature": "v1,x" } },
+    { url: "https://hooks.test/ok", headers: { "a b": "x" } },
+    { url: "https://hooks.test/ok", headers: { a: "x\r\ny" } },
+    { url: "https://hooks.test/ok", headers: { a: 1 } },
+    { url: "https://hooks.test/ok", headers: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`h${i}`, "v"])) },
+    { url: "https://hooks.test/ok", extra: 1 },
+    { service: "NO_SUCH_BINDING" },
+    { service: "QUEUE_PARTITION" },
+    { service: "ASSETS" },
+    { service: "not a name" },
+  )
+    .map((push): Req => ({ method: "PUT", path: `/v1/queues/${fixture}`, headers: jsonHeaders, body: json({ push }) })),
+  fc.constantFrom(...(Object.keys(PUSH_RANGES) as (keyof typeof PUSH_RANGES)[]))
+    .chain((field) => badInt(PUSH_RANGES[field].min, PUSH_RANGES[field].max).map((value) => ({ url: "https://hooks.test/ok", [field]: value })))
+    .map((push): Req => ({ method: "PUT", path: `/v1/queues/${fixture}`, headers: jsonHeaders, body: json({ push }) })),
   fc.constantFrom("limit=0", "limit=1001", "stats=maybe", "cursor=a/b", "x=1", "limit=abc")
     .map((qs): Req => ({ method: "GET", path: `/v1/queues?${qs}`, headers: admin })),
   fc.constantFrom("limit=0", "limit=101", "cursor=zz", "x=1")

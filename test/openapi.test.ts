@@ -351,6 +351,25 @@ describe("openapi: real answers match the documented schemas", () => {
     await expectDocumented(doc, "get", "/", await call("GET", "/"), answers.apiIndex);
   });
 
+  it("push: the secret's one answer, a rotation, a queue's push config and push stats", async () => {
+    const doc = await servedDocument();
+    const q = uniqueQueue("doc");
+    const set = await call("PUT", `/v1/queues/${q}`, { push: { url: "https://hooks.test/ok", headers: { authorization: "x" } }, paused: true });
+    expect(set.json.push.signingSecret).toMatch(/^whsec_/);
+    await expectDocumented(doc, "put", "/v1/queues/{queue}", set, answers.queueInfo);
+    const rotated = await call("POST", `/v1/queues/${q}/push/rotate-secret`);
+    await expectDocumented(doc, "post", "/v1/queues/{queue}/push/rotate-secret", rotated, answers.queueInfo);
+    const info = await call("GET", `/v1/queues/${q}`);
+    expect(info.json.stats.push).toMatchObject({ deliveries: 0, pausedUntil: null });
+    await expectDocumented(doc, "get", "/v1/queues/{queue}", info, answers.queueInfo);
+    const refused = await call("POST", `/v1/queues/${q}/messages/receive`, {});
+    expect(refused.json.error.code).toBe("CONFLICT");
+    await expectDocumented(doc, "post", "/v1/queues/{queue}/messages/receive", refused, answers.errorBody);
+    const notPushing = await call("POST", `/v1/queues/${uniqueQueue("doc")}/push/rotate-secret`);
+    expect(notPushing.status).toBe(404);
+    await expectDocumented(doc, "post", "/v1/queues/{queue}/push/rotate-secret", notPushing, answers.errorBody);
+  });
+
   it("topics: put, get, list, publish, stats, delete", async () => {
     const doc = await servedDocument();
     const t = uniqueQueue("doc");

@@ -12,6 +12,13 @@ import { partitionStub, resolveQueue } from "./queues";
 import { formatReceipt } from "./receipts";
 import { answerPartition, askEach, settled, sortReceipts } from "./settle";
 
+/** A queue that pushes is not pulled from: its partitions deliver every message themselves (docs/push.md). */
+export function refusePullOnPush(queue: string, config: Pick<QueueConfig, "push">): void {
+  if (config.push === null) return;
+  const target = config.push.url !== undefined ? "an endpoint" : `the Worker behind ${config.push.service}`;
+  throw new ApiError("CONFLICT", `queue ${queue} delivers by push to ${target}: it cannot be received from; set push to null to pull`);
+}
+
 /** A leased message with its partition, body still JSON text. */
 export interface Leased {
   partition: number;
@@ -98,6 +105,7 @@ async function ackThenReceive(
 ): Promise<{ ackResults: ReceiptResult[]; leased: Leased[] }> {
   const s = await sortReceipts(env, queue, receipts, "ack");
   const config = await resolveQueue(env, queue);
+  refusePullOnPush(queue, config);
   let carried: CarriedAcks | undefined;
   if (straightToWait(config, opts.waitMs) && s.byPartition.has(0)) {
     carried = { refs: s.byPartition.get(0)!.map((l) => l.ref), sent: false, outcomes: null };
@@ -114,13 +122,16 @@ async function ackThenReceive(
 
 async function receiveOrWait(env: Env, queue: string, opts: ReceiveOptions, carried?: CarriedAcks): Promise<Leased[]> {
   const config = await resolveQueue(env, queue);
+  refusePullOnPush(queue, config);
   const leaseMs = opts.visibilityTimeoutMs ?? config.visibilityTimeoutMs;
   const gone = () => opts.signal?.aborted === true;
   const waitMs = opts.waitMs ?? 0;
   let out: Leased[] = [];
   const direct = straightToWait(config, waitMs);
   const take = async (partition: number) => {
-    const { messages } = await partitionStub(env, queue, partition).receive(opts.max - out.length, leaseMs);
+    const { messages, pushes } = await partitionStub(env, queue, partition).receive(opts.max - out.length, leaseMs);
+    // This isolate's copy of the configuration is older than the partition's.
+    if (pushes) refusePullOnPush(queue, await resolveQueue(env, queue, false, true));
     for (const message of messages) out.push({ partition, message });
   };
   let order = direct ? [] : fairOrder(config);

@@ -5,7 +5,7 @@
  * are checked by the registry (`applyConfigPatch`) inside its transaction.
  */
 import type { QueueConfigPatch, QueueInfo, QueueStats, QueueStatsSummary } from "../client/protocol";
-import type { PeekedRow, QueueRecord } from "../durable-objects/contract";
+import { RESERVED_BINDINGS, type PeekedRow, type QueueRecord } from "../durable-objects/contract";
 import { ApiError } from "./errors";
 import { pageAcrossPartitions } from "./partitions";
 import { configurePartitions, forgetQueue, partitionStub, partitionsOf, registry, rememberQueue, resolveQueue } from "./queues";
@@ -33,7 +33,24 @@ async function propagate(env: Env, record: QueueRecord): Promise<void> {
   rememberQueue(record.name, record.config);
 }
 
+/**
+ * A push to a Worker needs a service binding of edgeq's own to it (in
+ * wrangler.toml): refused before anything is stored when there is none.
+ */
+function checkPushService(env: Env, patch: QueueConfigPatch): void {
+  const push = patch.push;
+  if (!push || !("service" in push)) return;
+  const binding = (env as unknown as Record<string, unknown>)[push.service];
+  if (RESERVED_BINDINGS.has(push.service) || typeof (binding as { fetch?: unknown } | undefined)?.fetch !== "function") {
+    throw new ApiError(
+      "INVALID_VALUE",
+      `push.service: edgeq has no service binding named ${push.service.slice(0, 64)}; add one to its wrangler.toml ([[services]]) and deploy`,
+    );
+  }
+}
+
 async function update(env: Env, name: string, patch: QueueConfigPatch, create: boolean, sqsAttributes?: Record<string, string>) {
+  checkPushService(env, patch);
   const result = await registry(env).update(name, patch, { create, sqsAttributes });
   if ("problem" in result) throw new ApiError(result.problem.code, result.problem.message);
   await propagate(env, result.record);
@@ -42,8 +59,23 @@ async function update(env: Env, name: string, patch: QueueConfigPatch, create: b
 
 /** Creates a queue or changes some of its settings; answers the whole configuration and whether it was created. */
 export async function putQueue(env: Env, name: string, patch: QueueConfigPatch): Promise<{ queue: QueueInfo; created: boolean }> {
-  const { record, created } = await update(env, name, patch, true);
-  return { queue: info(record), created };
+  const { record, created, signingSecret } = await update(env, name, patch, true);
+  const queue = info(record);
+  // The secret is answered this once; GET never shows it.
+  if (signingSecret !== undefined) queue.push = { signingSecret, previousExpiresAt: null };
+  return { queue, created };
+}
+
+/**
+ * A new signing secret for a queue that pushes to an endpoint, answered
+ * once; the previous one signs beside it for a day, so the endpoint can
+ * switch without dropping a delivery.
+ */
+export async function rotatePushSecret(env: Env, name: string): Promise<QueueInfo> {
+  const result = await registry(env).rotatePushSecret(name);
+  if ("problem" in result) throw new ApiError(result.problem.code, result.problem.message);
+  await propagate(env, result.record);
+  return { ...info(result.record), push: { signingSecret: result.signingSecret, previousExpiresAt: result.previousExpiresAt } };
 }
 
 /**

@@ -5,7 +5,7 @@
  * gauges over the last window (as a client library's summary would be,
  * without a sum).
  */
-import type { QueueConfig, QueueStats, QueueStatus } from "../client/protocol";
+import { PUSH_FAILURE_CLASSES, type QueueConfig, type QueueStats, type QueueStatus } from "../client/protocol";
 
 /** The Content-Type of the text exposition format 0.0.4. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -100,6 +100,32 @@ const FAMILIES: Family[] = [
     type: "gauge",
     help: "Time to empty the queue at the current net rate; absent while it is not draining.",
     samples: (s) => (s.trend.drainEstimateMs === null ? [] : one(s.trend.drainEstimateMs / 1000)),
+  },
+  // Push delivery: only queues that push have samples.
+  {
+    name: "edgeq_push_deliveries_total",
+    type: "counter",
+    help: "Push deliveries (batches sent to the endpoint or Worker), failed ones included.",
+    samples: (s) => (s.push ? one(s.push.deliveries) : []),
+  },
+  {
+    name: "edgeq_push_failures_total",
+    type: "counter",
+    help: "Push deliveries that failed, by class (4xx, 5xx, timeout, network, handler).",
+    samples: (s) => (s.push ? PUSH_FAILURE_CLASSES.map((c) => ({ labels: { class: c }, value: s.push!.failures[c] })) : []),
+  },
+  {
+    name: "edgeq_push_latency_seconds",
+    type: "gauge",
+    help: "Quantiles of how long the endpoint or Worker took to answer a push, over the last 5 minutes, within 19 %.",
+    samples: (s) =>
+      s.push ? QUANTILES.flatMap(([quantile, key]) => (s.push!.latency[key] === null ? [] : [{ labels: { quantile }, value: s.push!.latency[key]! / 1000 }])) : [],
+  },
+  {
+    name: "edgeq_push_paused",
+    type: "gauge",
+    help: "1 while a 429 or 503 with Retry-After holds the queue's pushes back.",
+    samples: (s) => (s.push ? one(s.push.pausedUntil === null ? 0 : 1) : []),
   },
   {
     name: "edgeq_queue_status",

@@ -38,7 +38,7 @@ export const clearQueueCache = () => cache.clear();
  */
 export async function configurePartitions(env: Env, record: QueueRecord): Promise<void> {
   await Promise.all(
-    partitionsOf(record.config).map((p) => partitionStub(env, record.name, p).configure(record.config, record.version, p)),
+    partitionsOf(record.config).map((p) => partitionStub(env, record.name, p).configure(record.config, record.version, p, record.pushSecrets)),
   );
 }
 
@@ -84,7 +84,7 @@ export async function repairPartitions(env: Env, name: string, partitions: numbe
   await Promise.all(
     partitions
       .filter((p) => p < record.config.partitions)
-      .map((p) => partitionStub(env, name, p).configure(record.config, record.version, p)),
+      .map((p) => partitionStub(env, name, p).configure(record.config, record.version, p, record.pushSecrets)),
   );
   return record.config;
 }

@@ -27,6 +27,7 @@ import type {
 import { ApiError } from "./errors";
 import {
   ackRequest,
+  configPatchOf,
   deadLetterQuery,
   enqueueRequest,
   extendRequest,
@@ -40,8 +41,9 @@ import {
 } from "./schemas";
 import { ackAndReceive, leasedJson, receiveMessages } from "./consume";
 import { deleteDeadLetters, listDeadLetters, redriveDeadLetters } from "./dead-letters";
-import { deleteQueue, getQueue, listQueues, peekMessages, purgeQueue, putQueue, setPaused } from "./manage";
+import { deleteQueue, getQueue, listQueues, peekMessages, purgeQueue, putQueue, rotatePushSecret, setPaused } from "./manage";
 import { sendMessages } from "./produce";
+import { QueueProducer } from "./producer";
 import { queueStats } from "./queue-stats";
 import { ackMessages, extendLeases, nackMessages } from "./settle";
 import type { Secrets } from "./types";
@@ -92,6 +94,19 @@ export class EdgeqService extends WorkerEntrypoint<Env & Secrets> {
       const windowMs = check(forwardWindow, minDedupWindowMs);
       return { messages: await sendMessages(this.env, name, list, { minDedupWindowMs: windowMs }) };
     });
+  }
+
+  /**
+   * A producer for `queue` in the shape of Cloudflare Queues' `Queue`
+   * binding (`send`, `sendBatch`), which throws on failure as a `Queue` does:
+   * `const ORDERS = env.EDGEQ.producer("orders"); await ORDERS.send({...})`.
+   */
+  producer(queue: string): QueueProducer {
+    try {
+      return new QueueProducer(this.env, queueOf(queue));
+    } catch (err) {
+      throw err instanceof ApiError ? new Error(`${err.code}: ${err.message}`) : err;
+    }
   }
 
   /**
@@ -186,7 +201,12 @@ export class EdgeqService extends WorkerEntrypoint<Env & Secrets> {
 
   /** Creates a queue or changes some of its settings; answers the whole configuration. */
   configureQueue(queue: string, settings: QueueConfigPatch = {}): Promise<RpcResult<QueueInfo>> {
-    return answer(async () => (await putQueue(this.env, queueOf(queue), check(queueConfigPatch, settings))).queue);
+    return answer(async () => (await putQueue(this.env, queueOf(queue), configPatchOf(check(queueConfigPatch, settings)))).queue);
+  }
+
+  /** A new signing secret for push to an endpoint (answered once, in `push`); the previous one signs too for 24 hours. */
+  rotatePushSecret(queue: string): Promise<RpcResult<QueueInfo>> {
+    return answer(async () => rotatePushSecret(this.env, queueOf(queue)));
   }
 
   /** The queue's configuration and stats. */

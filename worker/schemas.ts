@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { GROUP_ID_PATTERN, LIMITS, QUEUE_NAME_PATTERN, RECEIPT_PATTERN, TOPIC_LIMITS } from "../client/protocol";
+import { GROUP_ID_PATTERN, LIMITS, QUEUE_NAME_PATTERN, RECEIPT_PATTERN, TOPIC_LIMITS, type QueueConfigPatch } from "../client/protocol";
 
 /** Deepest nesting of a JSON value, measured without recursion (a hostile body must not blow the stack). */
 export function jsonDepth(value: unknown, limit: number = LIMITS.maxBodyDepth): number {
@@ -137,6 +137,29 @@ export const redriveRequest = z.strictObject({
  */
 const setting = z.number();
 const limit = z.number().nullable();
+
+/**
+ * `push`: an endpoint (`url`, with `headers`) or a Worker (`service`), one
+ * of the two; values (the URL, header names, ranges) are checked by the
+ * registry (durable-objects/push/settings.ts).
+ */
+export const pushSetting = z
+  .strictObject({
+    url: z.string().max(4096).optional(),
+    headers: z.record(z.string().max(256), z.string().max(8192)).optional(),
+    service: z.string().max(256).optional(),
+    batchSize: setting.optional(),
+    batchWaitMs: setting.optional(),
+    timeoutMs: setting.optional(),
+  })
+  .superRefine((push, ctx) => {
+    if ((push.url === undefined) === (push.service === undefined)) {
+      ctx.addIssue({ code: "invalid_type", expected: "string", path: ["url"], message: "give url (an endpoint) or service (a Worker), one of the two" });
+    } else if (push.service !== undefined && push.headers !== undefined) {
+      ctx.addIssue({ code: "invalid_type", expected: "never", path: ["headers"], message: "headers go to an endpoint (url), not to a Worker" });
+    }
+  });
+
 export const queueConfigPatch = z.strictObject({
   partitions: setting.optional(),
   visibilityTimeoutMs: setting.optional(),
@@ -151,7 +174,11 @@ export const queueConfigPatch = z.strictObject({
   deliveryRatePerSec: limit.optional(),
   paused: z.boolean().optional(),
   deadLetterQueue: z.string().nullable().optional(),
+  push: pushSetting.nullable().optional(),
 });
+
+/** The validated PUT body as the registry takes it (the refinement above makes `push` one of its two shapes). */
+export const configPatchOf = (patch: z.output<typeof queueConfigPatch>): QueueConfigPatch => patch as QueueConfigPatch;
 
 export const queueListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),

@@ -4,7 +4,15 @@
  * percentiles, the trend, a drain estimate and a status. Pure functions: the
  * partitions count, this file only adds and divides.
  */
-import type { CounterTotals, LatencyPercentiles, MinuteStats, QueueStats, QueueStatus } from "../client/protocol";
+import {
+  PUSH_FAILURE_CLASSES,
+  type CounterTotals,
+  type LatencyPercentiles,
+  type MinuteStats,
+  type PushStats,
+  type QueueStats,
+  type QueueStatus,
+} from "../client/protocol";
 import {
   COUNTER_RETENTION_MINUTES,
   LATENCY_WINDOW_MINUTES,
@@ -12,6 +20,7 @@ import {
   quantileMs,
   type CounterName,
   type LatencyKind,
+  type MessageCounterName,
   type PartitionStats,
 } from "../durable-objects/contract";
 
@@ -31,7 +40,7 @@ export const STATUS_RULES = {
   failingRetryShare: 0.5,
 } as const;
 
-const FIELD: Record<CounterName, keyof CounterTotals> = {
+const FIELD: Record<MessageCounterName, keyof CounterTotals> = {
   enqueued: "enqueued",
   delivered: "delivered",
   acked: "acked",
@@ -114,13 +123,18 @@ export function summarizeStats(parts: PartitionStats[], now: number): QueueStats
   const histograms: Record<LatencyKind, Map<number, number>> = {
     enqueue_to_ack: new Map(),
     delivery_to_ack: new Map(),
+    push: new Map(),
   };
+  const pushTotals = new Map<CounterName, number>();
   for (const p of parts) {
     for (const c of p.counters) {
       const slot = minutes[c.minute - first];
-      if (slot) slot[FIELD[c.name]] += c.count;
+      if (slot && c.name in FIELD) slot[FIELD[c.name as MessageCounterName]] += c.count;
     }
-    for (const [name, count] of Object.entries(p.totals) as [CounterName, number][]) totals[FIELD[name]] += count;
+    for (const [name, count] of Object.entries(p.totals) as [CounterName, number][]) {
+      if (name in FIELD) totals[FIELD[name as MessageCounterName]] += count;
+      else pushTotals.set(name, (pushTotals.get(name) ?? 0) + count);
+    }
     for (const h of p.latency) histograms[h.kind].set(h.bucket, (histograms[h.kind].get(h.bucket) ?? 0) + h.count);
   }
   // The depth at the end of each minute, walking back from now: what a minute
@@ -159,6 +173,22 @@ export function summarizeStats(parts: PartitionStats[], now: number): QueueStats
       netPerMinute,
       drainEstimateMs,
     },
+    ...pushStats(parts, pushTotals, histograms.push),
     ...statusOf(minutes, depth),
+  };
+}
+
+/** Push delivery's figures, when a partition says the queue pushes: `{push}`, else nothing. */
+function pushStats(parts: PartitionStats[], totals: Map<CounterName, number>, latency: Map<number, number>): { push?: PushStats } {
+  const pushing = parts.filter((p) => p.push !== undefined);
+  if (pushing.length === 0) return {};
+  const paused = pushing.map((p) => p.push!.pausedUntil).filter((t): t is number => t !== null);
+  return {
+    push: {
+      deliveries: totals.get("push_deliveries") ?? 0,
+      failures: Object.fromEntries(PUSH_FAILURE_CLASSES.map((c) => [c, totals.get(`push_failed_${c}`) ?? 0])) as PushStats["failures"],
+      latency: percentiles(latency),
+      pausedUntil: paused.length === 0 ? null : Math.max(...paused),
+    },
   };
 }

@@ -25,7 +25,19 @@ export function statsTable(s) {
       `enqueued ${totals.enqueued}, delivered ${totals.delivered}, acked ${totals.acked}, retried ${totals.retried}, ` +
         `dead-lettered ${totals.deadLettered}, purged ${totals.purged}`,
     ],
+    ...(s.push ? pushRows(s.push) : []),
   ]);
+}
+
+/** Push delivery's rows: deliveries and failures by class, answer latency, a Retry-After hold. */
+function pushRows(push) {
+  const failures = Object.entries(push.failures).map(([kind, n]) => `${kind} ${n}`).join(", ");
+  const latency = push.latency.count === 0 ? "no pushes" : `${duration(push.latency.p50)} / ${duration(push.latency.p95)} / ${duration(push.latency.p99)}`;
+  return [
+    ["push deliveries", `${push.deliveries} (failed: ${failures})`],
+    ["push answer p50/p95/p99", latency],
+    ["push held by Retry-After", push.pausedUntil === null ? "no" : `until ${new Date(push.pausedUntil).toISOString()}`],
+  ];
 }
 
 /** Sparklines of the stats' minutes (oldest first, the last one the current minute): depth, in and out per minute. */

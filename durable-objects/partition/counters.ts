@@ -8,9 +8,32 @@
  * not two.
  */
 
-export type CounterName = "enqueued" | "delivered" | "acked" | "retried" | "dead_lettered" | "purged";
+/** What happened to messages. */
+export type MessageCounterName = "enqueued" | "delivered" | "acked" | "retried" | "dead_lettered" | "purged";
 
-export const COUNTER_NAMES: readonly CounterName[] = ["enqueued", "delivered", "acked", "retried", "dead_lettered", "purged"];
+/** What happened to push deliveries (batches): sent, and failed by class (see PushFailureClass). */
+export type PushCounterName =
+  | "push_deliveries"
+  | "push_failed_4xx"
+  | "push_failed_5xx"
+  | "push_failed_timeout"
+  | "push_failed_network"
+  | "push_failed_handler";
+
+export type CounterName = MessageCounterName | PushCounterName;
+
+export const MESSAGE_COUNTER_NAMES: readonly MessageCounterName[] = ["enqueued", "delivered", "acked", "retried", "dead_lettered", "purged"];
+
+export const PUSH_COUNTER_NAMES: readonly PushCounterName[] = [
+  "push_deliveries",
+  "push_failed_4xx",
+  "push_failed_5xx",
+  "push_failed_timeout",
+  "push_failed_network",
+  "push_failed_handler",
+];
+
+export const COUNTER_NAMES: readonly CounterName[] = [...MESSAGE_COUNTER_NAMES, ...PUSH_COUNTER_NAMES];
 
 /** The minute (since the epoch) that `ms` falls in. */
 export const minuteOf = (ms: number): number => Math.floor(ms / 60_000);

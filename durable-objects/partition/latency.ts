@@ -12,8 +12,11 @@
 
 import { minuteOf } from "./counters";
 
-/** What a latency runs from: the enqueue or the delivery that was acked. */
-export type LatencyKind = "enqueue_to_ack" | "delivery_to_ack";
+/**
+ * What a latency measures: from the enqueue or from the delivery that was
+ * acked to its ack; or how long a push's endpoint or Worker took to answer.
+ */
+export type LatencyKind = "enqueue_to_ack" | "delivery_to_ack" | "push";
 
 export const LATENCY_BUCKETS_PER_DOUBLING = 4;
 /** 2^30 ms (12 days): longer latencies all land in this bucket. */
@@ -59,6 +62,17 @@ export function recordLatencies(
      ON CONFLICT (minute, kind, bucket) DO UPDATE SET count = count + excluded.count`,
     minuteOf(now),
     JSON.stringify(rows),
+  );
+}
+
+/** Adds one latency of `kind` to the current minute's histogram (a push delivery's: one per batch). */
+export function recordLatency(sql: SqlStorage, now: number, kind: LatencyKind, ms: number): void {
+  sql.exec(
+    `INSERT INTO latency (minute, kind, bucket, count) VALUES (?, ?, ?, 1)
+     ON CONFLICT (minute, kind, bucket) DO UPDATE SET count = count + 1`,
+    minuteOf(now),
+    kind,
+    latencyBucket(ms),
   );
 }
 

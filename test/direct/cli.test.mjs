@@ -134,6 +134,39 @@ describe("queues", () => {
     expect(gone.stderr).toContain("QUEUE_NOT_FOUND");
   });
 
+  it("sets push: the signing secret shown once on stderr, header values never; rotates it; turns push off", async () => {
+    const queue = uniqueQueue();
+    await json(["queues", "create", queue]);
+    const set = await edgeq([
+      "queues", "update", queue,
+      "--push-url", "http://127.0.0.1:9/hooks",
+      "--push-header", "Authorization: Bearer header-value-7",
+      "--push-batch-size", "5",
+      "--push-timeout-ms", "2000",
+    ]);
+    expect(set.code).toBe(0);
+    expect(set.stdout).toMatch(/push\s*│\s*http:\/\/127\.0\.0\.1:9\/hooks, headers authorization; batches of 5, wait 0 ms, timeout 2000 ms/);
+    const secret = /signing secret \(shown once, keep it with the endpoint\): (whsec_\S+)/.exec(set.stderr)?.[1];
+    expect(secret).toBeTruthy();
+    const shown = await edgeq(["queues", "get", queue]);
+    expect(shown.stdout).toContain("headers authorization");
+    expect(shown.stdout + shown.stderr).not.toContain("header-value-7");
+    expect(shown.stdout + shown.stderr).not.toContain(secret);
+    const rotated = await json(["queues", "rotate-secret", queue]);
+    expect(rotated.push.signingSecret).toMatch(/^whsec_/);
+    expect(rotated.push.signingSecret).not.toBe(secret);
+    expect(rotated.push.previousExpiresAt).toBeGreaterThan(Date.now());
+    const worker = await edgeq(["queues", "update", queue, "--push-service", "NO_SUCH_BINDING"]);
+    expect(worker.code).toBe(1);
+    expect(worker.stderr).toContain("INVALID_VALUE: push.service");
+    const off = await json(["queues", "update", queue, "--no-push"]);
+    expect(off.config.push).toBeNull();
+    expect(off.push).toBeUndefined();
+    const refused = await edgeq(["queues", "rotate-secret", queue]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("CONFLICT");
+  });
+
   it("update refuses a queue that does not exist and does not create it", async () => {
     const queue = uniqueQueue();
     const r = await edgeq(["queues", "update", queue, "--max-attempts", "2"]);
@@ -484,6 +517,11 @@ describe("errors and exit codes", () => {
       [["send", queue, "1", "--attr", "novalue"], "expected name=value"],
       [["send", queue, "--lines", "--dedup-id", "x"], "--dedup-id names one message"],
       [["queues", "update", queue], "give at least one setting"],
+      [["queues", "update", queue, "--push-batch-size", "5"], "give --push-url or --push-service"],
+      [["queues", "update", queue, "--push-url", "https://a.test", "--push-service", "X"], "give --push-url or --push-service"],
+      [["queues", "update", queue, "--push-service", "X", "--push-header", "a: b"], "--push-header goes with --push-url"],
+      [["queues", "update", queue, "--no-push", "--push-url", "https://a.test"], "--no-push takes no other"],
+      [["queues", "update", queue, "--push-url", "https://a.test", "--push-header", "nocolon"], 'expected "Name: value"'],
       [["tokens", "mint", "--queues", queue], "required option '--scopes <list>'"],
       [["queues", "list", "--url", "not a url"], "expected an http(s) URL"],
       [[], "Usage: edgeq"],

@@ -4,6 +4,8 @@
 //
 //   POST /signup {email}     the example of the README: enqueue one message
 //   POST /rpc {op, args}     calls any EdgeqService method, for the tests
+//   POST /produce {queue, op, args}   producer code written for a Cloudflare Queues
+//                            binding (env.QUEUE.send / sendBatch), run against edgeq's producer
 
 export default {
   async fetch(request, env) {
@@ -21,6 +23,16 @@ export default {
       } catch (err) {
         // Only a thrown error lands here (the binding itself failed): say what it was.
         return Response.json({ thrown: { name: err.name, message: err.message } }, { status: 500 });
+      }
+    }
+    if (url.pathname === "/produce") {
+      const { queue, op, args } = await request.json();
+      // In a Worker bound to Cloudflare Queues this line would be `const QUEUE = env.ORDERS;`.
+      const QUEUE = env.EDGEQ.producer(queue);
+      try {
+        return Response.json({ result: (await QUEUE[op](...args)) ?? null });
+      } catch (err) {
+        return Response.json({ thrown: err.message }, { status: 500 });
       }
     }
     return new Response("not found", { status: 404 });

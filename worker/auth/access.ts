@@ -53,6 +53,8 @@ const RULES: [methods: string, path: string, need: Need][] = [
   ["POST", "/v1/queues/:queue/pause", ["manage"]],
   ["POST", "/v1/queues/:queue/resume", ["manage"]],
   ["POST", "/v1/queues/:queue/purge", ["manage"]],
+  // Answers a push endpoint's new signing secret.
+  ["POST", "/v1/queues/:queue/push/rotate-secret", ["manage"]],
 
   // Publishing to a topic is producing; its stats are for any scope on it, as a queue's.
   ["POST", "/v1/topics/:topic/messages", ["publish"]],

@@ -4,7 +4,7 @@
  * queues, and for the selected one its figures, charts of the last hour and
  * dead letters. The page's script fetches it with the token and swaps it in.
  */
-import type { DeadLetter, QueueConfig, QueueStats } from "../../client/protocol";
+import { PUSH_FAILURE_CLASSES, type DeadLetter, type PushConfig, type PushStats, type QueueConfig, type QueueStats } from "../../client/protocol";
 import { Chart } from "./charts";
 import { formatCount, formatDuration, formatLatency } from "./format";
 import { TopicTable, type TopicRow } from "./topics";
@@ -23,6 +23,11 @@ const Status = ({ stats, paused }: { stats: QueueStats; paused: boolean }) => (
   <>
     <span class={`badge ${stats.status}`}>{stats.status}</span>
     {paused && <span class="badge paused">paused</span>}
+    {stats.push?.pausedUntil != null && (
+      <span class="badge paused" data-field="pushPaused">
+        push held by Retry-After
+      </span>
+    )}
   </>
 );
 
@@ -75,6 +80,22 @@ const Tile = ({ label, value }: { label: string; value: string }) => (
   </div>
 );
 
+/** Push delivery at a glance: where to, how many, how they failed, how fast the target answers, whether Retry-After holds it. */
+function PushTiles({ push, stats, now }: { push: PushConfig; stats: PushStats; now: number }) {
+  const failed = PUSH_FAILURE_CLASSES.map((c) => `${c} ${formatCount(stats.failures[c])}`).join(" · ");
+  return (
+    <div id="push">
+      <h3>Push to {push.url ?? `Worker ${push.service}`}</h3>
+      <div class="tiles">
+        <Tile label="Deliveries" value={formatCount(stats.deliveries)} />
+        <Tile label="Failures" value={failed} />
+        <Tile label="Answer p50 / p95" value={`${formatLatency(stats.latency.p50)} / ${formatLatency(stats.latency.p95)}`} />
+        <Tile label="Retry-After" value={stats.pausedUntil === null ? "–" : `held ${formatDuration(stats.pausedUntil - now)} more`} />
+      </div>
+    </div>
+  );
+}
+
 function QueueDetail({ queue, deadLetters, now }: { queue: QueueRow; deadLetters: DeadLetterRow[]; now: number }) {
   const { name, config, stats } = queue;
   const minutes = stats.minutes;
@@ -108,6 +129,7 @@ function QueueDetail({ queue, deadLetters, now }: { queue: QueueRow; deadLetters
         <Tile label="Processing p50 / p95" value={`${formatLatency(stats.latency.deliveryToAck.p50)} / ${formatLatency(stats.latency.deliveryToAck.p95)}`} />
         <Tile label="Enqueue→ack p95" value={formatLatency(stats.latency.enqueueToAck.p95)} />
       </div>
+      {config.push && stats.push && <PushTiles push={config.push} stats={stats.push} now={now} />}
       <div class="charts">
         <Chart id="depth" title="Depth" series={[{ label: "messages", color: "#7c3aed", kind: "area", values: minutes.map((m) => m.depth) }]} />
         <Chart

@@ -8,8 +8,11 @@
  */
 import { z } from "zod";
 import {
+  DEFAULT_PUSH,
   DEFAULT_QUEUE_CONFIG,
   ERROR_STATUS,
+  PUSH_FAILURE_CLASSES,
+  PUSH_RANGES,
   QUEUE_CONFIG_RANGES,
   QUEUE_NAME_PATTERN,
   RECEIPT_PATTERN,
@@ -179,6 +182,22 @@ const setting = (field: keyof typeof QUEUE_CONFIG_RANGES, description: string, w
   return base.min(min).max(max).meta({ description: `${description} Default ${DEFAULT_QUEUE_CONFIG[field]}.` });
 };
 
+const pushSetting = (field: keyof typeof PUSH_RANGES, description: string) => {
+  const { min, max } = PUSH_RANGES[field];
+  return z.number().int().min(min).max(max).meta({ description: `${description} Default ${DEFAULT_PUSH[field]}.` });
+};
+
+const pushConfig = z
+  .strictObject({
+    url: z.string().optional().meta({ description: "The endpoint batches are POSTed to; absent for a Worker" }),
+    service: z.string().optional().meta({ description: "edgeq's service binding to the Worker that consumes; absent for an endpoint" }),
+    headerNames: z.array(z.string()).optional().meta({ description: "Extra headers sent to the endpoint; their values are never shown" }),
+    batchSize: pushSetting("batchSize", "Messages per delivery."),
+    batchWaitMs: pushSetting("batchWaitMs", "How long a delivery may wait for a fuller batch."),
+    timeoutMs: pushSetting("timeoutMs", "How long a delivery may take before it fails as `timeout`."),
+  })
+  .meta({ id: "PushConfig", description: "Push delivery to an endpoint or a Worker (docs/push.md); secrets are never shown" });
+
 export const queueConfig = z
   .strictObject({
     partitions: setting("partitions", "Partition objects the queue is spread over; it can grow, never shrink."),
@@ -198,6 +217,7 @@ export const queueConfig = z
       .regex(QUEUE_NAME_PATTERN)
       .nullable()
       .meta({ description: "The queue its dead letters are forwarded to (they leave this one); null keeps them here. Default null." }),
+    push: pushConfig.nullable().meta({ description: "Push delivery; null: consumers pull. Default null." }),
   })
   .meta({ id: "QueueConfig", description: "A queue's configuration; every partition applies it" });
 
@@ -235,9 +255,21 @@ export const queueStatsSummary = z
   .strictObject(statsSummaryShape)
   .meta({ id: "QueueStatsSummary", description: "A queue's stats in brief" });
 
+const pushStats = z
+  .strictObject({
+    deliveries: count.meta({ description: "Deliveries (batches sent) since the queue was created" }),
+    failures: z
+      .strictObject(Object.fromEntries(PUSH_FAILURE_CLASSES.map((c) => [c, count])) as Record<(typeof PUSH_FAILURE_CLASSES)[number], typeof count>)
+      .meta({ description: "Failed deliveries by class since the queue was created" }),
+    latency: latencyPercentiles.meta({ description: "How long the endpoint or Worker took to answer" }),
+    pausedUntil: ms.nullable().meta({ description: "While a Retry-After holds pushes back: until when" }),
+  })
+  .meta({ id: "PushStats", description: "How push delivery fares" });
+
 export const queueStats = z
   .strictObject({
     ...statsSummaryShape,
+    push: pushStats.optional(),
     minutes: z
       .array(z.strictObject({ minute: ms, depth: count, ...totalsShape }))
       .meta({ description: "The last 60 minutes, oldest first; the last entry is the current minute" }),
@@ -263,6 +295,13 @@ export const queueInfo = z
     config: queueConfig,
     createdAt: ms,
     stats: z.union([queueStats, queueStatsSummary]).optional(),
+    push: z
+      .strictObject({
+        signingSecret: z.string().meta({ description: "`whsec_…`: the endpoint verifies signatures with it; never shown again" }),
+        previousExpiresAt: ms.nullable().meta({ description: "After a rotation: until when the previous secret still signs too" }),
+      })
+      .optional()
+      .meta({ description: "Only when push was first pointed at an endpoint, or its secret rotated" }),
   })
   .meta({ id: "QueueInfo", description: "A queue: its configuration, and its stats where the route reads them" });
 

@@ -57,10 +57,10 @@ messages.post(
     description:
       "With `ack`, acks those receipts first, in the same request (`ackResults`). A receive that waits longer than 250 ms " +
       "streams its answer: 200 and its headers, a space every 250 ms while it waits, then the JSON answer, or an error body " +
-      "(`{error: {code, message}}`) when it fails after the headers went out (docs/long-poll.md).",
+      "(`{error: {code, message}}`) when it fails after the headers went out (docs/long-poll.md). 409 CONFLICT on a queue that delivers by push.",
     tag: "Messages",
     answers: { 200: "receiveResponse" },
-    errors: ["QUEUE_NOT_FOUND", "UNAVAILABLE"],
+    errors: ["QUEUE_NOT_FOUND", "CONFLICT", "UNAVAILABLE"],
   }),
 );
 /**

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
-import { deleteQueue, getQueue, listQueues, purgeQueue, putQueue, setPaused } from "../manage";
-import { queueConfigPatch, queueListQuery } from "../schemas";
+import { deleteQueue, getQueue, listQueues, purgeQueue, putQueue, rotatePushSecret, setPaused } from "../manage";
+import { configPatchOf, queueConfigPatch, queueListQuery } from "../schemas";
 import { documented } from "../openapi/describe";
 import type { AppEnv } from "../types";
 import { jsonBody, queryParams } from "../validate";
@@ -28,14 +28,16 @@ queues.put(
   documented({
     operationId: "putQueue",
     summary: "Create a queue, or change some of its settings",
-    description: "Settings not given keep their value (or take the default). 201 when the queue was created.",
+    description:
+      "Settings not given keep their value (or take the default). 201 when the queue was created. " +
+      "`push` is set whole; the answer of the change that first points it at an endpoint carries the signing secret (`push.signingSecret`), once.",
     tag: "Queues",
     answers: { 200: "queueInfo", 201: "queueInfo" },
     errors: ["CONFLICT", "UNAVAILABLE"],
   }),
 );
 queues.put("/:queue", jsonBody(queueConfigPatch), async (c) => {
-  const { queue, created } = await putQueue(c.env, c.req.param("queue"), c.req.valid("json"));
+  const { queue, created } = await putQueue(c.env, c.req.param("queue"), configPatchOf(c.req.valid("json")));
   return c.json(queue, created ? 201 : 200);
 });
 
@@ -99,3 +101,16 @@ queues.post(
 queues.post("/:queue/pause", async (c) => c.json(await setPaused(c.env, c.req.param("queue"), true)));
 queues.post("/:queue/resume", async (c) => c.json(await setPaused(c.env, c.req.param("queue"), false)));
 queues.post("/:queue/purge", async (c) => c.json({ purged: await purgeQueue(c.env, c.req.param("queue")) }));
+
+queues.post(
+  "/:queue/push/rotate-secret",
+  documented({
+    operationId: "rotatePushSecret",
+    summary: "Make a new signing secret for push to an endpoint; the previous one signs too for 24 hours",
+    description: "Answers the new secret once, in `push.signingSecret`. 409 CONFLICT when the queue does not push to an endpoint.",
+    tag: "Queues",
+    answers: { 200: "queueInfo" },
+    errors: ["QUEUE_NOT_FOUND", "CONFLICT", "UNAVAILABLE"],
+  }),
+);
+queues.post("/:queue/push/rotate-secret", async (c) => c.json(await rotatePushSecret(c.env, c.req.param("queue"))));

@@ -11,7 +11,7 @@
  * maxAttempts, and no backoff (a message is visible again as soon as its
  * visibility timeout ends).
  */
-import { QUEUE_CONFIG_RANGES, type QueueConfig, type QueueConfigPatch, type QueueStats } from "../../client/protocol";
+import { QUEUE_CONFIG_RANGES, type QueueConfig, type QueueStats } from "../../client/protocol";
 import type { QueueRecord } from "../../durable-objects/contract";
 import { SqsError } from "./errors";
 import { isFifo, queueArn, queueOfArn } from "./queue-url";
@@ -19,7 +19,7 @@ import { leaseMsOf, MAX_VISIBILITY_SECONDS, MAX_WAIT_SECONDS } from "./receive";
 import { MAX_DELAY_SECONDS } from "./send";
 
 /** The settings a queue made through SQS starts from: SQS's behaviour where edgeq's defaults differ. */
-export const SQS_QUEUE_DEFAULTS: QueueConfigPatch = {
+export const SQS_QUEUE_DEFAULTS: Partial<Omit<QueueConfig, "push">> = {
   maxAttempts: QUEUE_CONFIG_RANGES.maxAttempts.max,
   backoffBaseMs: 0,
   backoffMaxMs: 0,
@@ -101,7 +101,8 @@ const redrivePolicy = (config: QueueConfig, region: string): string | undefined 
 
 /** What a CreateQueue or SetQueueAttributes changes. */
 export interface QueueChange {
-  patch: QueueConfigPatch;
+  /** SQS sets no push delivery. */
+  patch: Partial<Omit<QueueConfig, "push">>;
   sqsAttributes: Record<string, string>;
   /** The queue a RedrivePolicy names (it must exist); undefined when none is set. */
   deadLetterTarget?: string;
