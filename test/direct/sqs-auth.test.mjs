@@ -6,7 +6,7 @@
 import { CreateQueueCommand, GetQueueUrlCommand, ListQueuesCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonRequest, KEY, LIMITED, sqsClient, startSqsWorker, uniqueName, v1, xmlText } from "./sqs-helpers.mjs";
-import { startLocalWorker } from "../browser/local-worker.mjs";
+import { startLocalWorker } from "../../scripts/local-edgeq.mjs";
 
 let worker;
 let sqs;

@@ -1,11 +1,11 @@
-// Shared by the SQS suites of the direct project: edgeq in plain workerd with
+// Shared by the SQS suites of the direct project: edgeq in plain workerd (scripts/local-edgeq.mjs) with
 // SQS access keys, the real AWS SDK client against it, the v1 API beside it,
 // and raw requests signed by @smithy/signature-v4 (the SDK's own signer) for
 // what the SDK does not send (the Query protocol, broken signatures).
 import { createHash, createHmac } from "node:crypto";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { startLocalWorker } from "../browser/local-worker.mjs";
+import { startLocalWorker } from "../../scripts/local-edgeq.mjs";
 
 export const ADMIN_TOKEN = "direct-sqs-admin-token";
 /** A key that may do everything. */
