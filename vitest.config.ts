@@ -36,6 +36,8 @@ export default defineConfig({
                 EDGEQ_AUTO_CREATE_QUEUES: "true",
                 EDGEQ_ADMIN_TOKEN: "test-admin-token",
                 EDGEQ_TOKEN_SECRET: "test-token-secret",
+                // The SQS endpoint's key (test/sqs-fuzz.test.ts signs with it).
+                EDGEQ_SQS_KEYS: "AKIDFUZZ:fuzz-secret",
               },
               // A second Worker that produces through a service binding to EdgeqService; a third that
               // consumes by push (edgeq's binding CONSUMER to it), and answers push's HTTP requests too:

@@ -14,6 +14,7 @@ import { formatTable, writeReport } from "./report.mjs";
 import * as W from "./workloads.mjs";
 import * as WT from "./workloads-topics.mjs";
 import { consumeWorkloads } from "./workloads-consume.mjs";
+import * as WS from "./workloads-sqs.mjs";
 
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
@@ -57,6 +58,7 @@ for (let run = 1; run <= runs; run++) {
       ["W8", () => W.w8(server, T)],
       ["W9", () => W.w9(server, T)],
       ["T1", () => WT.topics(server, T)],
+      ["Q1", () => WS.sqsWorkload(server, T)],
       ["P", async () => (await import("./workloads-push.mjs")).push(server, T)],
       ["S", () => consumeWorkloads(server, T)],
     ]) {

@@ -64,6 +64,7 @@ const workers = [
       EDGEQ_AUTO_CREATE_QUEUES: "true",
       EDGEQ_ADMIN_TOKEN: opts.adminToken,
       EDGEQ_TOKEN_SECRET: "bench-token-secret-0123456789abcdef",
+      EDGEQ_SQS_KEYS: "AKIDBENCH:bench-sqs-secret",
     },
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
   },

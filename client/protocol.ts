@@ -83,10 +83,16 @@ export const LIMITS = {
   maxPendingFrames: 32,
 } as const;
 
-/** Queue names: letters, digits, `_` and `-`, 1 to 64 characters. */
-export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-/** Message group ids. */
-export const GROUP_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+/** Queue names: letters, digits, `_` and `-`, 1 to 64 characters, and `.fifo` after them for an SQS FIFO queue. */
+export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}(?:\.fifo)?$/;
+/**
+ * The attribute a dead letter forwarded to its queue's deadLetterQueue
+ * carries: the name of the queue it died in.
+ */
+export const DEAD_LETTER_SOURCE_ATTRIBUTE = "edgeq:deadLetterSource";
+
+/** Message group ids: 1 to 128 letters, digits and ASCII punctuation, as SQS's MessageGroupId. */
+export const GROUP_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;
 
 /** The configuration of a queue; every partition applies it. */
 export interface QueueConfig {
@@ -114,6 +120,12 @@ export interface QueueConfig {
   deliveryRatePerSec: number | null;
   /** A paused queue accepts enqueues but delivers nothing. Default false. */
   paused: boolean;
+  /**
+   * The queue its dead letters are forwarded to (and leave this one), as
+   * SQS's RedrivePolicy has them; null keeps them as this queue's own dead
+   * letters. Default null.
+   */
+  deadLetterQueue: string | null;
   /** Push delivery to an HTTP endpoint or a Worker; null: consumers pull. Default null. */
   push: PushConfig | null;
 }
@@ -178,6 +190,7 @@ export const DEFAULT_QUEUE_CONFIG: Readonly<QueueConfig> = Object.freeze({
   maxInFlight: null,
   deliveryRatePerSec: null,
   paused: false,
+  deadLetterQueue: null,
   push: null,
 });
 
@@ -199,7 +212,7 @@ export const QUEUE_CONFIG_RANGES = {
   maxDepth: { min: 1, max: 1_000_000_000 },
   maxInFlight: { min: 1, max: 1_000_000 },
   deliveryRatePerSec: { min: 0.01, max: 100_000 },
-} as const satisfies Record<Exclude<keyof QueueConfig, "paused" | "push">, { min: number; max: number }>;
+} as const satisfies Record<Exclude<keyof QueueConfig, "paused" | "deadLetterQueue" | "push">, { min: number; max: number }>;
 
 /** `PUT /v1/queues/:queue`: the settings to change; the others keep their value (or the default). */
 export type QueueConfigPatch = Partial<Omit<QueueConfig, "push">> & { push?: PushSetting | null };
@@ -458,6 +471,8 @@ export interface PushMessageResult {
   outcome: "ack" | "retry";
   /** For `retry`: wait this long first, 0..43200000 ms. Default the queue's backoff. */
   delayMs?: number;
+  /** For `retry`: why, kept as the message's last error (up to 4096 characters; a dead letter shows it). Default "retry asked by the endpoint". */
+  error?: string;
 }
 
 /**
@@ -535,7 +550,7 @@ export type Scope = "publish" | "consume" | "manage";
 export const SCOPES: readonly Scope[] = ["publish", "consume", "manage"];
 
 /** A queue a token covers: a queue name, or a prefix ending in `*` (`orders-*`; `*` alone is every queue). */
-export const QUEUE_GRANT_PATTERN = /^(?:[A-Za-z0-9_-]{1,64}|[A-Za-z0-9_-]{0,63}\*)$/;
+export const QUEUE_GRANT_PATTERN = /^(?:[A-Za-z0-9_-]{1,64}(?:\.fifo)?|[A-Za-z0-9_-]{0,63}\*)$/;
 
 /** `POST /v1/tokens` (admin only). At least one of `queues` and `topics`. */
 export interface TokenRequest {

@@ -23,6 +23,7 @@ export { COUNTER_RETENTION_MINUTES, minuteOf, type CounterName, type MessageCoun
 export { quantileMs, type LatencyKind } from "./partition/latency";
 export { LATENCY_WINDOW_MINUTES } from "./partition/stats";
 export type { PublishOutcome, TopicItem } from "./topic/types";
+export type { MoveTask, MoveTaskStatus } from "./partition/move-tasks";
 
 // ---------------------------------------------------------------- messages
 
@@ -83,6 +84,9 @@ export interface LeasedMessage {
   leaseToken: string;
   leaseExpiresAt: number;
   groupId: string | null;
+  /** When the message was first delivered: this delivery, unless an earlier one failed. */
+  firstDeliveredAt: number;
+  dedupId: string | null;
 }
 
 export type LeaseOutcome =

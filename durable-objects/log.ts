@@ -13,6 +13,7 @@ export type LogEvent =
   | "lease_lost"
   | "partition_unavailable"
   | "topic_delivery_failed"
+  | "forward_failed"
   | "push_failed"
   | "internal_error";
 
@@ -23,6 +24,7 @@ const LEVEL: Record<LogEvent, "info" | "warn" | "error"> = {
   partition_unavailable: "warn",
   topic_delivery_failed: "warn",
   internal_error: "error",
+  forward_failed: "warn",
   push_failed: "warn",
 };
 

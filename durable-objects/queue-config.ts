@@ -1,4 +1,4 @@
-import { QUEUE_CONFIG_RANGES, type QueueConfig, type QueueConfigPatch } from "../client/protocol";
+import { QUEUE_CONFIG_RANGES, QUEUE_NAME_PATTERN, type QueueConfig, type QueueConfigPatch } from "../client/protocol";
 import { checkPush } from "./push/settings";
 
 /** Why a configuration was refused: the code and a message naming the field(s). */
@@ -42,6 +42,9 @@ export function applyConfigPatch(
       const orNull = NULLABLE.has(field) ? " or null (no limit)" : "";
       return invalid(`${field}: must be ${kind} from ${range.min} to ${range.max}${orNull}`);
     }
+  }
+  if ("deadLetterQueue" in patch && config.deadLetterQueue !== null && !QUEUE_NAME_PATTERN.test(String(config.deadLetterQueue))) {
+    return invalid("deadLetterQueue: must be a queue name or null (dead letters stay in the queue)");
   }
   if (config.backoffMaxMs < config.backoffBaseMs) {
     return invalid(

@@ -1,5 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
-import { DEFAULT_QUEUE_CONFIG, type DeadLetterReason, type QueueConfig } from "../client/protocol";
+import {
+  DEFAULT_QUEUE_CONFIG,
+  type DeadLetterReason,
+  type QueueConfig,
+  type RpcResult,
+  type SendMessage,
+  type SendResponse,
+} from "../client/protocol";
 import type {
   EnqueueBatch,
   EnqueueOutcome,
@@ -13,6 +20,7 @@ import type {
 } from "./contract";
 import { ACKED_HEADER, DONE_MESSAGE } from "./contract";
 import { logEvent } from "./log";
+import { runOutbox, type OutboxHost } from "./outbox";
 import { ack } from "./partition/ack";
 import { Tally } from "./partition/counters";
 import { deleteDeadLetters, listDeadLetters, redrive } from "./partition/dead-letter";
@@ -31,6 +39,7 @@ import { purge } from "./partition/purge";
 import { countReady } from "./partition/receive";
 import { giveBack, orphanedOwners } from "./partition/reclaim";
 import { release as releaseLeases } from "./partition/release";
+import { cancelMoveTask, listMoveTasks, startMoveTask, type MoveTask } from "./partition/move-tasks";
 import { migrate } from "./partition/schema";
 import { stats } from "./partition/stats";
 import { ConsumeStreams, STREAM_CLOSE } from "./partition/consume-streams";
@@ -287,6 +296,26 @@ export class QueuePartition extends DurableObject<Env> {
     if (this.alarmAt !== null && this.alarmAt <= at) return;
     this.alarmAt = at;
     await this.ctx.storage.setAlarm(at);
+  }
+
+  /**
+   * Hands messages to another queue: EdgeqService.forward through the
+   * Worker's own entrypoint (`ctx.exports`), as any producer's send, each
+   * message's dedup id kept for `minDedupWindowMs`. Tests may stand in for it.
+   */
+  protected forward(queue: string, messages: SendMessage[], minDedupWindowMs: number): Promise<RpcResult<SendResponse>> {
+    return this.ctx.exports.EdgeqService.forward(queue, messages, minDedupWindowMs) as Promise<RpcResult<SendResponse>>;
+  }
+
+  /** What the outbox (durable-objects/outbox.ts) needs of this partition. */
+  private outboxHost(): OutboxHost {
+    return {
+      queue: this.queueName,
+      sql: this.ctx.storage.sql,
+      run: (operation) => this.run(operation, "alarm"),
+      lease: (ctx, max, visibilityTimeoutMs) => this.lease(ctx, max, visibilityTimeoutMs).messages,
+      forward: (queue, messages, windowMs) => this.forward(queue, messages, windowMs),
+    };
   }
 
   /** One log line per batch that ran out of attempts or retention, never one per message. */
@@ -564,6 +593,24 @@ export class QueuePartition extends DurableObject<Env> {
     this.leases.reset();
   }
 
+  /**
+   * Starts this partition's share of a message move task (see
+   * partition/move-tasks.ts), unless another task is active here.
+   */
+  startMoveTask(task: { taskId: string; destination: string | null; rate: number | null; startedAt: number }): Promise<"started" | "running"> {
+    return this.run((ctx) => startMoveTask(ctx, task));
+  }
+
+  /** Stops a running task after the batch in hand; answers it, or null when this partition has none of that id. */
+  cancelMoveTask(taskId: string): Promise<MoveTask | null> {
+    return this.run((ctx) => cancelMoveTask(ctx, taskId));
+  }
+
+  /** The move tasks this partition keeps, the latest first. */
+  async moveTasks(): Promise<MoveTask[]> {
+    return listMoveTasks(this.ctx.storage.sql);
+  }
+
   async deleteDeadLetters(ids: string[] | null): Promise<number> {
     return this.ctx.storage.transactionSync(() => deleteDeadLetters(this.ctx.storage.sql, ids));
   }
@@ -571,7 +618,9 @@ export class QueuePartition extends DurableObject<Env> {
   /**
    * Time-based work: expired leases, retention, dedup and counter windows,
    * the leases of streams whose socket went with a restart; then push
-   * delivery, for a queue that pushes; then the next alarm.
+   * delivery, for a queue that pushes; then the sends to other queues that
+   * are due (the outbox: dead letters for the deadLetterQueue, a move task's
+   * batches); then the next alarm.
    */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
@@ -584,9 +633,11 @@ export class QueuePartition extends DurableObject<Env> {
         giveBack(ctx, orphanedOwners(ctx, this.streams.live()));
       }, "alarm");
       const pushAt = this.config.push !== null && this.delivering ? await this.pump.run(this.pushHost) : null;
+      // What is due to go to other queues. A failure here must not keep the next alarm from being set.
+      await runOutbox(this.outboxHost()).catch((err) => logEvent("internal_error", { during: "sending to other queues", error: String(err) }));
       // Something became deliverable after the pump stopped: the next alarm pushes it.
       const pushedLate = this.pump.pending && this.config.push !== null && this.delivering ? Date.now() : null;
-      const due = [nextDueAt(this.context(now)), pushAt, pushedLate].filter((t): t is number => t !== null);
+      const due = [nextDueAt(this.context(Date.now())), pushAt, pushedLate].filter((t): t is number => t !== null);
       if (due.length > 0) await this.wakeBy(Math.max(Math.min(...due), now + 1));
     } finally {
       this.inAlarm = false;

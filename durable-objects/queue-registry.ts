@@ -12,6 +12,13 @@ export interface QueueRecord {
   createdAt: number;
   /** Push delivery's secrets (header values, signing secrets): for the partitions, never for an answer. Null without push to an endpoint. */
   pushSecrets: PushSecrets | null;
+  /** When the queue was created or last changed, ms. */
+  modifiedAt: number;
+  /**
+   * The queue's settings that only its SQS face uses (worker/sqs/), as SQS
+   * attribute name -> value; the partitions never see them. Default none.
+   */
+  sqsAttributes: Record<string, string>;
 }
 
 type Row = {
@@ -19,6 +26,8 @@ type Row = {
   config: string;
   version: number;
   created_at: number;
+  modified_at: number | null;
+  sqs_attributes: string;
   headers: string | null;
   secret: string | null;
   previous_secret: string | null;
@@ -26,7 +35,7 @@ type Row = {
 };
 
 /** A queue's row with its push secrets, if any. */
-const SELECT = `SELECT q.name, q.config, q.version, q.created_at,
+const SELECT = `SELECT q.name, q.config, q.version, q.created_at, q.modified_at, q.sqs_attributes,
                        p.headers, p.secret, p.previous_secret, p.previous_expires_at
                 FROM queues q LEFT JOIN push_targets p ON p.name = q.name`;
 
@@ -35,6 +44,8 @@ const toRecord = (r: Row): QueueRecord => ({
   config: { ...DEFAULT_QUEUE_CONFIG, ...JSON.parse(r.config) },
   version: r.version,
   createdAt: r.created_at,
+  modifiedAt: r.modified_at ?? r.created_at,
+  sqsAttributes: JSON.parse(r.sqs_attributes),
   pushSecrets:
     r.secret === null
       ? null
@@ -46,6 +57,14 @@ const toRecord = (r: Row): QueueRecord => ({
           ],
         },
 });
+
+/** The rule of a configuration that needs the queue's name: its dead letters cannot go to itself. */
+function checked<T extends { config: QueueConfig } | { problem: ConfigProblem }>(name: string, applied: T): T | { problem: ConfigProblem } {
+  if ("config" in applied && applied.config.deadLetterQueue === name) {
+    return { problem: { code: "INVALID_VALUE", message: "deadLetterQueue: a queue cannot be its own dead-letter queue" } };
+  }
+  return applied;
+}
 
 /** Adds a column unless it is there (a registry of a development build may have it already). */
 const addColumn = (sql: SqlStorage, column: string, definition: string) => {
@@ -80,6 +99,9 @@ const MIGRATIONS: readonly Migration[] = [
      previous_secret TEXT,
      previous_expires_at INTEGER           -- ms; the previous secret signs until then
    ) WITHOUT ROWID`,
+  // When a queue last changed (SQS's LastModifiedTimestamp), and the settings only its SQS face uses.
+  `ALTER TABLE queues ADD COLUMN modified_at INTEGER;
+   ALTER TABLE queues ADD COLUMN sqs_attributes TEXT NOT NULL DEFAULT '{}';`,
 ];
 
 /**
@@ -116,13 +138,16 @@ export class QueueRegistry extends DurableObject<Env> {
 
   private write(record: QueueRecord): void {
     this.ctx.storage.sql.exec(
-      `INSERT INTO queues (name, config, created_at, version, deleting) VALUES (?, ?, ?, ?, 0)
+      `INSERT INTO queues (name, config, created_at, version, deleting, modified_at, sqs_attributes) VALUES (?, ?, ?, ?, 0, ?, ?)
        ON CONFLICT (name) DO UPDATE SET config = excluded.config, created_at = excluded.created_at,
-                                        version = excluded.version, deleting = 0`,
+                                        version = excluded.version, deleting = 0, modified_at = excluded.modified_at,
+                                        sqs_attributes = excluded.sqs_attributes`,
       record.name,
       JSON.stringify(record.config),
       record.createdAt,
       record.version,
+      record.modifiedAt,
+      JSON.stringify(record.sqsAttributes),
     );
   }
 
@@ -135,9 +160,33 @@ export class QueueRegistry extends DurableObject<Env> {
     const existing = this.read(name);
     if (existing) return { record: existing, created: false };
     this.ctx.storage.sql.exec("DELETE FROM push_targets WHERE name = ?", name); // of an earlier life
-    const record: QueueRecord = { name, config: { ...DEFAULT_QUEUE_CONFIG }, version: this.nextVersion(name), createdAt: Date.now(), pushSecrets: null };
+    const now = Date.now();
+    const record: QueueRecord = {
+      name,
+      config: { ...DEFAULT_QUEUE_CONFIG },
+      version: this.nextVersion(name),
+      createdAt: now,
+      pushSecrets: null,
+      modifiedAt: now,
+      sqsAttributes: {},
+    };
     this.write(record);
     return { record, created: true };
+  }
+
+  /**
+   * Creates a queue with `patch` applied to the defaults and `sqsAttributes`,
+   * unless it exists: then it answers the queue as it is, unchanged (SQS's
+   * CreateQueue compares it with what was asked for).
+   */
+  async create(
+    name: string,
+    patch: QueueConfigPatch,
+    sqsAttributes: Record<string, string>,
+  ): Promise<{ record: QueueRecord; created: boolean } | { problem: ConfigProblem | { code: "QUEUE_NOT_FOUND"; message: string } }> {
+    const existing = this.read(name);
+    if (existing) return { record: existing, created: false };
+    return this.update(name, patch, { create: true, sqsAttributes });
   }
 
   /**
@@ -153,14 +202,14 @@ export class QueueRegistry extends DurableObject<Env> {
   async update(
     name: string,
     patch: QueueConfigPatch,
-    opts: { create: boolean },
+    opts: { create: boolean; sqsAttributes?: Record<string, string> },
   ): Promise<
     | { record: QueueRecord; created: boolean; signingSecret?: string }
     | { problem: ConfigProblem | { code: "QUEUE_NOT_FOUND"; message: string } }
   > {
     const existing = this.read(name);
     if (!existing && !opts.create) return { problem: { code: "QUEUE_NOT_FOUND", message: `queue ${name} does not exist` } };
-    const applied = applyConfigPatch(existing?.config ?? { ...DEFAULT_QUEUE_CONFIG }, patch);
+    const applied = checked(name, applyConfigPatch(existing?.config ?? { ...DEFAULT_QUEUE_CONFIG }, patch));
     if ("problem" in applied) return applied;
     const sql = this.ctx.storage.sql;
     let pushSecrets = existing?.pushSecrets ?? null;
@@ -190,6 +239,8 @@ export class QueueRegistry extends DurableObject<Env> {
       version: this.nextVersion(name),
       createdAt: existing?.createdAt ?? Date.now(),
       pushSecrets,
+      modifiedAt: Date.now(),
+      sqsAttributes: { ...existing?.sqsAttributes, ...opts.sqsAttributes },
     };
     this.write(record);
     return { record, created: !existing, ...(signingSecret === undefined ? {} : { signingSecret }) };
@@ -236,7 +287,15 @@ export class QueueRegistry extends DurableObject<Env> {
   /** Stores a whole configuration as is (tests and tools; the API goes through `update`, which checks it). */
   async put(name: string, config: QueueConfig): Promise<QueueConfig> {
     const existing = this.read(name);
-    this.write({ name, config, version: this.nextVersion(name), createdAt: existing?.createdAt ?? Date.now(), pushSecrets: existing?.pushSecrets ?? null });
+    this.write({
+      name,
+      config,
+      version: this.nextVersion(name),
+      createdAt: existing?.createdAt ?? Date.now(),
+      pushSecrets: existing?.pushSecrets ?? null,
+      modifiedAt: Date.now(),
+      sqsAttributes: existing?.sqsAttributes ?? {},
+    });
     return config;
   }
 
@@ -260,10 +319,19 @@ export class QueueRegistry extends DurableObject<Env> {
     if (gone > 0) sql.exec("DELETE FROM push_targets WHERE name = ?", name);
   }
 
-  /** Queues in name order, after `after`; all of them unless `limit` (SQLite reads -1 as no limit). */
-  async list(after = "", limit = -1): Promise<QueueRecord[]> {
+  /**
+   * Queues in name order, after `after`; all of them unless `limit` (SQLite
+   * reads -1 as no limit); only those whose name starts with `prefix` when given.
+   */
+  async list(after = "", limit = -1, prefix = ""): Promise<QueueRecord[]> {
     return this.ctx.storage.sql
-      .exec<Row>(`${SELECT} WHERE q.name > ? AND q.deleting = 0 ORDER BY q.name LIMIT ?`, after, limit)
+      .exec<Row>(
+        `${SELECT} WHERE q.name > ? AND q.deleting = 0 AND substr(q.name, 1, ?) = ? ORDER BY q.name LIMIT ?`,
+        after,
+        prefix.length,
+        prefix,
+        limit,
+      )
       .toArray()
       .map(toRecord);
   }

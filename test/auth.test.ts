@@ -2,7 +2,9 @@ import { SELF, env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ERROR_STATUS, type Scope } from "../client/protocol";
 import { mintToken } from "../client/tokens";
+import { AwsV4Signer } from "aws4fetch";
 import { app } from "../worker/app";
+import { leftToSqs, requiredAccess } from "../worker/auth/access";
 import { BASE, call, uniqueQueue } from "./helpers";
 
 const SECRET = "test-token-secret";
@@ -285,6 +287,59 @@ describe("auth: the matrix of routes by tokens", () => {
     expect((await as(token, "POST", "/v1/queues/%61bc/messages", { body: 1 })).status).toBe(201);
     // "ab%2Fc" decodes to "ab/c", not a queue the token covers.
     expect((await as(token, "POST", "/v1/queues/ab%2Fc/messages", { body: 1 })).status).toBe(403);
+  });
+});
+
+describe("auth: the SQS endpoint", () => {
+  /** An SQS JSON-protocol request signed with the key bound in vitest.config.ts. */
+  async function signedSqs(action: string, input: object, secretAccessKey = "fuzz-secret") {
+    const signer = new AwsV4Signer({
+      url: `${BASE}/`,
+      method: "POST",
+      headers: { "content-type": "application/x-amz-json-1.0", "x-amz-target": `AmazonSQS.${action}` },
+      body: JSON.stringify(input),
+      accessKeyId: "AKIDFUZZ",
+      secretAccessKey,
+      service: "sqs",
+      region: "eu-west-3",
+    });
+    return signer.sign();
+  }
+
+  it("POST / and POST /<12-digit account>/<queue> are left to the SQS endpoint; every other route keeps its rule", () => {
+    for (const path of ["/", "/000000000000/orders", "/123456789012/jobs.fifo"]) expect(leftToSqs("POST", path), path).toBe(true);
+    for (const [method, path] of [
+      ["GET", "/"],
+      ["GET", "/000000000000/orders"],
+      ["POST", "/1234/orders"],
+      ["POST", "/000000000000/orders/extra"],
+      ["POST", "/v1/queues/orders/messages"],
+      ["POST", "/v1/tokens"],
+    ]) {
+      expect(leftToSqs(method, path), `${method} ${path}`).toBe(false);
+    }
+    expect(requiredAccess("GET", "/")).toEqual({ kind: "public" });
+  });
+
+  it("a bearer token, even the admin's, does not pass the SQS endpoint; its key's signature does", async () => {
+    const bearer = await call("POST", "/", { QueueName: "x" }, { "content-type": "application/x-amz-json-1.0", "x-amz-target": "AmazonSQS.GetQueueUrl" });
+    expect(bearer.status).toBe(403);
+    expect(bearer.json.__type).toBe("com.amazonaws.sqs#SignatureDoesNotMatch");
+    const signed = await signedSqs("ListQueues", {});
+    const res = await SELF.fetch(signed.url, { method: "POST", headers: signed.headers, body: signed.body });
+    expect(res.status).toBe(200);
+    const wrong = await signedSqs("ListQueues", {}, "not-it");
+    expect((await SELF.fetch(wrong.url, { method: "POST", headers: wrong.headers, body: wrong.body })).status).toBe(403);
+  });
+
+  it("answers with its keys while the bearer API has no token configured (and the other way round)", async () => {
+    const signed = await signedSqs("ListQueues", {});
+    const sqsOnly = await withEnv({ EDGEQ_ADMIN_TOKEN: "", EDGEQ_TOKEN_SECRET: "" }, "/", { method: "POST", headers: signed.headers, body: signed.body });
+    expect(sqsOnly.status).toBe(200);
+    const noKeys = await withEnv({ EDGEQ_SQS_KEYS: "" }, "/", { method: "POST", headers: signed.headers, body: signed.body });
+    expect(noKeys.status).toBe(403);
+    expect(((await noKeys.json()) as { __type: string }).__type).toBe("com.amazonaws.sqs#InvalidClientTokenId");
+    expect((await withEnv({ EDGEQ_SQS_KEYS: "" }, "/v1/queues", { headers: { authorization: "Bearer test-admin-token" } })).status).toBe(200);
   });
 });
 

@@ -17,6 +17,8 @@ const leased = (seq: number): Leased => ({
     leaseToken: `token-of-message-${seq}`,
     leaseExpiresAt: 1,
     groupId: null,
+    firstDeliveredAt: 0,
+    dedupId: null,
   },
 });
 

@@ -204,7 +204,7 @@ describe("openapi: the document", () => {
     expect(peek).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ in: "query", name: "limit" }),
-        expect.objectContaining({ in: "path", name: "queue", required: true, schema: expect.objectContaining({ pattern: "^[A-Za-z0-9_-]{1,64}$" }) }),
+        expect.objectContaining({ in: "path", name: "queue", required: true, schema: expect.objectContaining({ pattern: "^[A-Za-z0-9_-]{1,64}(?:\\.fifo)?$" }) }),
       ]),
     );
   });

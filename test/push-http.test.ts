@@ -152,6 +152,19 @@ describe("push to an endpoint", () => {
     });
   });
 
+  it("a per-message retry's error becomes the message's last error, and its dead letter's", async () => {
+    const q = uniqueQueue("phttp");
+    await configure(q, { maxAttempts: 2, push: { url: hook("results"), batchSize: 10 } });
+    await send(q, { messages: [{ body: { n: 1 } }, { body: { n: 2, do: "retry", delayMs: 5000, error: "card declined" } }] });
+    await pushNow(q);
+    expect((await get(`/v1/queues/${q}/messages`)).json.messages[0]).toMatchObject({ body: { n: 2 }, lastError: "card declined" });
+    clock.advance(5000);
+    await pushNow(q);
+    const [dead] = await deadLetters(q);
+    expect(dead).toMatchObject({ body: { n: 2 }, attempts: 2, reason: "max_attempts", lastError: "card declined" });
+    expect((await queueInfo(q)).stats).toMatchObject({ depth: 0, totals: { acked: 1, deadLettered: 1 } });
+  });
+
   it("an endpoint slower than timeoutMs fails the delivery as timeout", async () => {
     const q = uniqueQueue("phttp");
     await configure(q, { maxAttempts: 1, push: { url: hook("slow/3000"), timeoutMs: 1000 } });

@@ -15,7 +15,7 @@ useFakeClock();
 
 /** Empties the object's storage and migrates it to `version` only: a partition as that version left it. */
 function rebuildAs(storage: DurableObjectStorage, version: number): void {
-  for (const table of ["messages", "dead_letters", "dedup", "counters", "counter_totals", "latency", "leases", "meta", "_schema"]) {
+  for (const table of ["messages", "dead_letters", "dedup", "counters", "counter_totals", "latency", "leases", "meta", "move_tasks", "_schema"]) {
     storage.sql.exec(`DROP TABLE IF EXISTS ${table}`);
   }
   migrate(storage, version);

@@ -14,6 +14,7 @@ import { messages } from "./routes/messages";
 import { metrics } from "./routes/metrics";
 import { queues } from "./routes/queues";
 import { reference } from "./routes/reference";
+import { sqsEndpoint } from "./sqs/endpoint";
 import { stats } from "./routes/stats";
 import { tokens } from "./routes/tokens";
 import { topics } from "./routes/topics";
@@ -25,6 +26,8 @@ export const app = new Hono<AppEnv>();
 // CORS first (preflights carry no token), then authentication for every route.
 app.use("*", corsFromConfig());
 app.use("*", authenticate());
+// The SQS endpoint (POST / and POST /<account id>/<queue>) answers its own requests, in SQS's protocols.
+app.use("*", sqsEndpoint());
 // A path that exists with other methods answers 405 with Allow, not 404.
 app.use(
   "*",

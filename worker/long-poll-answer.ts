@@ -53,6 +53,12 @@ export interface LongPollAnswerOptions {
   receive: (gone: AbortSignal, onWait: () => void) => Promise<ReceiveAnswer>;
   /** Gives leases back, ready again at once, their attempt not counted. */
   release: (leased: Leased[]) => Promise<void>;
+  /** The answer's media type (its body must allow leading spaces). Default JSON. */
+  contentType?: string;
+  /** More headers of the answer, plain or streamed. Default none. */
+  headers?: Record<string, string>;
+  /** The body of an error that comes after the headers went out. Default `{"error":{"code","message"}}`. */
+  errorBody?: (err: unknown) => string;
 }
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -87,7 +93,7 @@ export async function answerLongPoll(opts: LongPollAnswerOptions): Promise<Respo
   } finally {
     if (timer !== null) clearTimeout(timer);
   }
-  if (first !== "stream") return new Response(first.json, { headers: { "content-type": JSON_TYPE } });
+  if (first !== "stream") return new Response(first.json, { headers: { "content-type": opts.contentType ?? JSON_TYPE, ...opts.headers } });
   return streamed(work, gone, opts);
 }
 
@@ -117,8 +123,11 @@ function streamed(work: Promise<ReceiveAnswer>, gone: AbortController, opts: Lon
       leased = answer.leased;
       body = answer.json;
     } catch (err) {
-      const { code, message } = errorOf(err);
-      body = JSON.stringify({ error: { code, message } });
+      if (opts.errorBody) body = opts.errorBody(err);
+      else {
+        const { code, message } = errorOf(err);
+        body = JSON.stringify({ error: { code, message } });
+      }
     } finally {
       clearInterval(heartbeat);
     }
@@ -134,5 +143,6 @@ function streamed(work: Promise<ReceiveAnswer>, gone: AbortController, opts: Lon
     }
   };
   opts.waitUntil(finish());
-  return new Response(readable, { status: 200, headers: STREAM_HEADERS });
+  const headers = { ...STREAM_HEADERS, "content-type": opts.contentType ?? JSON_TYPE, ...opts.headers };
+  return new Response(readable, { status: 200, headers });
 }

@@ -49,9 +49,9 @@ function checkPushService(env: Env, patch: QueueConfigPatch): void {
   }
 }
 
-async function update(env: Env, name: string, patch: QueueConfigPatch, create: boolean) {
+async function update(env: Env, name: string, patch: QueueConfigPatch, create: boolean, sqsAttributes?: Record<string, string>) {
   checkPushService(env, patch);
-  const result = await registry(env).update(name, patch, { create });
+  const result = await registry(env).update(name, patch, { create, sqsAttributes });
   if ("problem" in result) throw new ApiError(result.problem.code, result.problem.message);
   await propagate(env, result.record);
   return result;
@@ -76,6 +76,27 @@ export async function rotatePushSecret(env: Env, name: string): Promise<QueueInf
   if ("problem" in result) throw new ApiError(result.problem.code, result.problem.message);
   await propagate(env, result.record);
   return { ...info(result.record), push: { signingSecret: result.signingSecret, previousExpiresAt: result.previousExpiresAt } };
+}
+
+/**
+ * Creates a queue with `patch` and `sqsAttributes` unless it exists, and
+ * then answers it unchanged: SQS's CreateQueue, which compares.
+ */
+export async function createQueueIfAbsent(
+  env: Env,
+  name: string,
+  patch: QueueConfigPatch,
+  sqsAttributes: Record<string, string>,
+): Promise<{ record: QueueRecord; created: boolean }> {
+  const result = await registry(env).create(name, patch, sqsAttributes);
+  if ("problem" in result) throw new ApiError(result.problem.code, result.problem.message);
+  if (result.created) await propagate(env, result.record);
+  return result;
+}
+
+/** Changes an existing queue's settings and its SQS-only attributes (SQS's SetQueueAttributes); answers the record. */
+export async function changeQueue(env: Env, name: string, patch: QueueConfigPatch, sqsAttributes: Record<string, string>): Promise<QueueRecord> {
+  return (await update(env, name, patch, false, sqsAttributes)).record;
 }
 
 /** Pauses (or resumes) delivery; enqueues are still accepted. */

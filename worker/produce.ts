@@ -36,12 +36,14 @@ export function checkSize(body: string, attributes: string | null, max: number, 
  *
  * `minDedupWindowMs` keeps the messages' dedup ids at least that long,
  * whatever the queue's window (see EnqueueBatch); default the queue's.
+ * `sizeChecked`: the caller has held each message to maxMessageBytes by its
+ * own measure (SQS counts a body's text, not its JSON); default false.
  */
 export async function sendMessages(
   env: Env,
   queue: string,
   input: SendMessage[],
-  opts: { minDedupWindowMs?: number } = {},
+  opts: { minDedupWindowMs?: number; sizeChecked?: boolean } = {},
 ): Promise<SentMessage[]> {
   let config = await resolveQueue(env, queue);
   const items: EnqueueItem[] = new Array(input.length);
@@ -49,7 +51,7 @@ export async function sendMessages(
     const m = input[index];
     const body = JSON.stringify(m.body);
     const attributes = m.attributes === undefined ? null : JSON.stringify(m.attributes);
-    checkSize(body, attributes, config.maxMessageBytes, () => (input.length > 1 ? `messages[${index}]` : "message"));
+    if (!opts.sizeChecked) checkSize(body, attributes, config.maxMessageBytes, () => (input.length > 1 ? `messages[${index}]` : "message"));
     items[index] = {
       id: crypto.randomUUID(),
       body,

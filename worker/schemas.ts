@@ -18,7 +18,7 @@ export function jsonDepth(value: unknown, limit: number = LIMITS.maxBodyDepth): 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
 /** What a queue name may be; said in every refusal of one. */
-export const QUEUE_NAME_RULE = "queue names are 1 to 64 letters, digits, '_' or '-'";
+export const QUEUE_NAME_RULE = "queue names are 1 to 64 letters, digits, '_' or '-', optionally followed by '.fifo'";
 
 export const queueName = z.string().regex(QUEUE_NAME_PATTERN, QUEUE_NAME_RULE);
 
@@ -71,7 +71,7 @@ export const message = z.strictObject({
   body,
   delayMs: int(0, LIMITS.maxDelayMs).optional(),
   attributes: z.record(z.string().max(256), z.string()).optional(),
-  groupId: z.string().regex(GROUP_ID_PATTERN, "group ids are 1 to 128 of [A-Za-z0-9_.:-]").optional(),
+  groupId: z.string().regex(GROUP_ID_PATTERN, "group ids are 1 to 128 letters, digits or ASCII punctuation").optional(),
   key: z.string().min(1).max(128).optional(),
   dedupId: z.string().min(1).max(128).optional(),
 });
@@ -173,6 +173,7 @@ export const queueConfigPatch = z.strictObject({
   maxInFlight: limit.optional(),
   deliveryRatePerSec: limit.optional(),
   paused: z.boolean().optional(),
+  deadLetterQueue: z.string().nullable().optional(),
   push: pushSetting.nullable().optional(),
 });
 

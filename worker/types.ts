@@ -6,6 +6,8 @@ export interface Secrets {
   EDGEQ_ADMIN_TOKEN?: string;
   /** Signs and verifies scoped tokens (HS256). */
   EDGEQ_TOKEN_SECRET?: string;
+  /** The SQS endpoint's access keys, `accessKeyId:secret[:scopes:queues],...` (worker/sqs/keys.ts). */
+  EDGEQ_SQS_KEYS?: string;
 }
 
 /** Who made the request, once authenticated. */

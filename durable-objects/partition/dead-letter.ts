@@ -10,9 +10,11 @@ import type { OpContext } from "./types";
  * without an ack) has that delivery counted in its attempts; `deliveredAt`
  * is when that delivery began. The others (`expired`) die unleased, and pass null.
  * `cause` (a nack, a lease that ended, the retention) goes to the log.
+ * With a deadLetterQueue, each is marked to be forwarded there (forward.ts),
+ * and the alarm is asked for at once.
  */
 export function deadLetter(
-  { sql, now, counts, effects }: Pick<OpContext, "sql" | "now" | "counts" | "effects">,
+  { sql, now, config, counts, effects }: Pick<OpContext, "sql" | "now" | "config" | "counts" | "effects">,
   dying: { seq: number; deliveredAt: number | null }[],
   reason: DeadLetterReason,
   lastError: string | null,
@@ -22,16 +24,18 @@ export function deadLetter(
   const onDelivery = reason === "max_attempts" ? 1 : 0;
   sql.exec(
     `INSERT INTO dead_letters (id, seq, body, attributes, group_id, attempts, reason, last_error,
-                               enqueued_at, first_delivered_at, dead_lettered_at)
+                               enqueued_at, first_delivered_at, dead_lettered_at, forward_to, forward_at)
      SELECT m.id, m.seq, m.body, m.attributes, m.group_id, m.attempts + ?, ?, COALESCE(?, m.last_error),
-            m.enqueued_at, COALESCE(m.first_delivered_at, j.value ->> 1), ?
-     FROM json_each(?) AS j JOIN messages m ON m.seq = j.value ->> 0 ORDER BY m.seq`,
+            m.enqueued_at, COALESCE(m.first_delivered_at, j.value ->> 1), ?4, ?6, CASE WHEN ?6 IS NULL THEN NULL ELSE ?4 END
+     FROM json_each(?5) AS j JOIN messages m ON m.seq = j.value ->> 0 ORDER BY m.seq`,
     onDelivery,
     reason,
     lastError,
     now,
     JSON.stringify(dying.map((d) => [d.seq, d.deliveredAt])),
+    config.deadLetterQueue,
   );
+  if (config.deadLetterQueue !== null) effects.dueAt(now);
   // rowsWritten would count index entries too; RETURNING counts rows.
   const moved = sql
     .exec("DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?)) RETURNING 1", JSON.stringify(dying.map((d) => d.seq)))

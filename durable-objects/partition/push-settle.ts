@@ -7,13 +7,14 @@ import { checkLeases } from "./leases";
 import { writeMeta } from "./meta";
 import { retryOrDeadLetter } from "./retry";
 import type { OpContext } from "./types";
+import type { Retry } from "../push/batch";
 
 /** How a push delivery ended, as the sender saw it (push/http.ts, push/worker.ts). */
 export interface PushOutcome {
   /** How long the endpoint or Worker took to answer (or until the timeout). */
   latencyMs: number;
-  /** Messages to retry, by seq, each with its delay (null: the batch's backoff). The others are acked. */
-  retry: Map<number, number | null>;
+  /** Messages to retry, by seq, each with its delay (null: the batch's backoff) and error (null: `error`). The others are acked. */
+  retry: Map<number, Retry>;
   /** The retried messages' last error (`HTTP 503`, `timeout`, the handler's error...). */
   error: string | null;
   /** Why the delivery failed; null when it was answered (a message may still be retried at the answer's request). */
@@ -47,14 +48,18 @@ export function settlePush(ctx: OpContext, batch: LeasedMessage[], outcome: Push
     const { current } = checkLeases(sql, ctx.leases, retried, now);
     const attempts = Math.max(...batch.filter((m) => outcome.retry.has(m.seq)).map((m) => m.attempts));
     const batchDelayMs = backoffMs(attempts, config);
-    const byDelay = new Map<number, Map<number, { token: string; deliveredAt: number | null }>>();
+    // One retry per delay and error: most batches have one of each.
+    const groups = new Map<string, { delayMs: number; lastError: string | null; failed: Map<number, { token: string; deliveredAt: number | null }> }>();
     for (const [seq, lease] of current) {
-      const delayMs = outcome.retry.get(seq) ?? batchDelayMs;
-      if (!byDelay.has(delayMs)) byDelay.set(delayMs, new Map());
-      byDelay.get(delayMs)!.set(seq, lease);
+      const asked = outcome.retry.get(seq)!;
+      const delayMs = asked.delayMs ?? batchDelayMs;
+      const lastError = asked.error ?? outcome.error;
+      const key = JSON.stringify([delayMs, lastError]);
+      if (!groups.has(key)) groups.set(key, { delayMs, lastError, failed: new Map() });
+      groups.get(key)!.failed.set(seq, lease);
     }
-    for (const [delayMs, failed] of byDelay) {
-      retryOrDeadLetter(ctx, failed, { lastError: outcome.error, delayMs, cause: "push" });
+    for (const { delayMs, lastError, failed } of groups.values()) {
+      retryOrDeadLetter(ctx, failed, { lastError, delayMs, cause: "push" });
     }
   }
   if (outcome.pausedUntil !== null) {

@@ -97,11 +97,12 @@ export function countReady(ctx: OpContext, limit: number): number {
 export function receive(ctx: OpContext, max: number, visibilityTimeoutMs: number, owner: string | null = null): LeasedMessage[] {
   const { now, leases } = ctx;
   if (max <= 0) return [];
-  const rows = ready<Pick<MessageRow, "seq" | "id" | "body" | "attributes" | "attempts" | "enqueued_at" | "group_id">>(
-    ctx,
-    "SELECT m.seq, m.id, m.body, m.attributes, m.attempts, m.enqueued_at, m.group_id",
-    max,
-  );
+  const rows = ready<
+    Pick<MessageRow, "seq" | "id" | "body" | "attributes" | "attempts" | "enqueued_at" | "group_id"> & {
+      first_delivered_at: number | null;
+      dedup_id: string | null;
+    }
+  >(ctx, "SELECT m.seq, m.id, m.body, m.attributes, m.attempts, m.enqueued_at, m.group_id, m.first_delivered_at, m.dedup_id", max);
   if (rows.length === 0) return [];
   const token = leaseTokenOf(owner);
   const leaseExpiresAt = now + visibilityTimeoutMs;
@@ -119,5 +120,8 @@ export function receive(ctx: OpContext, max: number, visibilityTimeoutMs: number
     leaseToken: token,
     leaseExpiresAt,
     groupId: r.group_id,
+    // Set when a delivery fails (retry.ts): a message on its first delivery has none yet.
+    firstDeliveredAt: r.first_delivered_at ?? now,
+    dedupId: r.dedup_id,
   }));
 }

@@ -119,6 +119,31 @@ const MIGRATIONS: readonly string[] = [
   UPDATE messages SET attempts = attempts - 1, visible_at = enqueued_at, lease_token = NULL
   WHERE lease_token IS NOT NULL;
   `,
+  // 5: outboxes to other queues (partition/forward.ts, partition/move-tasks.ts). A dead letter of a
+  // queue with a deadLetterQueue is forwarded there by the alarm and leaves this partition once that
+  // queue has stored it; until then it waits here, with its retries. A message move task (SQS's
+  // redrive of a dead-letter queue) moves this partition's messages to their queues of origin, one
+  // leased batch at a time; the batch in hand is kept with the task, so a retry sends the same one.
+  `
+  ALTER TABLE dead_letters ADD COLUMN forward_to TEXT;       -- the queue it goes to; NULL: it stays here
+  ALTER TABLE dead_letters ADD COLUMN forward_at INTEGER;    -- ms; when the next try is due
+  ALTER TABLE dead_letters ADD COLUMN forward_failures INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX dead_letters_forward ON dead_letters(forward_at) WHERE forward_to IS NOT NULL;
+
+  CREATE TABLE move_tasks (
+    task_id TEXT PRIMARY KEY,
+    destination TEXT,                       -- NULL: each message's queue of origin
+    rate REAL,                              -- messages per second for this partition; NULL: as fast as it goes
+    started_at INTEGER NOT NULL,
+    status TEXT NOT NULL,                   -- RUNNING | CANCELLING | COMPLETED | CANCELLED | FAILED
+    moved INTEGER NOT NULL DEFAULT 0,
+    to_move INTEGER NOT NULL,
+    failure TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,    -- failed tries of the batch in hand, in a row
+    batch TEXT,                             -- JSON {token, seqs}: the leased batch being sent; NULL: none
+    next_at INTEGER                         -- ms; when the next step is due; NULL once finished
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Applies the migrations that have not run yet (up to `target`, tests only), each in one transaction. */

@@ -1,6 +1,8 @@
 import { pruneCounters } from "./counters";
 import { pruneLatency } from "./latency";
 import { deadLetter } from "./dead-letter";
+import { nextForwardAt } from "./forward";
+import { nextMoveAt } from "./move-tasks";
 import { unleased } from "./receive";
 import { retryOrDeadLetter } from "./retry";
 import type { OpContext } from "./types";
@@ -73,7 +75,8 @@ function oldestUnleased(ctx: OpContext): number | null {
 /**
  * The next time anything becomes due: a lease ends, a delayed or retrying
  * message becomes ready, the oldest message reaches the retention, a dedup
- * id expires. Null when nothing ever will.
+ * id expires, a dead letter or a move task's batch is to be sent to another
+ * queue. Null when nothing ever will.
  */
 export function nextDueAt(ctx: OpContext): number | null {
   const { sql, config, now, leases } = ctx;
@@ -94,6 +97,8 @@ export function nextDueAt(ctx: OpContext): number | null {
     row.delayed,
     oldest === null ? null : oldest + config.retentionMs,
     row.dedup,
+    nextForwardAt(sql),
+    nextMoveAt(sql),
   ].filter((t): t is number => t !== null);
   return candidates.length === 0 ? null : Math.min(...candidates);
 }

@@ -3,7 +3,7 @@
  * headers), and its answer read as the batch's outcome.
  */
 import type { PushOutcome } from "../partition/push-settle";
-import { pushedJson, retriesOf, type PushBatch } from "./batch";
+import { pushedJson, retriesOf, retryAll, type PushBatch } from "./batch";
 import { signatureHeader, signingSecretsAt, webhookId } from "./sign";
 
 /** The longest pause a Retry-After may ask for; a longer one is cut to this. */
@@ -71,7 +71,7 @@ export async function postBatch(batch: PushBatch, fetcher: typeof fetch = fetch)
   };
   const signing = secrets === null ? [] : signingSecretsAt(secrets, started);
   if (signing.length > 0) headers["webhook-signature"] = await signatureHeader(signing, id, timestamp, body);
-  const all = new Map(messages.map((m) => [m.seq, null]));
+  const all = retryAll(messages);
   const failed = (failure: PushOutcome["failure"], error: string, pausedUntil: number | null = null): PushOutcome => ({
     latencyMs: Date.now() - started,
     retry: all,

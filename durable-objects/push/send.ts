@@ -1,7 +1,7 @@
 /** Sends one push batch to its target, whichever kind, and answers how it went; never rejects. */
 import { logEventThrottled } from "../log";
 import type { PushOutcome } from "../partition/push-settle";
-import type { PushBatch } from "./batch";
+import { retryAll, type PushBatch } from "./batch";
 import { postBatch } from "./http";
 import { callWorker } from "./worker";
 
@@ -15,7 +15,7 @@ export async function sendBatch(env: object, batch: PushBatch): Promise<PushOutc
   try {
     outcome = batch.push.url !== undefined ? await postBatch(batch) : await callWorker(env, batch);
   } catch (err) {
-    const retry = new Map(batch.messages.map((m) => [m.seq, null]));
+    const retry = retryAll(batch.messages);
     outcome = { latencyMs: 0, retry, error: `push failed: ${String(err).slice(0, 200)}`, failure: "handler", pausedUntil: null };
   }
   if (outcome.failure !== null) {

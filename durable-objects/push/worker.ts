@@ -12,7 +12,7 @@
  */
 import { PUSH_RPC_METHOD, type PushAnswer, type PushDelivery } from "../../client/protocol";
 import type { PushOutcome } from "../partition/push-settle";
-import { pushedMessage, retriesOf, type PushBatch } from "./batch";
+import { pushedMessage, retriesOf, retryAll, type PushBatch } from "./batch";
 
 type Consumer = Record<typeof PUSH_RPC_METHOD, (delivery: PushDelivery) => Promise<PushAnswer>>;
 
@@ -20,7 +20,7 @@ type Consumer = Record<typeof PUSH_RPC_METHOD, (delivery: PushDelivery) => Promi
 export async function callWorker(env: object, batch: PushBatch): Promise<PushOutcome> {
   const { push, messages } = batch;
   const started = Date.now();
-  const all = new Map(messages.map((m) => [m.seq, null]));
+  const all = retryAll(messages);
   const failed = (failure: PushOutcome["failure"], error: string): PushOutcome => ({
     latencyMs: Date.now() - started,
     retry: all,

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./chromium.mjs";
-import { startLocalWorker } from "./local-worker.mjs";
+import { startLocalWorker } from "../../scripts/local-edgeq.mjs";
 
 const TOKEN = "browser-consume-admin-token";
 const ROOT = new URL("../../", import.meta.url).pathname;

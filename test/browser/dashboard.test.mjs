@@ -1,5 +1,5 @@
 // The dashboard in a real browser: Chromium from npm (chromium.mjs) driven by
-// playwright-core, against edgeq served locally (local-worker.mjs). Runs in
+// playwright-core, against edgeq served locally (scripts/local-edgeq.mjs). Runs in
 // Node, not workerd.
 // The screenshot goes to test-results/dashboard.png (docs/dashboard.png is a
 // copy of one, for the README).
@@ -7,7 +7,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./chromium.mjs";
-import { startLocalWorker } from "./local-worker.mjs";
+import { startLocalWorker } from "../../scripts/local-edgeq.mjs";
 
 const TOKEN = "browser-test-admin-token";
 const SCREENSHOT = new URL("../../test-results/dashboard.png", import.meta.url).pathname;

@@ -1,5 +1,5 @@
 // The API reference page (GET /docs) in a real browser: Debian's chromium
-// driven by playwright-core, against edgeq served locally (local-worker.mjs).
+// driven by playwright-core, against edgeq served locally (scripts/local-edgeq.mjs).
 // Swagger UI must run under the page's Content-Security-Policy, load nothing
 // from another origin, and show every operation of the document. The
 // screenshot goes to test-results/docs.png.
@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalWorker } from "./local-worker.mjs";
+import { startLocalWorker } from "../../scripts/local-edgeq.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "browser-docs-admin-token";

@@ -17,7 +17,7 @@
  * An endpoint's answer is said by its path: /ok, /status/<code>,
  * /status/<code>/retry-after/<seconds>, /fail-first/<n>/<code>[/retry-after/<s>]
  * (that answer for the queue's first n requests, then 204), /results
- * (retries the messages whose body says {do: "retry", delayMs?}), /slow/<ms>.
+ * (retries the messages whose body says {do: "retry", delayMs?, error?}), /slow/<ms>.
  *
  * GET /__log?queue=<name>: what it received for that queue, in order.
  */
@@ -51,7 +51,7 @@ const record = (queue: string, entry: Omit<Received, "concurrent" | "at">) => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-type Instruction = { do?: string; delaySeconds?: number; delayMs?: number; waitMs?: number };
+type Instruction = { do?: string; delaySeconds?: number; delayMs?: number; waitMs?: number; error?: string };
 const instructionOf = (body: unknown): Instruction => (typeof body === "object" && body !== null ? (body as Instruction) : {});
 
 async function handle(batch: QueueBatch) {
@@ -109,7 +109,10 @@ async function endpoint(request: Request): Promise<Response> {
     if (parts[0] === "results") {
       const results = delivery!.messages
         .filter((m) => instructionOf(m.body).do === "retry")
-        .map((m) => ({ id: m.id, outcome: "retry", ...(instructionOf(m.body).delayMs === undefined ? {} : { delayMs: instructionOf(m.body).delayMs }) }));
+        .map((m) => {
+          const { delayMs, error } = instructionOf(m.body);
+          return { id: m.id, outcome: "retry", ...(delayMs === undefined ? {} : { delayMs }), ...(error === undefined ? {} : { error }) };
+        });
       return Response.json({ results });
     }
     return new Response(null, { status: 204 });

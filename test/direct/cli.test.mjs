@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalWorker } from "../browser/local-worker.mjs";
+import { startLocalWorker } from "../../scripts/local-edgeq.mjs";
 
 const BIN = fileURLToPath(new URL("../../bin/edgeq.mjs", import.meta.url));
 const TOKEN = "cli-test-admin-token";

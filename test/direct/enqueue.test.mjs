@@ -5,7 +5,7 @@
 // others. Each request sends its own RPC; they meet in the partition's
 // group commit.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalWorker } from "../browser/local-worker.mjs";
+import { startLocalWorker } from "../../scripts/local-edgeq.mjs";
 
 const TOKEN = "direct-test-admin-token";
 let worker;

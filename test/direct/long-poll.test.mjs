@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, QueueError } from "../../client/index.ts";
-import { startLocalWorker } from "../browser/local-worker.mjs";
+import { startLocalWorker } from "../../scripts/local-edgeq.mjs";
 import { abortedFetchLeavesMessages, api, killedConsumerLeavesMessages, sleep, splitStreamed } from "./long-poll-consumers.mjs";
 
 const TOKEN = "long-poll-test-admin-token";

@@ -6,7 +6,7 @@
 // checks what the document says, inside workerd.
 import { compileErrors, validate } from "@readme/openapi-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalWorker } from "../browser/local-worker.mjs";
+import { startLocalWorker } from "../../scripts/local-edgeq.mjs";
 
 let worker;
 

@@ -8,7 +8,7 @@ import { createServer } from "node:http";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verify, WebhookVerificationError } from "../../client/verify.ts";
-import { startLocalWorker } from "../browser/local-worker.mjs";
+import { startLocalWorker } from "../../scripts/local-edgeq.mjs";
 
 const TOKEN = "push-test-admin-token";
 let worker;

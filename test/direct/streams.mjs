@@ -5,7 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
-import { startLocalWorker } from "../browser/local-worker.mjs";
+import { startLocalWorker } from "../../scripts/local-edgeq.mjs";
 
 export const TOKEN = "direct-stream-admin-token";
 export const SECRET = "direct-stream-token-secret";

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, startServer, stopServer } from "../../bench/harness.mjs";
-import { bundleWorker, startLocalWorker } from "../browser/local-worker.mjs";
+import { bundleWorker, startLocalWorker } from "../../scripts/local-edgeq.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let counter = 0;

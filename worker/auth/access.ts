@@ -4,6 +4,7 @@
  * without a rule is safe, merely admin-only until it gets one.
  */
 import type { Scope } from "../../client/protocol";
+import { isSqsPath } from "../sqs/queue-url";
 import type { Principal } from "../types";
 
 /** What a request needs. */
@@ -110,6 +111,14 @@ export function requiredAccess(method: string, path: string): Access {
   }
   return { kind: "admin" };
 }
+
+/**
+ * Whether the request is for the SQS endpoint (a POST to `/` or to a queue
+ * URL `/<account id>/<queue>`): those carry an AWS SigV4 signature, not a
+ * bearer token, and the endpoint verifies it (worker/sqs/signature.ts), with
+ * the access key's own scopes and queues (worker/sqs/keys.ts).
+ */
+export const leftToSqs = (method: string, path: string): boolean => isSqsPath(method, path);
 
 /** Whether a token's queue grants cover a queue (`null`: every queue, which only `*` covers); topic grants a topic alike. */
 export function coversQueue(grants: readonly string[], queue: string | null): boolean {

@@ -8,7 +8,7 @@ import { cors } from "hono/cors";
 import { BEARER_PROTOCOL_PREFIX } from "../../client/protocol";
 import { ApiError } from "../errors";
 import type { AppEnv } from "../types";
-import { coversQueue, requiredAccess } from "./access";
+import { coversQueue, leftToSqs, requiredAccess } from "./access";
 import { verifyToken } from "./tokens";
 
 const encoder = new TextEncoder();
@@ -54,13 +54,15 @@ function presentedToken(request: Request): { header: string } | { token: string 
 }
 
 /**
- * Refuses every request while neither EDGEQ_ADMIN_TOKEN nor EDGEQ_TOKEN_SECRET
+ * Leaves SQS requests to the SQS endpoint (they are signed with an access
+ * key, see worker/sqs/). Refuses every other request while neither EDGEQ_ADMIN_TOKEN nor EDGEQ_TOKEN_SECRET
  * is set (503 AUTH_NOT_CONFIGURED: never open by accident), then checks the
  * bearer token against the route's rule: 401 when it is missing or not valid,
  * 403 when it is valid but lacks the scope or the queue.
  */
 export const authenticate = (): MiddlewareHandler<AppEnv> =>
   async function authenticate(c, next) {
+    if (leftToSqs(c.req.method, c.req.path)) return next();
     const adminToken = c.env.EDGEQ_ADMIN_TOKEN || "";
     const secret = c.env.EDGEQ_TOKEN_SECRET || "";
     if (!adminToken && !secret) {

@@ -14,6 +14,7 @@ import {
   PUSH_FAILURE_CLASSES,
   PUSH_RANGES,
   QUEUE_CONFIG_RANGES,
+  QUEUE_NAME_PATTERN,
   RECEIPT_PATTERN,
   SCOPES,
   TOPIC_LIMITS,
@@ -211,6 +212,11 @@ export const queueConfig = z
     maxInFlight: setting("maxInFlight", "Most messages leased at once; null for no limit.").nullable(),
     deliveryRatePerSec: setting("deliveryRatePerSec", "Most messages leased per second; null for no limit.", false).nullable(),
     paused: z.boolean().meta({ description: "A paused queue accepts enqueues but delivers nothing. Default false." }),
+    deadLetterQueue: z
+      .string()
+      .regex(QUEUE_NAME_PATTERN)
+      .nullable()
+      .meta({ description: "The queue its dead letters are forwarded to (they leave this one); null keeps them here. Default null." }),
     push: pushConfig.nullable().meta({ description: "Push delivery; null: consumers pull. Default null." }),
   })
   .meta({ id: "QueueConfig", description: "A queue's configuration; every partition applies it" });

@@ -1,14 +1,14 @@
-// Serves the Worker locally for tests that run in Node (the browser test and test/direct):
-// bundles worker/index.ts with esbuild, as wrangler would, and runs it in one
-// workerd through Miniflare's Node API, with in-memory storage. Plain JS: the
-// project's tsconfig types the Worker side only.
+// Runs edgeq locally from Node, for the Node-side tests (test/direct, test/browser)
+// and the examples: bundles worker/index.ts with esbuild, as wrangler would, and
+// runs it in one workerd through Miniflare's Node API, with in-memory storage.
+// Plain JS: the project's tsconfig types the Worker side only.
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = new URL("../", import.meta.url).pathname;
 
 /** Bundles worker/index.ts as wrangler would, into `dir`; answers the script's path. */
 export async function bundleWorker(dir) {
@@ -29,8 +29,12 @@ export async function bundleWorker(dir) {
   return script;
 }
 
-/** Starts edgeq on a free local port. Answers its URL, a way to evict a partition, and a stop function. */
-export async function startLocalWorker({ bindings }) {
+/**
+ * Starts edgeq on a free local port. Answers its URL, a way to evict a
+ * partition, and a stop function. `quiet` drops the Worker's own log lines
+ * (default: they go to stderr).
+ */
+export async function startLocalWorker({ bindings, quiet = false }) {
   const dir = await mkdtemp(join(tmpdir(), "edgeq-worker-"));
   const script = await bundleWorker(dir);
   const toml = await readFile(join(ROOT, "wrangler.toml"), "utf8");
@@ -56,6 +60,7 @@ export async function startLocalWorker({ bindings }) {
         TOPIC: { className: "Topic", useSQLite: true },
       },
       bindings: { EDGEQ_AUTO_CREATE_QUEUES: "true", EDGEQ_CORS_ORIGINS: "", ...bindings },
+      ...(quiet ? { handleStructuredLogs: () => {} } : {}),
       assets: {
         directory: join(ROOT, assetsDirectory),
         binding: "ASSETS",
