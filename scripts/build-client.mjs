@@ -1,12 +1,14 @@
 // Builds the client for use outside this repository: dist/client/ holds ES
-// modules (index.js, tokens.js, protocol.js, verify.js; consumer.js for
-// Workers only) with their .d.ts types, for browsers, Workers, Deno and
+// modules (index.js, tokens.js, protocol.js, verify.js, stream.js; consumer.js
+// for Workers only) with their .d.ts types, for browsers, Workers, Deno and
 // Node >= 18. Then imports the result in Node to prove it loads there
 // without a bundler (all but consumer.js, which imports cloudflare:workers).
 import { execFileSync } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { build } from "esbuild";
 
-const entries = ["client/index.ts", "client/tokens.ts", "client/protocol.ts", "client/verify.ts", "client/consumer.ts"];
+// Every module of client/: the build is unbundled, so a module left out here breaks the imports of the others.
+const entries = readdirSync("client").filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts")).map((f) => `client/${f}`);
 
 await build({
   entryPoints: entries,
