@@ -9,6 +9,8 @@ const RIGHT = 20;
 const TOP = 36;
 const GAP = 56;
 
+/** Sale seconds as m:ss. */
+const clock = (t) => `${Math.floor(t / 60)}:${String(Math.round(t % 60)).padStart(2, "0")}`;
 const escape = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 
 /** A round step for `max` over about `ticks` ticks. */
@@ -31,10 +33,11 @@ function panel({ y, title, series, maxY, maxT, marks = [] }) {
     out.push(`<line x1="${x(m * 60)}" x2="${x(m * 60)}" y1="${y}" y2="${y + PANEL}" class="grid"/>`);
     out.push(`<text x="${x(m * 60)}" y="${y + PANEL + 14}" class="tick" text-anchor="middle">${m}:00</text>`);
   }
-  for (const mark of marks) {
+  // Labels left of their line, one row each, halfway down: clear of the legend and of a draining line.
+  marks.forEach((mark, i) => {
     out.push(`<line x1="${x(mark.t)}" x2="${x(mark.t)}" y1="${y}" y2="${y + PANEL}" class="mark"/>`);
-    out.push(`<text x="${x(mark.t) + 4}" y="${y + 12}" class="note">${escape(mark.label)}</text>`);
-  }
+    if (mark.label) out.push(`<text x="${x(mark.t) - 4}" y="${y + PANEL / 2 + i * 13}" class="note" text-anchor="end">${escape(mark.label)}</text>`);
+  });
   series.forEach((s, i) => {
     const d = s.points.map(([t, v], j) => `${j === 0 ? "M" : "L"}${x(t).toFixed(1)},${yy(Math.min(v, maxY)).toFixed(1)}`).join("");
     out.push(`<path d="${d}" class="line" stroke="${s.color}"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/>`);
@@ -54,8 +57,8 @@ export function chartSvg({ samples, predicted, drainedAt, title }) {
   const maxRate = Math.max(1, ...samples.map((s) => Math.max(s.inPerMin, s.outPerMin)));
   const depthY = TOP;
   const rateY = TOP + PANEL + GAP;
-  const marks = [{ t: predicted, label: `seed: drained at ${Math.round(predicted / 60)}:00` }];
-  if (drainedAt !== null) marks.push({ t: drainedAt, label: "" });
+  const marks = [{ t: predicted, label: `seed: drained at ${clock(predicted)}` }];
+  if (drainedAt !== null) marks.push({ t: drainedAt, label: `edgeq: drained at ${clock(drainedAt)}` });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${rateY + PANEL + 30}" viewBox="0 0 ${W} ${rateY + PANEL + 30}" font-family="system-ui, sans-serif">
 <style>
 .title{font-size:13px;font-weight:600;fill:#222}.tick{font-size:10px;fill:#666}.note{font-size:10px;fill:#333}
