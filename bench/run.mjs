@@ -27,7 +27,7 @@ const runs = Number(option("--runs") ?? (quick ? 1 : 3));
 const T = quick ? 0.25 : 1;
 const only = option("--only")?.split(",");
 const want = (w) => !only || only.includes(w);
-const HARD_LIMIT_MS = (quick ? 5 : 20) * 60_000;
+const HARD_LIMIT_MS = (quick ? 5 : 45) * 60_000;
 
 const hardStop = setTimeout(() => {
   console.error(`bench: gave up after ${HARD_LIMIT_MS / 60_000} min`);
