@@ -149,7 +149,7 @@ const selfBy = (key) => {
 };
 const pct = (us) => `${((100 * us) / total).toFixed(1).padStart(5)}%`;
 console.log(`${which}: ${Math.round(result.perSec)} msg/s; profile ${(total / 1e6).toFixed(1)} s, ${profile.samples.length} samples`);
-// esbuild marks where each source file starts in the bundle: `// worker/service.ts`.
+// esbuild marks where each source file starts in the bundle: `// worker/produce.ts`.
 const starts = [];
 readFileSync(bundle, "utf8")
   .split("\n")

@@ -2,12 +2,11 @@
 // consume token as the subprotocol `bearer.<token>`. A page of an origin on EDGEQ_CORS_ORIGINS
 // consumes (by hand, and with the client's consume()); a page of any other origin is refused at
 // the upgrade and takes no lease. Pages come from loopback servers on ports of their own.
-import { once } from "node:events";
-import { createServer } from "node:http";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./chromium.mjs";
+import { apiOf, pageServer } from "./pages.mjs";
 import { startLocalWorker } from "../../scripts/local-edgeq.mjs";
 
 const TOKEN = "browser-consume-admin-token";
@@ -19,27 +18,7 @@ let worker;
 let browser;
 let clientScript;
 
-/** A loopback server with one empty page: the origin a consumer's page comes from. */
-async function pageServer() {
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-    res.end("<!doctype html><title>consumer</title>");
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return { server, origin: `http://127.0.0.1:${server.address().port}` };
-}
-
-async function api(method, path, body) {
-  const res = await fetch(`${worker.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const api = apiOf(() => worker, TOKEN);
 
 const consumeToken = async (queue) => (await api("POST", "/v1/tokens", { scopes: ["consume"], queues: [queue], expiresInSeconds: 300 })).token;
 
@@ -69,7 +48,7 @@ async function consumeByHand(origin, queue, token) {
 }
 
 beforeAll(async () => {
-  [allowed, other] = await Promise.all([pageServer(), pageServer()]);
+  [allowed, other] = await Promise.all([pageServer("consumer"), pageServer("consumer")]);
   worker = await startLocalWorker({
     bindings: { EDGEQ_ADMIN_TOKEN: TOKEN, EDGEQ_TOKEN_SECRET: "browser-consume-secret", EDGEQ_CORS_ORIGINS: allowed.origin },
   });

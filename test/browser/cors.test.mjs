@@ -4,10 +4,9 @@
 // message never reaches the queue. The two pages come from two loopback
 // servers on ports of their own, so their origins differ from each other and
 // from edgeq's.
-import { once } from "node:events";
-import { createServer } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./chromium.mjs";
+import { apiOf, pageServer } from "./pages.mjs";
 import { startLocalWorker } from "../../scripts/local-edgeq.mjs";
 
 const TOKEN = "browser-cors-admin-token";
@@ -18,28 +17,7 @@ let other;
 let worker;
 let browser;
 
-/** A loopback server with one empty page: the origin a producer's page comes from. */
-async function pageServer() {
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-    res.end("<!doctype html><title>producer</title>");
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return { server, origin: `http://127.0.0.1:${server.address().port}` };
-}
-
-/** One call to the API from Node (no Origin, so CORS does not apply), with the admin token. */
-async function api(method, path, body) {
-  const res = await fetch(`${worker.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const api = apiOf(() => worker, TOKEN);
 
 /** Opens the page of `origin` and enqueues `body` from it with fetch; answers what the page saw. */
 async function enqueueFrom(origin, token, body) {
@@ -68,7 +46,7 @@ async function enqueueFrom(origin, token, body) {
 }
 
 beforeAll(async () => {
-  [allowed, other] = await Promise.all([pageServer(), pageServer()]);
+  [allowed, other] = await Promise.all([pageServer("producer"), pageServer("producer")]);
   worker = await startLocalWorker({
     bindings: {
       EDGEQ_ADMIN_TOKEN: TOKEN,

@@ -7,6 +7,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./chromium.mjs";
+import { apiOf } from "./pages.mjs";
 import { startLocalWorker } from "../../scripts/local-edgeq.mjs";
 
 const TOKEN = "browser-test-admin-token";
@@ -16,17 +17,7 @@ let worker;
 let browser;
 let context;
 
-/** One call to the API with the admin token. */
-async function api(method, path, body) {
-  const res = await fetch(`${worker.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const api = apiOf(() => worker, TOKEN);
 
 const send = (queue, n, make = (i) => ({ body: { order: i } })) =>
   api("POST", `/v1/queues/${queue}/messages`, { messages: Array.from({ length: n }, (_, i) => make(i)) });

@@ -5,7 +5,7 @@
 // anything.
 import { CreateQueueCommand, GetQueueUrlCommand, ListQueuesCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jsonRequest, KEY, LIMITED, sqsClient, startSqsWorker, uniqueName, v1, xmlText } from "./sqs-helpers.mjs";
+import { jsonRequest, KEY, LIMITED, sqsClient, startSqsWorker, uniqueName, v1, xmlText, failure } from "./sqs-helpers.mjs";
 import { startLocalWorker } from "../../scripts/local-edgeq.mjs";
 
 let worker;
@@ -24,14 +24,6 @@ afterAll(async () => {
   await worker?.stop();
 });
 
-async function failure(client, command) {
-  try {
-    await client.send(command);
-  } catch (err) {
-    return err;
-  }
-  throw new Error(`${command.constructor.name} succeeded`);
-}
 
 /** A signed SendMessage in the JSON protocol, broken by `tamper` (or not), and the queue's depth after it. */
 async function sendSigned(options = {}) {

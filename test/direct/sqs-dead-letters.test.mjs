@@ -17,7 +17,7 @@ import {
   StartMessageMoveTaskCommand,
 } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { attributesMd5, sleep, sqsClient, startSqsWorker, uniqueName, v1 } from "./sqs-helpers.mjs";
+import { attributesMd5, sleep, sqsClient, startSqsWorker, uniqueName, v1, failure as failureOf } from "./sqs-helpers.mjs";
 
 let worker;
 let sqs;
@@ -35,14 +35,7 @@ const arn = (name) => `arn:aws:sqs:eu-central-1:000000000000:${name}`;
 const create = async (name, Attributes) => (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes }))).QueueUrl;
 const policy = (target, maxReceiveCount) => JSON.stringify({ deadLetterTargetArn: arn(target), maxReceiveCount });
 
-async function failure(command) {
-  try {
-    await sqs.send(command);
-  } catch (err) {
-    return err;
-  }
-  throw new Error(`${command.constructor.name} succeeded`);
-}
+const failure = (command) => failureOf(sqs, command);
 
 const receive = (QueueUrl, extra = {}) =>
   sqs

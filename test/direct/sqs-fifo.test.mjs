@@ -13,7 +13,7 @@ import {
   SetQueueAttributesCommand,
 } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sqsClient, startSqsWorker, uniqueName, v1 } from "./sqs-helpers.mjs";
+import { sqsClient, startSqsWorker, uniqueName, v1, failure as failureOf } from "./sqs-helpers.mjs";
 
 let worker;
 let sqs;
@@ -31,14 +31,7 @@ const fifoName = () => `${uniqueName("fifo")}.fifo`;
 const createFifo = async (Attributes = {}, name = fifoName()) =>
   (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: { FifoQueue: "true", ...Attributes } }))).QueueUrl;
 
-async function failure(command) {
-  try {
-    await sqs.send(command);
-  } catch (err) {
-    return err;
-  }
-  throw new Error(`${command.constructor.name} succeeded`);
-}
+const failure = (command) => failureOf(sqs, command);
 
 const receive = (QueueUrl, extra = {}) =>
   sqs

@@ -140,3 +140,13 @@ export function attributesMd5(attributes) {
 export const md5 = (text) => createHash("md5").update(text, "utf8").digest("hex");
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The error `command` fails with, sent by `client` (throws when it succeeds). */
+export async function failure(client, command) {
+  try {
+    await client.send(command);
+  } catch (err) {
+    return err;
+  }
+  throw new Error(`${command.constructor.name} succeeded`);
+}

@@ -21,7 +21,7 @@ import {
   SetQueueAttributesCommand,
 } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { attributesMd5, md5, sleep, sqsClient, startSqsWorker, uniqueName, v1 } from "./sqs-helpers.mjs";
+import { attributesMd5, md5, sleep, sqsClient, startSqsWorker, uniqueName, v1, failure as failureOf } from "./sqs-helpers.mjs";
 
 let worker;
 let sqs;
@@ -37,15 +37,7 @@ afterAll(async () => {
 
 const createQueue = async (name = uniqueName(), Attributes) => (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes }))).QueueUrl;
 
-/** The error a command fails with (the test fails if it succeeds). */
-async function failure(command, client = sqs) {
-  try {
-    await client.send(command);
-  } catch (err) {
-    return err;
-  }
-  throw new Error(`${command.constructor.name} succeeded`);
-}
+const failure = (command, client = sqs) => failureOf(client, command);
 
 const receiveAll = (QueueUrl, extra = {}, options) =>
   sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ["All"], MessageSystemAttributeNames: ["All"], ...extra }), options);
