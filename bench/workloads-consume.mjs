@@ -238,7 +238,7 @@ export async function consumeWorkloads(server, T) {
     limit: floor1.case,
     limitValue: floor1.value,
     ratio: a.perSec / floor1.value,
-    note: `${a.acked} of ${a.total} acked in ${a.seconds.toFixed(2)} s, each push acked by one frame as it arrived (as consume() acks); ratio: messages a second over echo round trips a second`,
+    note: `${a.acked} of ${a.total} acked in ${a.seconds.toFixed(2)} s, acked as consume() acks; ratio: messages a second over echo round trips a second`,
   });
   // The same with a window of 100: what a round of the stream (an ack, a commit, a push) costs beside what a message does.
   const wide = await s1(server, T, undefined, 100);
