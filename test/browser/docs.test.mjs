@@ -1,40 +1,29 @@
-// The API reference page (GET /docs) in a real browser: Debian's chromium
-// driven by playwright-core, against edgeq served locally (scripts/local-edgeq.mjs).
-// Swagger UI must run under the page's Content-Security-Policy, load nothing
-// from another origin, and show every operation of the document. The
-// screenshot goes to test-results/docs.png.
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+// The API reference page (GET /docs) in a real browser: the Chromium that
+// npm installs (chromium.mjs), against edgeq served locally
+// (scripts/local-edgeq.mjs). Swagger UI must run under the page's
+// Content-Security-Policy, load nothing from another origin, and show every
+// operation of the document. The screenshot goes to test-results/docs.png.
+import { mkdir } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./chromium.mjs";
 import { startLocalWorker } from "../../scripts/local-edgeq.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "browser-docs-admin-token";
 const SCREENSHOT = new URL("../../test-results/docs.png", import.meta.url).pathname;
 
 let worker;
+let browser;
 let context;
-let profile;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
   worker = await startLocalWorker({ bindings: { EDGEQ_ADMIN_TOKEN: TOKEN } });
-  profile = await mkdtemp(join(tmpdir(), "edgeq-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    viewport: { width: 1280, height: 900 },
-  });
+  browser = await launchChromium();
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 }, 60_000);
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await worker?.stop();
-  if (profile) await rm(profile, { recursive: true, force: true });
 });
 
 describe("API reference in Chromium", () => {
