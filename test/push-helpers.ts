@@ -4,20 +4,10 @@
  */
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { expect } from "vitest";
+import type { Received } from "./consumer-worker/index";
 import { call, partition } from "./helpers";
 
-/** What the consumer Worker received for a queue, by Worker or over HTTP, in order. */
-export interface Received {
-  kind: "worker" | "http";
-  at: number;
-  concurrent: number;
-  ids: string[];
-  bodies: unknown[];
-  attempts: number[];
-  headers?: Record<string, string>;
-  body?: string;
-  path?: string;
-}
+export type { Received };
 
 const consumer = () => (env as unknown as { CONSUMER: Fetcher }).CONSUMER;
 

@@ -23,7 +23,8 @@
  */
 import { edgeqConsumer, type QueueBatch } from "../../client/consumer";
 
-interface Received {
+/** One batch as the consumer received it (test/push-helpers.ts reads these back). */
+export interface Received {
   kind: "worker" | "http";
   at: number;
   /** Batches of this queue in flight when this one arrived (itself included). */
